@@ -1,0 +1,171 @@
+/* The forward pass: stacked nn.LSTM layers, then the head, state carried.
+ *
+ * Per chunk of T frames and per layer k (PyTorch's equations, rows of the
+ * fused gate matrix in the order i, f, g, o):
+ *
+ *   G[t]  = W_ih x_t + b_ih + b_hh          one GEMM for all T frames
+ *   G[t] += W_hh h_{t-1}                    one GEMV per frame
+ *   i = sigmoid (G_i)   f = sigmoid (G_f)   g = tanh (G_g)   o = sigmoid (G_o)
+ *   c_t = f * c_{t-1} + i * g
+ *   h_t = o * tanh (c_t)
+ *
+ * and h_t of layer k is the input of layer k + 1.
+ */
+#include "lstm-private.h"
+
+#include <math.h>
+#include <string.h>
+
+static inline float
+sigmoidf (float x)
+{
+  return 1.0f / (1.0f + expf (-x));
+}
+
+/* x' = (x - mean) / std, per feature. */
+static void
+normalize (const LstmModel * m, const float *in, guint T, float *out)
+{
+  guint t, j, I = m->input_size;
+
+  for (t = 0; t < T; t++) {
+    const float *x = in + (gsize) t * I;
+    float *y = out + (gsize) t * I;
+    for (j = 0; j < I; j++)
+      y[j] = (x[j] - m->input_mean[j]) / m->input_std[j];
+  }
+}
+
+/* The gate non-linearities and the cell update for one frame: g holds the
+ * 4H pre-activations, c is updated in place, h receives the new h_t. */
+static void
+cell_update (const float *g, float *c, float *h, guint H)
+{
+  const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
+  guint j;
+
+  for (j = 0; j < H; j++) {
+    float i = sigmoidf (gi[j]);
+    float f = sigmoidf (gf[j]);
+    float z = tanhf (gg[j]);
+    float o = sigmoidf (go[j]);
+    c[j] = f * c[j] + i * z;
+    h[j] = o * tanhf (c[j]);
+  }
+}
+
+/* One layer over T frames: x [T, in] -> y [T, H]; h and c carried. */
+static void
+layer_forward (const LstmLayer * l, float *gates, const float *x, guint T,
+    float *y, float *h, float *c)
+{
+  guint H = l->hidden_size, t, j;
+  gsize G4 = 4 * (gsize) H;
+
+  /* G[t] = b_ih + b_hh, then += X W_ih^T for all frames at once. */
+  for (t = 0; t < T; t++) {
+    float *g = gates + t * G4;
+    for (j = 0; j < G4; j++)
+      g[j] = l->bias_ih[j] + l->bias_hh[j];
+  }
+  lstm_blas_gemm_nt (T, G4, l->input_size, x, l->input_size, l->weight_ih,
+      l->input_size, gates, G4);
+
+  for (t = 0; t < T; t++) {
+    float *g = gates + t * G4;
+    const float *h_prev = t == 0 ? h : y + (gsize) (t - 1) * H;
+
+    lstm_blas_gemv (G4, H, l->weight_hh, H, h_prev, g);
+    cell_update (g, c, y + (gsize) t * H, H);
+  }
+  memcpy (h, y + (gsize) (T - 1) * H, H * sizeof (float));
+}
+
+/* softmax (z)_j = exp (z_j - max z) / sum_k exp (z_k - max z) */
+static void
+softmax_row (float *z, guint n)
+{
+  float mx = z[0], sum = 0.0f;
+  guint j;
+
+  for (j = 1; j < n; j++)
+    mx = MAX (mx, z[j]);
+  for (j = 0; j < n; j++) {
+    z[j] = expf (z[j] - mx);
+    sum += z[j];
+  }
+  for (j = 0; j < n; j++)
+    z[j] /= sum;
+}
+
+/* out [T, O] = activation (Y W^T + b) */
+static void
+head_forward (const LstmModel * m, const float *y, guint T, float *out)
+{
+  guint O = m->head_size, t, j;
+
+  for (t = 0; t < T; t++)
+    memcpy (out + (gsize) t * O, m->head_bias, O * sizeof (float));
+  lstm_blas_gemm_nt (T, O, m->hidden_size, y, m->hidden_size,
+      m->head_weight, m->hidden_size, out, O);
+
+  for (t = 0; t < T; t++) {
+    float *z = out + (gsize) t * O;
+    switch (m->output) {
+      case LSTM_OUTPUT_SOFTMAX:
+        softmax_row (z, O);
+        break;
+      case LSTM_OUTPUT_SIGMOID:
+        for (j = 0; j < O; j++)
+          z[j] = sigmoidf (z[j]);
+        break;
+      case LSTM_OUTPUT_IDENTITY:
+        break;
+    }
+  }
+}
+
+static void
+forward_chunk (const LstmModel * m, LstmState * s, const float *input,
+    guint T, float *output)
+{
+  const float *x = input;
+  guint H = m->hidden_size, k;
+  float *y = NULL;
+
+  if (m->input_mean != NULL) {
+    normalize (m, input, T, s->x_norm);
+    x = s->x_norm;
+  }
+  for (k = 0; k < m->num_layers; k++) {
+    y = s->y[k & 1];
+    layer_forward (&m->layers[k], s->gates, x, T, y, s->h + (gsize) k * H,
+        s->c + (gsize) k * H);
+    x = y;
+  }
+  if (output == NULL)
+    return;
+  if (m->head_size > 0)
+    head_forward (m, y, T, output);
+  else
+    memcpy (output, y, (gsize) T * H * sizeof (float));
+}
+
+void
+lstm_forward (const LstmModel * model, LstmState * state, const float *input,
+    guint n_frames, float *output)
+{
+  guint done = 0, out_size;
+
+  g_return_if_fail (model != NULL && state != NULL);
+  g_return_if_fail (lstm_state_fits (state, model));
+  g_return_if_fail (input != NULL || n_frames == 0);
+
+  out_size = lstm_model_get_output_size (model);
+  while (done < n_frames) {
+    guint T = MIN (n_frames - done, state->max_frames);
+    forward_chunk (model, state, input + (gsize) done * model->input_size, T,
+        output != NULL ? output + (gsize) done * out_size : NULL);
+    done += T;
+  }
+}

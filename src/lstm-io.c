@@ -1,0 +1,599 @@
+/* Model files: safetensors with PyTorch's nn.LSTM / nn.Linear names.
+ *
+ * Loading maps tensor names to the model: `<prefix>weight_ih_l{k}` and its
+ * three siblings for every layer k (one prefix shared by all of them, which
+ * may be empty), a head `<p>weight` [O, H] + `<p>bias` [O], and optional
+ * `input_mean` / `input_std` [input_size]. Every size is checked against the
+ * others before anything is allocated.
+ */
+#include "lstm-private.h"
+
+#include <json-glib/json-glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* From lstm-safetensors.c: refuses JSON that would make json-glib recurse
+ * too deeply. TODO: move this declaration to lstm-private.h. */
+G_GNUC_INTERNAL const gchar *lstm_json_prescan (const gchar * json, gsize len,
+    gsize * at);
+
+enum
+{ T_WEIGHT_IH, T_WEIGHT_HH, T_BIAS_IH, T_BIAS_HH, N_LAYER_TENSORS };
+
+static const gchar *const layer_tensor_names[N_LAYER_TENSORS] = {
+  "weight_ih", "weight_hh", "bias_ih", "bias_hh"
+};
+
+/* What the names of a file say; tensors borrowed from the LstmTensorFile. */
+typedef struct
+{
+  gchar *prefix;                /* LSTM prefix, "" for a bare nn.LSTM */
+  GPtrArray *layers;            /* [L] of LstmTensor *[N_LAYER_TENSORS] */
+  const LstmTensor *head_weight, *head_bias;
+  const LstmTensor *mean, *std;
+} Layout;
+
+static void
+layout_clear (Layout * lay)
+{
+  g_free (lay->prefix);
+  if (lay->layers != NULL)
+    g_ptr_array_unref (lay->layers);
+}
+
+static gboolean
+model_error (GError ** error, LstmError code, const gchar * file,
+    const gchar * format, ...)
+G_GNUC_PRINTF (4, 5);
+
+static gboolean
+model_error (GError ** error, LstmError code, const gchar * file,
+    const gchar * format, ...)
+{
+  va_list args;
+  gchar *msg;
+
+  va_start (args, format);
+  msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, LSTM_ERROR, code, "%s: %s", file, msg);
+  g_free (msg);
+  return FALSE;
+}
+
+/* Splits "<prefix><kind>_l<k>[suffix]" into its parts. Returns the tensor
+ * kind index, N_LAYER_TENSORS for "weight_hr" (projection), or -1. */
+static gint
+parse_layer_name (const gchar * name, gsize * prefix_len, guint64 * layer,
+    const gchar ** suffix)
+{
+  static const gchar *const kinds[] = {
+    "weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l", "weight_hr_l"
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (kinds); i++) {
+    const gchar *at = strstr (name, kinds[i]);
+    const gchar *digits;
+    gchar *end;
+
+    /* the last occurrence, so a prefix may contain the word itself */
+    while (at != NULL && strstr (at + 1, kinds[i]) != NULL)
+      at = strstr (at + 1, kinds[i]);
+    if (at == NULL)
+      continue;
+    if (at != name && at[-1] != '.')
+      continue;                 /* "foo_weight_ih_l0" is not ours */
+    digits = at + strlen (kinds[i]);
+    if (!g_ascii_isdigit (digits[0]))
+      continue;
+    *layer = g_ascii_strtoull (digits, &end, 10);
+    *prefix_len = at - name;
+    *suffix = end;
+    return i;
+  }
+  return -1;
+}
+
+static gboolean
+ends_with_component (const gchar * name, const gchar * last)
+{
+  gsize n = strlen (name), m = strlen (last);
+  return n >= m && strcmp (name + n - m, last) == 0
+      && (n == m || name[n - m - 1] == '.');
+}
+
+static gboolean
+classify_lstm_tensor (Layout * lay, const LstmTensorFile * f,
+    const LstmTensor * t, GError ** error)
+{
+  gsize prefix_len;
+  guint64 k;
+  const gchar *suffix;
+  gint kind = parse_layer_name (t->name, &prefix_len, &k, &suffix);
+  const LstmTensor **slots;
+
+  if (kind < 0)
+    return TRUE;                /* not an LSTM tensor; the caller looks again */
+  if (kind == N_LAYER_TENSORS)
+    return model_error (error, LSTM_ERROR_UNSUPPORTED, f->name,
+        "tensor '%s' is a projection (nn.LSTM proj_size); projection is not "
+        "supported yet", t->name);
+  if (strcmp (suffix, "_reverse") == 0)
+    return model_error (error, LSTM_ERROR_UNSUPPORTED, f->name,
+        "tensor '%s' belongs to a bidirectional LSTM; bidirectional models "
+        "are not supported yet", t->name);
+  if (*suffix != '\0')
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "tensor '%s' looks like an LSTM tensor but its name ends in '%s'",
+        t->name, suffix);
+  if (k >= LSTM_MAX_LAYERS)
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "tensor '%s' names layer %" G_GUINT64_FORMAT "; at most %u layers are "
+        "supported", t->name, k, LSTM_MAX_LAYERS);
+  if (lay->prefix == NULL)
+    lay->prefix = g_strndup (t->name, prefix_len);
+  else if (strlen (lay->prefix) != prefix_len
+      || strncmp (lay->prefix, t->name, prefix_len) != 0)
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "LSTM tensors under two prefixes, '%s' and '%.*s' (tensor '%s'); one "
+        "file holds one LSTM", lay->prefix, (int) prefix_len, t->name,
+        t->name);
+
+  while (lay->layers->len <= k)
+    g_ptr_array_add (lay->layers, g_new0 (const LstmTensor *,
+            N_LAYER_TENSORS));
+  slots = lay->layers->pdata[k];
+  /* "weight_ih_l1" and "weight_ih_l01" both name layer 1 */
+  if (slots[kind] != NULL)
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "tensors '%s' and '%s' are both %s of layer %" G_GUINT64_FORMAT,
+        slots[kind]->name, t->name, layer_tensor_names[kind], k);
+  slots[kind] = t;
+  return TRUE;
+}
+
+/* Everything that is not an LSTM tensor: normalization or the head. */
+static gboolean
+classify_other_tensor (Layout * lay, const LstmTensorFile * f,
+    const LstmTensor * t, GHashTable * seen, GError ** error)
+{
+  const LstmTensor **stat = NULL;
+
+  if (ends_with_component (t->name, "input_mean"))
+    stat = &lay->mean;
+  else if (ends_with_component (t->name, "input_std"))
+    stat = &lay->std;
+  if (stat != NULL) {
+    if (*stat != NULL)
+      return model_error (error, LSTM_ERROR_MODEL, f->name,
+          "two normalization tensors, '%s' and '%s'", (*stat)->name, t->name);
+    *stat = t;
+    return TRUE;
+  }
+  if (ends_with_component (t->name, "weight") && t->n_dims == 2) {
+    g_autofree gchar *bias = g_strdup_printf ("%.*sbias",
+        (int) (strlen (t->name) - strlen ("weight")), t->name);
+    const LstmTensor *b = g_hash_table_lookup (f->by_name, bias);
+
+    if (b == NULL)
+      return model_error (error, LSTM_ERROR_MODEL, f->name,
+          "head weight '%s' has no bias tensor '%s'", t->name, bias);
+    if (lay->head_weight != NULL)
+      return model_error (error, LSTM_ERROR_UNSUPPORTED, f->name,
+          "two head layers, '%s' and '%s'; one linear head is supported",
+          lay->head_weight->name, t->name);
+    lay->head_weight = t;
+    lay->head_bias = b;
+    g_hash_table_add (seen, (gpointer) b);
+    return TRUE;
+  }
+  return model_error (error, LSTM_ERROR_MODEL, f->name,
+      "unexpected tensor '%s'; a model holds nn.LSTM tensors, one nn.Linear "
+      "head (weight and bias), input_mean and input_std", t->name);
+}
+
+static gboolean
+find_layout (Layout * lay, const LstmTensorFile * f, GError ** error)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+  guint i, k;
+
+  lay->layers = g_ptr_array_new_with_free_func (g_free);
+  for (i = 0; i < f->tensors->len; i++)
+    if (!classify_lstm_tensor (lay, f, f->tensors->pdata[i], error))
+      return FALSE;
+  for (k = 0; k < lay->layers->len; k++) {
+    const LstmTensor **slots = lay->layers->pdata[k];
+    for (i = 0; i < N_LAYER_TENSORS; i++) {
+      if (slots[i] == NULL)
+        return model_error (error, LSTM_ERROR_MODEL, f->name,
+            "missing tensor '%s%s_l%u'", lay->prefix, layer_tensor_names[i],
+            k);
+      g_hash_table_add (seen, (gpointer) slots[i]);
+    }
+  }
+  if (lay->layers->len == 0)
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "no LSTM tensors (expected names like 'weight_ih_l0', "
+        "'lstm.weight_hh_l0')");
+  /* Heads first, so a bias is claimed by its weight, whatever the order. */
+  for (i = 0; i < f->tensors->len; i++) {
+    const LstmTensor *t = f->tensors->pdata[i];
+    if (!g_hash_table_contains (seen, t) && ends_with_component (t->name,
+            "weight") && !classify_other_tensor (lay, f, t, seen, error))
+      return FALSE;
+  }
+  for (i = 0; i < f->tensors->len; i++) {
+    const LstmTensor *t = f->tensors->pdata[i];
+    if (!g_hash_table_contains (seen, t) && t != lay->head_weight
+        && !classify_other_tensor (lay, f, t, seen, error))
+      return FALSE;
+  }
+  if ((lay->mean == NULL) != (lay->std == NULL))
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "%s is present but %s is missing", lay->mean ? "input_mean" :
+        "input_std", lay->mean ? "input_std" : "input_mean");
+  return TRUE;
+}
+
+static gchar *
+shape_to_string (const LstmTensor * t)
+{
+  GString *s = g_string_new ("[");
+  guint i;
+  for (i = 0; i < t->n_dims; i++)
+    g_string_append_printf (s, "%s%" G_GUINT64_FORMAT, i ? ", " : "",
+        t->shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+/* The tensor must have exactly this shape (n_dims 1 or 2). */
+static gboolean
+expect_shape (const LstmTensorFile * f, const LstmTensor * t, guint n_dims,
+    guint64 d0, guint64 d1, const gchar * why, GError ** error)
+{
+  g_autofree gchar *got = NULL;
+
+  if (t->n_dims == n_dims && t->shape[0] == d0
+      && (n_dims == 1 || t->shape[1] == d1))
+    return TRUE;
+  got = shape_to_string (t);
+  if (n_dims == 1)
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "tensor '%s' has shape %s; expected [%" G_GUINT64_FORMAT "]%s",
+        t->name, got, d0, why);
+  return model_error (error, LSTM_ERROR_MODEL, f->name,
+      "tensor '%s' has shape %s; expected [%" G_GUINT64_FORMAT ", %"
+      G_GUINT64_FORMAT "]%s", t->name, got, d0, d1, why);
+}
+
+/* Reads the sizes off layer 0 and the head, then checks every shape. */
+static gboolean
+check_shapes (const Layout * lay, const LstmTensorFile * f, guint * in_size,
+    guint * hidden, guint * head, GError ** error)
+{
+  const LstmTensor **l0 = lay->layers->pdata[0];
+  const LstmTensor *hh = l0[T_WEIGHT_HH], *ih = l0[T_WEIGHT_IH];
+  guint64 H, I, O = 0, g4;
+  guint k;
+
+  if (hh->n_dims != 2 || hh->shape[1] == 0
+      || hh->shape[1] > LSTM_MAX_HIDDEN_SIZE || hh->shape[0] != 4 * hh->shape[1]) {
+    g_autofree gchar *got = shape_to_string (hh);
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "tensor '%s' has shape %s; expected [4H, H] with H from 1 to %u",
+        hh->name, got, LSTM_MAX_HIDDEN_SIZE);
+  }
+  H = hh->shape[1];
+  g4 = 4 * H;
+  if (ih->n_dims != 2 || ih->shape[1] == 0
+      || ih->shape[1] > LSTM_MAX_INPUT_SIZE) {
+    g_autofree gchar *got = shape_to_string (ih);
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "tensor '%s' has shape %s; expected [%" G_GUINT64_FORMAT ", input "
+        "size] with an input size from 1 to %u", ih->name, got, g4,
+        LSTM_MAX_INPUT_SIZE);
+  }
+  I = ih->shape[1];
+
+  for (k = 0; k < lay->layers->len; k++) {
+    const LstmTensor **t = lay->layers->pdata[k];
+    g_autofree gchar *why = k == 0 ? g_strdup ("") :
+        g_strdup_printf (" (layer %u takes the %" G_GUINT64_FORMAT
+        " outputs of layer %u)", k, H, k - 1);
+    if (!expect_shape (f, t[T_WEIGHT_IH], 2, g4, k == 0 ? I : H, why, error)
+        || !expect_shape (f, t[T_WEIGHT_HH], 2, g4, H, "", error)
+        || !expect_shape (f, t[T_BIAS_IH], 1, g4, 0, "", error)
+        || !expect_shape (f, t[T_BIAS_HH], 1, g4, 0, "", error))
+      return FALSE;
+  }
+  if (lay->head_weight != NULL) {
+    O = lay->head_weight->shape[0];
+    if (O == 0 || O > LSTM_MAX_HEAD_SIZE)
+      return model_error (error, LSTM_ERROR_MODEL, f->name,
+          "head '%s' has %" G_GUINT64_FORMAT " outputs; 1 to %u are supported",
+          lay->head_weight->name, O, LSTM_MAX_HEAD_SIZE);
+    if (!expect_shape (f, lay->head_weight, 2, O, H,
+            " (the head takes the top layer's h)", error)
+        || !expect_shape (f, lay->head_bias, 1, O, 0, "", error))
+      return FALSE;
+  }
+  if (lay->mean != NULL
+      && (!expect_shape (f, lay->mean, 1, I, 0, " (one per input feature)",
+              error)
+          || !expect_shape (f, lay->std, 1, I, 0, " (one per input feature)",
+              error)))
+    return FALSE;
+
+  *in_size = I;
+  *hidden = H;
+  *head = O;
+  return TRUE;
+}
+
+/* Every tensor the model uses must hold floats; checked before the model
+ * is allocated (an I8 file would otherwise cost four times its size). */
+static gboolean
+check_dtypes (const Layout * lay, const LstmTensorFile * f, GError ** error)
+{
+  g_autoptr (GPtrArray) used = g_ptr_array_new ();
+  guint i, k;
+
+  for (k = 0; k < lay->layers->len; k++)
+    for (i = 0; i < N_LAYER_TENSORS; i++)
+      g_ptr_array_add (used, ((gpointer *) lay->layers->pdata[k])[i]);
+  g_ptr_array_add (used, (gpointer) lay->head_weight);
+  g_ptr_array_add (used, (gpointer) lay->head_bias);
+  g_ptr_array_add (used, (gpointer) lay->mean);
+  g_ptr_array_add (used, (gpointer) lay->std);
+  for (i = 0; i < used->len; i++) {
+    const LstmTensor *t = used->pdata[i];
+    if (t != NULL && t->dtype == LSTM_DTYPE_OTHER)
+      return model_error (error, LSTM_ERROR_UNSUPPORTED, f->name,
+          "tensor '%s' has dtype %s; only F32, F16, BF16 and F64 are "
+          "supported", t->name, t->dtype_name);
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_labels (LstmModel * m, const LstmTensorFile * f, const gchar * json,
+    GError ** error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GPtrArray) labels = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) err = NULL;
+  JsonNode *root;
+  JsonArray *arr;
+  gsize at;
+  guint i;
+
+  /* json-glib gives no root for a blank string, and recurses per level. */
+  if (lstm_json_prescan (json, strlen (json), &at) != NULL
+      || !json_parser_load_from_data (parser, json, -1, NULL)
+      || (root = json_parser_get_root (parser)) == NULL
+      || !JSON_NODE_HOLDS_ARRAY (root))
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "metadata 'labels' is not a JSON list of strings");
+  arr = json_node_get_array (root);
+  for (i = 0; i < json_array_get_length (arr); i++) {
+    JsonNode *n = json_array_get_element (arr, i);
+    if (!JSON_NODE_HOLDS_VALUE (n)
+        || json_node_get_value_type (n) != G_TYPE_STRING)
+      return model_error (error, LSTM_ERROR_MODEL, f->name,
+          "metadata 'labels' entry %u is not a string", i);
+    g_ptr_array_add (labels, g_strdup (json_node_get_string (n)));
+  }
+  g_ptr_array_add (labels, NULL);
+  if (m->head_size == 0)
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "metadata 'labels' given but the model has no head");
+  if (!lstm_model_set_labels (m, (const gchar * const *) labels->pdata,
+          &err))
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "metadata 'labels': %s", err->message);
+  return TRUE;
+}
+
+static gboolean
+apply_metadata (LstmModel * m, const LstmTensorFile * f, GError ** error)
+{
+  GHashTableIter it;
+  gpointer key, value;
+  const gchar *s;
+
+  g_hash_table_iter_init (&it, f->metadata);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    lstm_model_set_metadata (m, key, value);
+
+  s = g_hash_table_lookup (f->metadata, "output");
+  if (s != NULL && !lstm_output_from_string (s, &m->output))
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "metadata 'output' is '%s'; expected softmax, sigmoid or identity", s);
+  s = g_hash_table_lookup (f->metadata, "labels");
+  if (s != NULL && !parse_labels (m, f, s, error))
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+fill_weights (LstmModel * m, const Layout * lay, const LstmTensorFile * f,
+    GError ** error)
+{
+  guint k;
+
+  for (k = 0; k < m->num_layers; k++) {
+    const LstmTensor **t = lay->layers->pdata[k];
+    LstmLayer *l = &m->layers[k];
+    if (!lstm_tensor_to_f32 (f, t[T_WEIGHT_IH], l->weight_ih, error)
+        || !lstm_tensor_to_f32 (f, t[T_WEIGHT_HH], l->weight_hh, error)
+        || !lstm_tensor_to_f32 (f, t[T_BIAS_IH], l->bias_ih, error)
+        || !lstm_tensor_to_f32 (f, t[T_BIAS_HH], l->bias_hh, error))
+      return FALSE;
+  }
+  if (m->head_size > 0
+      && (!lstm_tensor_to_f32 (f, lay->head_weight, m->head_weight, error)
+          || !lstm_tensor_to_f32 (f, lay->head_bias, m->head_bias, error)))
+    return FALSE;
+  if (lay->mean != NULL) {
+    g_autofree float *mean = g_new (float, m->input_size);
+    g_autofree float *std = g_new (float, m->input_size);
+    if (!lstm_tensor_to_f32 (f, lay->mean, mean, error)
+        || !lstm_tensor_to_f32 (f, lay->std, std, error))
+      return FALSE;
+    g_autoptr (GError) err = NULL;
+    if (!lstm_model_set_normalization (m, mean, std, &err))
+      return model_error (error, LSTM_ERROR_MODEL, f->name, "%s",
+          err->message);
+  }
+  return TRUE;
+}
+
+LstmModel *
+lstm_model_load_from_data (const guint8 * data, gsize size,
+    const gchar * name, GError ** error)
+{
+  g_autoptr (LstmTensorFile) f = NULL;
+  g_autoptr (LstmModel) m = NULL;
+  Layout lay = { 0 };
+  guint in_size = 0, hidden = 0, head = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (data != NULL || size == 0, NULL);
+
+  f = lstm_safetensors_parse (data, size, name, error);
+  if (f == NULL)
+    return NULL;
+  ok = find_layout (&lay, f, error)
+      && check_shapes (&lay, f, &in_size, &hidden, &head, error)
+      && check_dtypes (&lay, f, error);
+  if (ok) {
+    m = lstm_model_new (in_size, hidden, lay.layers->len, head,
+        LSTM_OUTPUT_IDENTITY, error);
+    ok = m != NULL && apply_metadata (m, f, error)
+        && fill_weights (m, &lay, f, error);
+  }
+  layout_clear (&lay);
+  return ok ? g_steal_pointer (&m) : NULL;
+}
+
+LstmModel *
+lstm_model_load (const gchar * path, GError ** error)
+{
+  g_autofree gchar *contents = NULL;
+  g_autoptr (GError) err = NULL;
+  gsize size;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!g_file_get_contents (path, &contents, &size, &err)) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO, "%s", err->message);
+    return NULL;
+  }
+  return lstm_model_load_from_data ((const guint8 *) contents, size, path,
+      error);
+}
+
+static gchar *
+labels_to_json (gchar ** labels)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_array (b);
+  for (; *labels != NULL; labels++)
+    json_builder_add_string_value (b, *labels);
+  json_builder_end_array (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  return json_generator_to_data (gen, NULL);
+}
+
+GBytes *
+lstm_model_save_to_bytes (const LstmModel * model)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, TRUE, sizeof (LstmTensorOut));
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) meta = NULL;
+  GHashTableIter it;
+  gpointer key, value;
+  guint64 g4 = 4 * (guint64) model->hidden_size;
+  guint k, i;
+
+  g_return_val_if_fail (model != NULL, NULL);
+
+  for (k = 0; k < model->num_layers; k++) {
+    const LstmLayer *l = &model->layers[k];
+    const float *data[N_LAYER_TENSORS] = { l->weight_ih, l->weight_hh,
+      l->bias_ih, l->bias_hh
+    };
+    for (i = 0; i < N_LAYER_TENSORS; i++) {
+      LstmTensorOut t = { 0 };
+      gchar *name = g_strdup_printf ("lstm.%s_l%u", layer_tensor_names[i], k);
+      g_ptr_array_add (names, name);
+      t.name = name;
+      t.n_dims = i < T_BIAS_IH ? 2 : 1;
+      t.shape[0] = g4;
+      t.shape[1] = i == T_WEIGHT_IH ? l->input_size : l->hidden_size;
+      t.data = data[i];
+      g_array_append_val (out, t);
+    }
+  }
+  if (model->head_size > 0) {
+    LstmTensorOut w = { "head.weight", 2, {model->head_size,
+            model->hidden_size}, model->head_weight };
+    LstmTensorOut b = { "head.bias", 1, {model->head_size}, model->head_bias };
+    g_array_append_val (out, w);
+    g_array_append_val (out, b);
+  }
+  if (model->input_mean != NULL) {
+    LstmTensorOut mean = { "input_mean", 1, {model->input_size},
+      model->input_mean
+    };
+    LstmTensorOut std = { "input_std", 1, {model->input_size},
+      model->input_std
+    };
+    g_array_append_val (out, mean);
+    g_array_append_val (out, std);
+  }
+
+  meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_iter_init (&it, model->metadata);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    g_hash_table_insert (meta, g_strdup (key), g_strdup (value));
+  g_hash_table_remove (meta, "output");
+  g_hash_table_remove (meta, "labels");
+  if (model->head_size > 0)
+    g_hash_table_insert (meta, g_strdup ("output"),
+        g_strdup (lstm_output_to_string (model->output)));
+  if (model->labels != NULL)
+    g_hash_table_insert (meta, g_strdup ("labels"),
+        labels_to_json (model->labels));
+
+  return lstm_safetensors_write ((LstmTensorOut *) out->data, out->len, meta);
+}
+
+gboolean
+lstm_model_save (const LstmModel * model, const gchar * path, GError ** error)
+{
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) err = NULL;
+  gsize size;
+  const gchar *data;
+
+  g_return_val_if_fail (model != NULL && path != NULL, FALSE);
+
+  bytes = lstm_model_save_to_bytes (model);
+  data = g_bytes_get_data (bytes, &size);
+  /* CONSISTENT: temporary file + rename; DURABLE: fsync before the rename. */
+  if (!g_file_set_contents_full (path, data, size,
+          G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644,
+          &err)) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO, "%s", err->message);
+    return FALSE;
+  }
+  return TRUE;
+}

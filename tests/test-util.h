@@ -1,0 +1,40 @@
+/* Shared helpers of the core tests: reference data and error measures. */
+#ifndef __TEST_UTIL_H__
+#define __TEST_UTIL_H__
+
+#include "lstm-private.h"
+
+G_BEGIN_DECLS
+
+/* A PyTorch reference case (tests/reference/README.md): the model and the
+ * data file's tensors converted to F32. */
+typedef struct
+{
+  gchar *name;
+  LstmModel *model;
+  guint T;                      /* frames */
+  float *input;                 /* [T, I] */
+  float *output;                /* [T, O] */
+  float *h_n;                   /* [L, H] */
+  float *c_n;                   /* [L, H] */
+} RefCase;
+
+/* Every case name in tests/reference/data, NULL-terminated, static. */
+extern const gchar *const ref_case_names[];
+
+gchar *ref_path (const gchar * file);
+RefCase *ref_case_load (const gchar * name);
+void ref_case_free (RefCase * rc);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RefCase, ref_case_free);
+
+/* max_i |a_i - b_i| / max_i |b_i|: the error relative to the tensor's
+ * scale, which does not blow up on elements that happen to be near 0. */
+double rel_error (const float *a, const float *b, gsize n);
+double max_abs_error (const float *a, const float *b, gsize n);
+
+/* Reads a whole file; aborts the test on failure. */
+GBytes *read_file_or_fail (const gchar * path);
+
+G_END_DECLS
+
+#endif
