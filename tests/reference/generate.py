@@ -36,20 +36,22 @@ KWS_LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off",
 
 # name, seed, I, H, L, head (out size or None), lstm prefix, head prefix,
 # output activation written to metadata (None = no key), labels,
-# normalization, init ("uniform1" or "default"), stored dtype, T
+# normalization, init ("uniform1" or "default"), stored dtype, T,
+# head_scale (head weights multiplied after init, default 1: with PyTorch's
+# init a softmax head's outputs all sit near 1/O, which tests it weakly)
 CASES = [
     dict(name="i5_h17_l1", seed=1001, I=5, H=17, L=1, O=None,
          prefix="lstm.", head_prefix=None, output=None, labels=None,
          norm=False, init="uniform1", dtype="F32", T=50),
     dict(name="i40_h128_l2_softmax12", seed=1002, I=40, H=128, L=2, O=12,
          prefix="lstm.", head_prefix="fc", output="softmax", labels=KWS_LABELS,
-         norm=True, init="default", dtype="F32", T=60),
+         norm=True, init="default", dtype="F32", T=60, head_scale=50.0),
     dict(name="i3_h64_l3", seed=1003, I=3, H=64, L=3, O=1,
          prefix="", head_prefix="head", output=None, labels=None,
          norm=False, init="default", dtype="F32", T=100),
     dict(name="i80_h512_l2_f16", seed=1004, I=80, H=512, L=2, O=4,
          prefix="rnn.", head_prefix="classifier", output="sigmoid", labels=None,
-         norm=False, init="default", dtype="F16", T=20),
+         norm=False, init="default", dtype="F16", T=20, head_scale=50.0),
     dict(name="i4_h8_l1_bf16", seed=1005, I=4, H=8, L=1, O=None,
          prefix="lstm.", head_prefix=None, output=None, labels=None,
          norm=False, init="default", dtype="BF16", T=10),
@@ -206,6 +208,7 @@ def build_case(c):
         for p in lstm.parameters():
             p.copy_(round_to(p, c["dtype"]))
         if head is not None:
+            head.weight.mul_(c.get("head_scale", 1.0))
             for p in head.parameters():
                 p.copy_(round_to(p, c["dtype"]))
     mean = std = None

@@ -1,0 +1,53 @@
+#!/bin/sh
+# The test command: installs what a fresh Debian 12 machine lacks, builds,
+# and runs every test:
+#   1. the GLib/TAP tests in build/ (gcc, debugoptimized);
+#   2. the same tests built by clang with AddressSanitizer and UBSan in
+#      build-asan/ (every broken-model case, bounds, leaks);
+#   3. the model-loader fuzzer (libFuzzer) on the committed corpus for
+#      LSTM_FUZZ_SECONDS seconds (default 60).
+# Ends with one line "tests: N passed, N failed".
+set -eu
+cd "$(dirname "$0")/.."
+scripts/setup.sh clang libclang-rt-14-dev
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+
+run_suite () {
+  # meson test prints "N/M name OK 0.1s 15 subtests passed" per program
+  if ! meson test -C "$1" --print-errorlogs --num-processes 2 | tee -a "$log"
+  then
+    status=1
+  fi
+}
+
+echo "== tests (gcc)"
+run_suite build
+
+echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
+if [ ! -f build-asan/build.ninja ]; then
+  CC=clang meson setup build-asan -Db_sanitize=address,undefined \
+    -Db_lundef=false -Dbuildtype=debug
+fi
+ninja -C build-asan
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+run_suite build-asan
+
+if [ -x build-asan/tests/fuzz/fuzz-load ]; then
+  echo "== fuzzing the model loader for ${LSTM_FUZZ_SECONDS:-60} s"
+  if tests/fuzz/run-fuzz.sh build-asan "${LSTM_FUZZ_SECONDS:-60}"; then
+    echo "1/1 fuzz-load OK 1 subtests passed" >> "$log"
+  else
+    echo "1/1 fuzz-load FAIL" >> "$log"
+    status=1
+  fi
+fi
+
+passed=$(awk '/ OK .* subtests passed/ { for (i = 1; i < NF; i++)
+  if ($(i + 1) == "subtests") n += $i } END { print n + 0 }' "$log")
+failed=$(grep -cE '^ *[0-9]+/[0-9]+ .* (FAIL|ERROR|TIMEOUT)' "$log" || true)
+echo "tests: $passed passed, $failed failed"
+exit $status
