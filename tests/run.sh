@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The test command: installs what a fresh Debian 12 machine lacks, builds,
 # and runs every test:
 #   1. the GLib/TAP tests in build/ (gcc, debugoptimized);
@@ -7,7 +7,7 @@
 #   3. the model-loader fuzzer (libFuzzer) on the committed corpus for
 #      LSTM_FUZZ_SECONDS seconds (default 60).
 # Ends with one line "tests: N passed, N failed".
-set -eu
+set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh clang libclang-rt-14-dev
 
@@ -48,6 +48,8 @@ fi
 
 passed=$(awk '/ OK .* subtests passed/ { for (i = 1; i < NF; i++)
   if ($(i + 1) == "subtests") n += $i } END { print n + 0 }' "$log")
-failed=$(grep -cE '^ *[0-9]+/[0-9]+ .* (FAIL|ERROR|TIMEOUT)' "$log" || true)
+# (--print-errorlogs repeats a failing line; count each once)
+failed=$({ grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|ERROR|TIMEOUT)' "$log" || true; } |
+  sort -u | wc -l)
 echo "tests: $passed passed, $failed failed"
 exit $status

@@ -166,6 +166,11 @@ test_softmax_head (void)
 /* Counting allocations: glibc's allocator entry points are wrapped by the
  * test binary, so any allocation during forward is seen. Not under
  * AddressSanitizer, which owns malloc itself. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define __SANITIZE_ADDRESS__ 1
+#endif
+#endif
 #ifndef __SANITIZE_ADDRESS__
 #define COUNT_ALLOCATIONS 1
 extern void *__libc_malloc (size_t);
