@@ -6,13 +6,15 @@
 #include "config.h"
 #endif
 
-#include <gst/gst.h>
+#include "gstlstmelements.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
-  /* The elements (lstm, lstmtrain, lstmfeatures) register here as they land. */
-  return TRUE;
+  gboolean ret = FALSE;
+
+  ret |= GST_ELEMENT_REGISTER (lstm, plugin);
+  return ret;
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, lstm,

@@ -119,6 +119,8 @@ lstm_model_unref (LstmModel * model)
   g_return_if_fail (model != NULL);
   if (!g_atomic_int_dec_and_test (&model->ref_count))
     return;
+  if (model->dispose_notify != NULL)
+    model->dispose_notify (model);
   g_aligned_free (model->params);
   g_free (model->layers);
   g_free (model->input_mean);

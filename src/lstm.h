@@ -69,6 +69,7 @@ typedef struct
 {
   /*< private > */
   gint ref_count;
+  void (*dispose_notify) (gpointer model);      /* the model cache's hook */
 
   /*< public, read-only > */
   guint input_size;             /* features per input frame */
@@ -199,6 +200,30 @@ gboolean lstm_state_deserialize (LstmState * state, GBytes * bytes,
  * non-finite policy); the state fits the model (lstm_state_fits). */
 void lstm_forward (const LstmModel * model, LstmState * state,
     const float *input, guint n_frames, float *output);
+
+/* ----------------------------------------------------------------- frames */
+
+/* S16 samples to floats in [-1, 1): x / 32768. */
+void lstm_frames_from_s16 (const gint16 * in, gsize n, float *out);
+
+/* TRUE when all `frame_size` floats of the frame are finite. */
+gboolean lstm_frame_is_finite (const float *frame, guint frame_size);
+
+/* acc[i] += x[i] for n values (running sums of predictions). */
+void lstm_vector_add (float *acc, const float *x, guint n);
+
+/* x[i] *= factor for n values. */
+void lstm_vector_scale (float *x, float factor, guint n);
+
+/* Index of the largest of n values (the first on ties); n >= 1. */
+guint lstm_argmax (const float *values, guint n);
+
+/* ------------------------------------------------------------ model cache */
+
+/* Loads `path`, or returns the model already loaded from the same file
+ * (same path, size and modification time) while anyone holds it, so that
+ * many elements share one copy of the weights. Thread-safe. */
+LstmModel *lstm_model_load_shared (const gchar * path, GError ** error);
 
 /* -------------------------------------------------------------------- blas */
 

@@ -1,0 +1,1253 @@
+/**
+ * SECTION:element-lstm
+ * @title: lstm
+ *
+ * Runs an LSTM network (a safetensors file with PyTorch's nn.LSTM names,
+ * see the README) over a frame stream, one float vector per frame, keeping
+ * the hidden and cell state from one buffer to the next.
+ *
+ * Input: `audio/x-raw, format=F32LE|S16LE, layout=interleaved,
+ * channels=<the model's input size>`; any rate, read as frames per second.
+ * S16LE is scaled to [-1, 1). Output: the prediction vectors as the same
+ * kind of frame stream (`channels` = the model's output size), or
+ * `text/x-raw, format=utf8`, one line per prediction: `<label> <confidence>`
+ * or, with `text-format=json`, one JSON object.
+ *
+ * The state is reset on FLUSH_STOP, STREAM_START, a caps change, a DISCONT
+ * buffer (when #GstLstm:reset-on-discont is true), the #GstLstm::reset
+ * action signal, and a custom downstream event whose structure is named
+ * `lstm-reset`. The #GstLstm:state property reads or restores it.
+ *
+ * Frames with a NaN or an infinity are skipped: the state is left as it
+ * was, the previous output is repeated for the frame (so outputs stay
+ * aligned with inputs), the #GstLstm:skipped-frames count goes up and a
+ * warning is posted at most once per second.
+ *
+ * When #GstLstm:post-messages is true, the element posts element messages
+ * named `lstm` at most every #GstLstm:message-interval nanoseconds (and for
+ * every prediction in `output-mode=last`), describing the predictions
+ * emitted since the previous message:
+ *
+ * - `timestamp`, `stream-time`, `running-time` (guint64): start of the
+ *   first of those frames
+ * - `duration` (guint64): the time they cover
+ * - `scores` (GstValueArray of gfloat): the mean output vector
+ * - `class-id` (gint), `class` (string), `confidence` (gdouble): the
+ *   largest mean score, its label (or its index when the model has no
+ *   labels) and its value
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 filesrc location=sensors.wav ! wavparse ! lstm model=model.safetensors ! text/x-raw ! fdsink fd=1
+ * ]| Prints a prediction per frame of a multichannel WAV of sensor samples.
+ * |[
+ * gst-launch-1.0 audiotestsrc num-buffers=10 samplesperbuffer=10 ! audio/x-raw,format=F32LE,channels=5,rate=100 ! lstm model=model.safetensors output-mode=last ! text/x-raw ! fdsink fd=1
+ * ]| Prints one line for the whole clip.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstlstm.h"
+#include "gstlstmelements.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_lstm_debug);
+#define GST_CAT_DEFAULT gst_lstm_debug
+
+#define DEFAULT_MODEL NULL
+#define DEFAULT_RESET_ON_DISCONT TRUE
+#define DEFAULT_OUTPUT_MODE GST_LSTM_OUTPUT_MODE_FRAME
+#define DEFAULT_STRIDE 1
+#define DEFAULT_TEXT_FORMAT GST_LSTM_TEXT_FORMAT_LABEL
+#define DEFAULT_POST_MESSAGES FALSE
+#define DEFAULT_MESSAGE_INTERVAL (GST_SECOND / 10)
+#define DEFAULT_THREADS 1
+
+/* Frames per forward call; the scratch is sized for this many. */
+#define CHUNK_FRAMES LSTM_DEFAULT_MAX_FRAMES
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_RESET_ON_DISCONT,
+  PROP_OUTPUT_MODE,
+  PROP_STRIDE,
+  PROP_TEXT_FORMAT,
+  PROP_POST_MESSAGES,
+  PROP_MESSAGE_INTERVAL,
+  PROP_THREADS,
+  PROP_STATE,
+  PROP_SKIPPED_FRAMES,
+};
+
+enum
+{
+  SIGNAL_RESET,
+  LAST_SIGNAL
+};
+
+static guint signals[LAST_SIGNAL];
+
+#define FRAME_CAPS \
+  "audio/x-raw, format = (string) { F32LE, S16LE }, " \
+  "layout = (string) interleaved, channels = (int) [ 1, MAX ], " \
+  "rate = (int) [ 1, MAX ]"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (FRAME_CAPS));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("audio/x-raw, format = (string) F32LE, "
+        "layout = (string) interleaved, channels = (int) [ 1, MAX ], "
+        "rate = (int) [ 1, MAX ]; text/x-raw, format = (string) utf8"));
+
+#define gst_lstm_parent_class parent_class
+G_DEFINE_TYPE (GstLstm, gst_lstm, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE (lstm, "lstm", GST_RANK_NONE, GST_TYPE_LSTM);
+
+#define GST_TYPE_LSTM_OUTPUT_MODE (gst_lstm_output_mode_get_type ())
+static GType
+gst_lstm_output_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_LSTM_OUTPUT_MODE_FRAME, "A prediction for every frame", "frame"},
+    {GST_LSTM_OUTPUT_MODE_STRIDE, "A prediction every stride frames",
+        "stride"},
+    {GST_LSTM_OUTPUT_MODE_LAST,
+        "One prediction per sequence, for its last frame (at end of stream, "
+          "a discontinuity or a reset)", "last"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstLstmOutputMode", values));
+  return type;
+}
+
+#define GST_TYPE_LSTM_TEXT_FORMAT (gst_lstm_text_format_get_type ())
+static GType
+gst_lstm_text_format_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_LSTM_TEXT_FORMAT_LABEL, "\"<label> <confidence>\" per line",
+        "label"},
+    {GST_LSTM_TEXT_FORMAT_JSON, "One JSON object per line (label, class-id, "
+          "confidence, scores, timestamp, duration)", "json"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstLstmTextFormat", values));
+  return type;
+}
+
+static void gst_lstm_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_lstm_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static void gst_lstm_finalize (GObject * object);
+static GstStateChangeReturn gst_lstm_change_state (GstElement * element,
+    GstStateChange transition);
+static GstFlowReturn gst_lstm_chain (GstPad * pad, GstObject * parent,
+    GstBuffer * buf);
+static gboolean gst_lstm_sink_event (GstPad * pad, GstObject * parent,
+    GstEvent * event);
+static gboolean gst_lstm_sink_query (GstPad * pad, GstObject * parent,
+    GstQuery * query);
+static gboolean gst_lstm_src_query (GstPad * pad, GstObject * parent,
+    GstQuery * query);
+static void gst_lstm_reset_signal (GstLstm * self);
+
+static void
+gst_lstm_class_init (GstLstmClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+
+  gobject_class->set_property = gst_lstm_set_property;
+  gobject_class->get_property = gst_lstm_get_property;
+  gobject_class->finalize = gst_lstm_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model file",
+          "Path of the model (a .safetensors file with PyTorch nn.LSTM "
+          "names). Can change while playing: the new file loads in the "
+          "background and replaces the old model between buffers; a file "
+          "that fails to load leaves the old model running and posts a "
+          "warning", DEFAULT_MODEL, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_RESET_ON_DISCONT,
+      g_param_spec_boolean ("reset-on-discont", "Reset on discont",
+          "Reset the LSTM state at a buffer marked DISCONT (a gap or a "
+          "seek: the frames before and after are not one sequence)",
+          DEFAULT_RESET_ON_DISCONT, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
+      g_param_spec_enum ("output-mode", "Output mode",
+          "Which frames produce a prediction", GST_TYPE_LSTM_OUTPUT_MODE,
+          DEFAULT_OUTPUT_MODE, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_STRIDE,
+      g_param_spec_uint ("stride", "Stride",
+          "With output-mode=stride, emit a prediction every this many frames "
+          "(counted from the last reset)", 1, G_MAXINT, DEFAULT_STRIDE,
+          rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_TEXT_FORMAT,
+      g_param_spec_enum ("text-format", "Text format",
+          "Line format when the output is text/x-raw",
+          GST_TYPE_LSTM_TEXT_FORMAT, DEFAULT_TEXT_FORMAT,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post element messages named 'lstm' on the bus with the "
+          "predictions (see message-interval)", DEFAULT_POST_MESSAGES,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MESSAGE_INTERVAL,
+      g_param_spec_uint64 ("message-interval", "Message interval",
+          "Nanoseconds of stream between two 'lstm' messages (0: one per "
+          "prediction)", 0, G_MAXUINT64, DEFAULT_MESSAGE_INTERVAL,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_uint ("threads", "Threads",
+          "BLAS threads the network may use (OpenBLAS keeps one pool per "
+          "process, so the last value set applies to every element)", 1, 256,
+          DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_STATE,
+      g_param_spec_boxed ("state", "State",
+          "The LSTM's hidden and cell state as bytes: read it to snapshot "
+          "the stream, write it back to restore (it must come from a model "
+          "of the same sizes). NULL while no model is running",
+          G_TYPE_BYTES, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_SKIPPED_FRAMES,
+      g_param_spec_uint64 ("skipped-frames", "Skipped frames",
+          "Frames skipped because they held a NaN or an infinity", 0,
+          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstLstm::reset:
+   *
+   * Resets the hidden and cell state before the next frame (in
+   * `output-mode=last`, the sequence so far gets its prediction first).
+   */
+  signals[SIGNAL_RESET] = g_signal_new_class_handler ("reset",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (gst_lstm_reset_signal), NULL, NULL, NULL, G_TYPE_NONE, 0);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class, "LSTM",
+      "Filter/Analyzer/Audio",
+      "Runs an LSTM network over a stream of feature frames, keeping its "
+      "state across buffers, and emits predictions as vectors or text",
+      "gst-lstm developers");
+
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_lstm_change_state);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_LSTM_OUTPUT_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_LSTM_TEXT_FORMAT, 0);
+  GST_DEBUG_CATEGORY_INIT (gst_lstm_debug, "lstm", 0, "LSTM inference");
+}
+
+static void
+gst_lstm_init (GstLstm * self)
+{
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_lstm_chain));
+  gst_pad_set_event_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_lstm_sink_event));
+  gst_pad_set_query_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_lstm_sink_query));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_lstm_src_query));
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->reset_on_discont = DEFAULT_RESET_ON_DISCONT;
+  self->output_mode = DEFAULT_OUTPUT_MODE;
+  self->stride = DEFAULT_STRIDE;
+  self->text_format = DEFAULT_TEXT_FORMAT;
+  self->post_messages = DEFAULT_POST_MESSAGES;
+  self->message_interval = DEFAULT_MESSAGE_INTERVAL;
+  self->threads = DEFAULT_THREADS;
+  gst_segment_init (&self->segment, GST_FORMAT_TIME);
+}
+
+/* ------------------------------------------------------- stream buffers */
+
+static void
+free_scratch (GstLstm * self)
+{
+  g_clear_pointer (&self->in_frames, g_free);
+  g_clear_pointer (&self->out_frames, g_free);
+  g_clear_pointer (&self->last_out, g_free);
+  g_clear_pointer (&self->msg_sum, g_free);
+}
+
+/* Sizes the scratch for the current model and channels: the streaming loop
+ * allocates nothing but the output buffers. */
+static void
+alloc_scratch (GstLstm * self)
+{
+  free_scratch (self);
+  self->out_size = lstm_model_get_output_size (self->model);
+  self->in_frames = g_new0 (float, (gsize) CHUNK_FRAMES * self->channels);
+  self->out_frames = g_new0 (float, (gsize) CHUNK_FRAMES * self->out_size);
+  self->last_out = g_new0 (float, self->out_size);
+  self->msg_sum = g_new0 (float, self->out_size);
+}
+
+/* Forget the sequence: the state, the pending last output, the counters. */
+static void
+reset_sequence (GstLstm * self)
+{
+  if (self->state != NULL)
+    lstm_state_reset (self->state);
+  self->have_last = FALSE;
+  self->have_any = FALSE;
+  self->frames_in_seq = 0;
+  self->seq_start = GST_CLOCK_TIME_NONE;
+}
+
+static void
+reset_messages (GstLstm * self)
+{
+  if (self->msg_sum != NULL)
+    memset (self->msg_sum, 0, self->out_size * sizeof (float));
+  self->msg_count = 0;
+  self->msg_start = GST_CLOCK_TIME_NONE;
+}
+
+/* ------------------------------------------------------- model loading */
+
+static LstmModel *
+load_model (GstLstm * self, const gchar * path, GError ** error)
+{
+  if (path == NULL || *path == '\0') {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO,
+        "no model file: set the 'model' property to a .safetensors file");
+    return NULL;
+  }
+  return lstm_model_load_shared (path, error);
+}
+
+/* Called without locks, in READY -> PAUSED. */
+static gboolean
+ensure_model (GstLstm * self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *path = NULL;
+  LstmModel *m;
+
+  GST_OBJECT_LOCK (self);
+  path = g_strdup (self->model_path);
+  GST_OBJECT_UNLOCK (self);
+
+  if (self->model != NULL)
+    return TRUE;
+  m = load_model (self, path, &error);
+  if (m == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+        ("Could not load the LSTM model."), ("%s", error->message));
+    return FALSE;
+  }
+  self->model = m;
+  self->state = lstm_state_new (m, CHUNK_FRAMES);
+  GST_INFO_OBJECT (self, "loaded %s: input %u, %u layers, hidden %u, "
+      "output %u", path, m->input_size, m->num_layers, m->hidden_size,
+      lstm_model_get_output_size (m));
+  return TRUE;
+}
+
+typedef struct
+{
+  GstLstm *self;
+  gchar *path;
+  guint serial;
+} LoadJob;
+
+/* A model set while streaming loads here, off the streaming thread. */
+static gpointer
+load_thread (gpointer data)
+{
+  LoadJob *job = data;
+  GstLstm *self = job->self;
+  g_autoptr (GError) error = NULL;
+  LstmModel *m = load_model (self, job->path, &error);
+
+  GST_OBJECT_LOCK (self);
+  if (job->serial != self->load_serial) {
+    GST_OBJECT_UNLOCK (self);   /* a newer load replaced this one */
+    g_clear_pointer (&m, lstm_model_unref);
+  } else if (m == NULL) {
+    GST_OBJECT_UNLOCK (self);
+    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
+        ("Could not load the new LSTM model; the previous one keeps "
+            "running."), ("%s", error->message));
+  } else {
+    g_clear_pointer (&self->pending_model, lstm_model_unref);
+    self->pending_model = m;
+    GST_OBJECT_UNLOCK (self);
+    GST_INFO_OBJECT (self, "model %s loaded, swapping in at the next buffer",
+        job->path);
+  }
+  gst_object_unref (self);
+  g_free (job->path);
+  g_free (job);
+  return NULL;
+}
+
+/* Called with the object lock. */
+static void
+start_load (GstLstm * self)
+{
+  LoadJob *job = g_new0 (LoadJob, 1);
+  GThread *thread;
+
+  job->self = gst_object_ref (self);
+  job->path = g_strdup (self->model_path);
+  job->serial = ++self->load_serial;
+  thread = g_thread_new ("lstm-load", load_thread, job);
+  g_thread_unref (thread);
+}
+
+/* ---------------------------------------------------------- properties */
+
+static void
+gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
+    GParamSpec * pspec)
+{
+  GstLstm *self = GST_LSTM (object);
+
+  switch (prop_id) {
+    case PROP_MODEL:{
+      gboolean streaming;
+      GST_OBJECT_LOCK (self);
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
+      streaming = GST_STATE (self) >= GST_STATE_PAUSED
+          || GST_STATE_PENDING (self) == GST_STATE_PAUSED;
+      if (streaming)
+        start_load (self);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    }
+    case PROP_STATE:{
+      GBytes *bytes = g_value_get_boxed (value);
+      g_autoptr (GError) error = NULL;
+      if (bytes == NULL)
+        break;
+      /* The stream lock: the streaming thread is between buffers. */
+      GST_PAD_STREAM_LOCK (self->sinkpad);
+      if (self->state == NULL)
+        g_set_error (&error, LSTM_ERROR, LSTM_ERROR_STATE,
+            "no model is running yet (set the state once the element is "
+            "PAUSED or PLAYING)");
+      else
+        lstm_state_deserialize (self->state, bytes, &error);
+      GST_PAD_STREAM_UNLOCK (self->sinkpad);
+      if (error != NULL)
+        GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+            ("Could not restore the LSTM state."), ("%s", error->message));
+      break;
+    }
+    case PROP_RESET_ON_DISCONT:
+      GST_OBJECT_LOCK (self);
+      self->reset_on_discont = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_OUTPUT_MODE:
+      GST_OBJECT_LOCK (self);
+      self->output_mode = g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_STRIDE:
+      GST_OBJECT_LOCK (self);
+      self->stride = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_TEXT_FORMAT:
+      GST_OBJECT_LOCK (self);
+      self->text_format = g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_POST_MESSAGES:
+      GST_OBJECT_LOCK (self);
+      self->post_messages = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_MESSAGE_INTERVAL:
+      GST_OBJECT_LOCK (self);
+      self->message_interval = g_value_get_uint64 (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_THREADS:
+      GST_OBJECT_LOCK (self);
+      self->threads = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstLstm *self = GST_LSTM (object);
+
+  switch (prop_id) {
+    case PROP_STATE:
+      GST_PAD_STREAM_LOCK (self->sinkpad);
+      g_value_take_boxed (value, self->state ?
+          lstm_state_serialize (self->state) : NULL);
+      GST_PAD_STREAM_UNLOCK (self->sinkpad);
+      return;
+    case PROP_SKIPPED_FRAMES:
+      GST_PAD_STREAM_LOCK (self->sinkpad);
+      g_value_set_uint64 (value, self->skipped_frames);
+      GST_PAD_STREAM_UNLOCK (self->sinkpad);
+      return;
+    default:
+      break;
+  }
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_RESET_ON_DISCONT:
+      g_value_set_boolean (value, self->reset_on_discont);
+      break;
+    case PROP_OUTPUT_MODE:
+      g_value_set_enum (value, self->output_mode);
+      break;
+    case PROP_STRIDE:
+      g_value_set_uint (value, self->stride);
+      break;
+    case PROP_TEXT_FORMAT:
+      g_value_set_enum (value, self->text_format);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, self->post_messages);
+      break;
+    case PROP_MESSAGE_INTERVAL:
+      g_value_set_uint64 (value, self->message_interval);
+      break;
+    case PROP_THREADS:
+      g_value_set_uint (value, self->threads);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lstm_reset_signal (GstLstm * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->pending_reset = TRUE;
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_lstm_finalize (GObject * object)
+{
+  GstLstm *self = GST_LSTM (object);
+
+  g_free (self->model_path);
+  g_clear_pointer (&self->pending_model, lstm_model_unref);
+  g_clear_pointer (&self->state, lstm_state_free);
+  g_clear_pointer (&self->model, lstm_model_unref);
+  free_scratch (self);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+/* --------------------------------------------------------------- time */
+
+/* PTS of frame i counted from a frame at `base` (no drift: one division). */
+static GstClockTime
+frame_time (GstLstm * self, GstClockTime base, guint64 i)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (base))
+    return GST_CLOCK_TIME_NONE;
+  return base + gst_util_uint64_scale_int (i, GST_SECOND, self->rate);
+}
+
+/* ----------------------------------------------------------- messages */
+
+static void
+post_message (GstLstm * self, GstClockTime end)
+{
+  GstStructure *s;
+  GValue scores = G_VALUE_INIT, v = G_VALUE_INIT;
+  GstClockTime start = self->msg_start;
+  guint id, i;
+  g_autofree gchar *label = NULL;
+
+  lstm_vector_scale (self->msg_sum, 1.0f / self->msg_count, self->out_size);
+  id = lstm_argmax (self->msg_sum, self->out_size);
+  label = self->model->labels ? g_strdup (self->model->labels[id]) :
+      g_strdup_printf ("%u", id);
+
+  gst_value_array_init (&scores, self->out_size);
+  g_value_init (&v, G_TYPE_FLOAT);
+  for (i = 0; i < self->out_size; i++) {
+    g_value_set_float (&v, self->msg_sum[i]);
+    gst_value_array_append_value (&scores, &v);
+  }
+  g_value_unset (&v);
+
+  s = gst_structure_new ("lstm",
+      "timestamp", G_TYPE_UINT64, start,
+      "stream-time", G_TYPE_UINT64, gst_segment_to_stream_time (&self->segment,
+          GST_FORMAT_TIME, start),
+      "running-time", G_TYPE_UINT64,
+      gst_segment_to_running_time (&self->segment, GST_FORMAT_TIME, start),
+      "duration", G_TYPE_UINT64, GST_CLOCK_TIME_IS_VALID (end)
+      && GST_CLOCK_TIME_IS_VALID (start) && end > start ? end - start : 0,
+      "class", G_TYPE_STRING, label,
+      "class-id", G_TYPE_INT, (gint) id,
+      "confidence", G_TYPE_DOUBLE, (gdouble) self->msg_sum[id], NULL);
+  gst_structure_take_value (s, "scores", &scores);
+  reset_messages (self);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Counts one emitted prediction towards the next message. */
+static void
+account_message (GstLstm * self, const float *scores, GstClockTime pts,
+    GstClockTime duration, gboolean post_messages, guint64 interval)
+{
+  GstClockTime end;
+
+  if (!post_messages)
+    return;
+  if (self->msg_count == 0)
+    self->msg_start = pts;
+  lstm_vector_add (self->msg_sum, scores, self->out_size);
+  self->msg_count++;
+  end = GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (duration) ?
+      pts + duration : GST_CLOCK_TIME_NONE;
+  if (self->output_mode == GST_LSTM_OUTPUT_MODE_LAST || interval == 0
+      || !GST_CLOCK_TIME_IS_VALID (end)
+      || !GST_CLOCK_TIME_IS_VALID (self->msg_start)
+      || end - self->msg_start >= interval)
+    post_message (self, end);
+}
+
+/* --------------------------------------------------------------- output */
+
+static gchar *
+format_line (GstLstm * self, const float *scores, GstClockTime pts,
+    GstClockTime duration, GstLstmTextFormat format)
+{
+  guint id = lstm_argmax (scores, self->out_size), i;
+  g_autofree gchar *num = NULL;
+  const gchar *label;
+  GString *line;
+
+  if (self->model->labels == NULL)
+    label = num = g_strdup_printf ("%u", id);
+  else
+    label = self->model->labels[id];
+
+  if (format == GST_LSTM_TEXT_FORMAT_LABEL)
+    return g_strdup_printf ("%s %.4f\n", label, scores[id]);
+
+  line = g_string_new ("{\"label\":");
+  {
+    g_autoptr (JsonNode) node = json_node_init_string (json_node_alloc (),
+        label);
+    g_autofree gchar *quoted = json_to_string (node, FALSE);
+    g_string_append (line, quoted);
+  }
+  g_string_append_printf (line, ",\"class-id\":%u,\"confidence\":%.6g,"
+      "\"scores\":[", id, scores[id]);
+  for (i = 0; i < self->out_size; i++)
+    g_string_append_printf (line, "%s%.6g", i ? "," : "", scores[i]);
+  g_string_append_printf (line, "],\"timestamp\":%" G_GINT64_FORMAT
+      ",\"duration\":%" G_GINT64_FORMAT "}\n",
+      GST_CLOCK_TIME_IS_VALID (pts) ? (gint64) pts : -1,
+      GST_CLOCK_TIME_IS_VALID (duration) ? (gint64) duration : -1);
+  return g_string_free (line, FALSE);
+}
+
+/* Pushes one prediction as its own buffer (text, or stride/last vectors). */
+static GstFlowReturn
+emit_prediction (GstLstm * self, const float *scores, GstClockTime pts,
+    GstClockTime duration)
+{
+  GstLstmTextFormat format;
+  gboolean post_messages;
+  guint64 interval;
+  GstBuffer *out;
+
+  GST_OBJECT_LOCK (self);
+  format = self->text_format;
+  post_messages = self->post_messages;
+  interval = self->message_interval;
+  GST_OBJECT_UNLOCK (self);
+
+  account_message (self, scores, pts, duration, post_messages, interval);
+  if (self->text) {
+    gchar *line = format_line (self, scores, pts, duration, format);
+    out = gst_buffer_new_wrapped (line, strlen (line));
+  } else {
+    out = gst_buffer_new_memdup (scores, self->out_size * sizeof (float));
+  }
+  GST_BUFFER_PTS (out) = pts;
+  GST_BUFFER_DURATION (out) = duration;
+  return gst_pad_push (self->srcpad, out);
+}
+
+/* The sequence ends (EOS, discont, reset, new stream): in last mode its
+ * last frame's prediction goes out now. */
+static GstFlowReturn
+end_sequence (GstLstm * self)
+{
+  GstClockTime end, dur = GST_CLOCK_TIME_NONE;
+
+  if (self->output_mode != GST_LSTM_OUTPUT_MODE_LAST || !self->have_last)
+    return GST_FLOW_OK;
+  self->have_last = FALSE;
+  end = frame_time (self, self->last_pts, 1);
+  if (GST_CLOCK_TIME_IS_VALID (end) && GST_CLOCK_TIME_IS_VALID (self->seq_start))
+    dur = end - self->seq_start;
+  return emit_prediction (self, self->last_out, self->seq_start, dur);
+}
+
+/* ------------------------------------------------------------ caps */
+
+static gboolean
+negotiate_src (GstLstm * self)
+{
+  g_autoptr (GstCaps) ours = NULL;
+  g_autoptr (GstCaps) peer = NULL;
+  GstCaps *caps;
+  gint rate = self->rate;
+  gboolean ok;
+
+  if (self->output_mode == GST_LSTM_OUTPUT_MODE_STRIDE)
+    rate = MAX (1, rate / (gint) self->stride);
+  ours = gst_caps_new_simple ("audio/x-raw",
+      "format", G_TYPE_STRING, "F32LE",
+      "layout", G_TYPE_STRING, "interleaved",
+      "channels", G_TYPE_INT, (gint) self->out_size,
+      "rate", G_TYPE_INT, rate,
+      "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
+  gst_caps_append (ours, gst_caps_new_simple ("text/x-raw",
+          "format", G_TYPE_STRING, "utf8", NULL));
+
+  peer = gst_pad_peer_query_caps (self->srcpad, ours);
+  if (peer == NULL || gst_caps_is_empty (peer)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Downstream accepts neither prediction vectors nor text."),
+        ("offered %" GST_PTR_FORMAT, ours));
+    return FALSE;
+  }
+  caps = gst_caps_fixate (gst_caps_copy_nth (peer, 0));
+  self->text = gst_structure_has_name (gst_caps_get_structure (caps, 0),
+      "text/x-raw");
+  GST_DEBUG_OBJECT (self, "output caps %" GST_PTR_FORMAT, caps);
+  ok = gst_pad_push_event (self->srcpad, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  self->need_caps = !ok;
+  return ok;
+}
+
+/* Reads the frame format off sink caps; FALSE if they are not a frame
+ * stream we take or the size differs from the model's. */
+static gboolean
+set_sink_caps (GstLstm * self, GstCaps * caps)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *format = gst_structure_get_string (s, "format");
+  gint channels = 0, rate = 0;
+  gboolean changed;
+
+  if (self->model == NULL)
+    return FALSE;
+  if (!gst_structure_get_int (s, "channels", &channels)
+      || !gst_structure_get_int (s, "rate", &rate) || format == NULL
+      || channels <= 0 || rate <= 0)
+    return FALSE;
+  if ((guint) channels != self->model->input_size) {
+    g_autofree gchar *path = NULL;
+    /* sticky caps come back with every buffer upstream tries: say it once */
+    if (self->refused_channels == (guint) channels)
+      return FALSE;
+    self->refused_channels = channels;
+    g_object_get (self, "model", &path, NULL);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("The stream's frame size does not match the model."),
+        ("the stream carries %d values per frame (caps channels=%d) but the "
+            "model %s takes %u input features", channels, channels, path,
+            self->model->input_size));
+    return FALSE;
+  }
+  changed = (guint) channels != self->channels || rate != self->rate
+      || self->s16 != (strcmp (format, "S16LE") == 0);
+  if (changed && self->channels != 0) {
+    end_sequence (self);
+    reset_sequence (self);
+  }
+  self->channels = channels;
+  self->rate = rate;
+  self->s16 = strcmp (format, "S16LE") == 0;
+  alloc_scratch (self);
+  reset_messages (self);
+  return negotiate_src (self);
+}
+
+static GstCaps *
+sink_query_caps (GstLstm * self, GstCaps * filter)
+{
+  GstCaps *tmpl = gst_pad_get_pad_template_caps (self->sinkpad);
+  GstCaps *caps, *result;
+
+  /* The model's size first, so upstream that can choose picks it; then any
+   * size, so that a wrong one reaches set_sink_caps and its clear error
+   * rather than a bare not-negotiated. */
+  GST_OBJECT_LOCK (self);
+  if (self->model != NULL) {
+    caps = gst_caps_copy (tmpl);
+    gst_caps_set_simple (caps, "channels", G_TYPE_INT,
+        (gint) self->model->input_size, NULL);
+    gst_caps_append (caps, gst_caps_ref (tmpl));
+  } else {
+    caps = gst_caps_ref (tmpl);
+  }
+  GST_OBJECT_UNLOCK (self);
+  gst_caps_unref (tmpl);
+
+  if (filter == NULL)
+    return caps;
+  result = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (caps);
+  return result;
+}
+
+static gboolean
+gst_lstm_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstLstm *self = GST_LSTM (parent);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
+    GstCaps *filter, *caps;
+    gst_query_parse_caps (query, &filter);
+    caps = sink_query_caps (self, filter);
+    gst_query_set_caps_result (query, caps);
+    gst_caps_unref (caps);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static gboolean
+gst_lstm_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstLstm *self = GST_LSTM (parent);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    /* Every frame's prediction leaves with the buffer that carried the
+     * frame: no delay of our own, so upstream's answer stands. (In
+     * output-mode=last a prediction waits for its sequence to end, which
+     * is the point of that mode, not a latency.) */
+    return gst_pad_peer_query (self->sinkpad, query);
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* -------------------------------------------------------------- events */
+
+static gboolean
+gst_lstm_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstLstm *self = GST_LSTM (parent);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gboolean ok;
+      gst_event_parse_caps (event, &caps);
+      ok = set_sink_caps (self, caps);
+      gst_event_unref (event);
+      return ok;
+    }
+    case GST_EVENT_STREAM_START:
+      end_sequence (self);
+      reset_sequence (self);
+      break;
+    case GST_EVENT_SEGMENT:
+      gst_event_copy_segment (event, &self->segment);
+      self->next_pts = self->segment.format == GST_FORMAT_TIME ?
+          self->segment.start : GST_CLOCK_TIME_NONE;
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      reset_sequence (self);
+      reset_messages (self);
+      gst_segment_init (&self->segment, GST_FORMAT_TIME);
+      self->next_pts = GST_CLOCK_TIME_NONE;
+      break;
+    case GST_EVENT_EOS:
+      end_sequence (self);
+      if (self->msg_count > 0)
+        post_message (self, self->next_pts);
+      break;
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      if (gst_event_has_name (event, "lstm-reset")) {
+        GST_DEBUG_OBJECT (self, "lstm-reset event");
+        end_sequence (self);
+        reset_sequence (self);
+      }
+      break;
+    default:
+      break;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* A model loaded in the background takes over between buffers. */
+static gboolean
+swap_model (GstLstm * self, LstmModel * m)
+{
+  LstmModel *old;
+
+  if (self->channels != 0 && m->input_size != self->channels) {
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("The new LSTM model does not fit the stream; the previous one keeps "
+            "running."), ("the new model takes %u input features but the "
+            "stream carries %u per frame", m->input_size, self->channels));
+    lstm_model_unref (m);
+    return TRUE;
+  }
+  GST_OBJECT_LOCK (self);
+  old = self->model;
+  self->model = m;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!lstm_state_fits (self->state, m)) {
+    /* Other sizes: a fresh state, new scratch, maybe new output caps. */
+    GST_INFO_OBJECT (self, "new model has other sizes: state reset");
+    lstm_state_free (self->state);
+    self->state = lstm_state_new (m, CHUNK_FRAMES);
+    reset_sequence (self);
+    if (self->channels != 0) {
+      guint old_out = self->out_size;
+      alloc_scratch (self);
+      reset_messages (self);
+      if (self->out_size != old_out)
+        self->need_caps = TRUE;
+    }
+  }
+  lstm_model_unref (old);
+  return TRUE;
+}
+
+static GstFlowReturn
+apply_pending (GstLstm * self, GstBuffer * buf)
+{
+  LstmModel *m;
+  gboolean reset, reset_on_discont;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  GST_OBJECT_LOCK (self);
+  m = g_steal_pointer (&self->pending_model);
+  reset = self->pending_reset;
+  self->pending_reset = FALSE;
+  reset_on_discont = self->reset_on_discont;
+  GST_OBJECT_UNLOCK (self);
+
+  if (GST_BUFFER_IS_DISCONT (buf) && reset_on_discont
+      && self->frames_in_seq > 0) {
+    GST_DEBUG_OBJECT (self, "discont: state reset");
+    reset = TRUE;
+  }
+  if (reset || m != NULL) {
+    ret = end_sequence (self);
+    reset_sequence (self);
+  }
+  if (m != NULL)
+    swap_model (self, m);
+  if (self->need_caps && !negotiate_src (self))
+    return GST_FLOW_NOT_NEGOTIATED;
+  return ret;
+}
+
+/* Warns about non-finite frames at most once a second. */
+static void
+warn_skipped (GstLstm * self, guint skipped_now)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  self->skipped_frames += skipped_now;
+  if (self->last_warning_time != 0
+      && now - self->last_warning_time < G_USEC_PER_SEC)
+    return;
+  self->last_warning_time = now;
+  GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+      ("Skipped frames holding NaN or infinity."),
+      ("%" G_GUINT64_FORMAT " frames skipped so far; the LSTM state is kept "
+          "as it was before each of them", self->skipped_frames));
+}
+
+/* Runs n <= CHUNK_FRAMES frames, skipping non-finite ones: a skipped frame
+ * leaves the state alone and repeats the previous output. out: [n, O]. */
+static void
+run_frames (GstLstm * self, const float *in, guint n, float *out)
+{
+  guint I = self->channels, O = self->out_size, i = 0, skipped = 0;
+
+  while (i < n) {
+    guint j = i;
+    while (j < n && lstm_frame_is_finite (in + (gsize) j * I, I))
+      j++;
+    if (j > i)
+      lstm_forward (self->model, self->state, in + (gsize) i * I, j - i,
+          out + (gsize) i * O);
+    if (j < n) {
+      /* frame j is not finite */
+      const float *prev = j > 0 ? out + (gsize) (j - 1) * O :
+          self->have_any ? self->last_out : NULL;
+      if (prev != NULL)
+        memcpy (out + (gsize) j * O, prev, O * sizeof (float));
+      else
+        memset (out + (gsize) j * O, 0, O * sizeof (float));
+      skipped++;
+      j++;
+    }
+    i = j;
+  }
+  memcpy (self->last_out, out + (gsize) (n - 1) * O, O * sizeof (float));
+  self->have_any = TRUE;
+  if (skipped > 0)
+    warn_skipped (self, skipped);
+}
+
+/* Emits what the output mode wants from n frames starting at `pts`. */
+static GstFlowReturn
+emit_frames (GstLstm * self, const float *out, guint n, GstClockTime pts,
+    guint64 first_index)
+{
+  GstClockTime frame_dur = frame_time (self, 0, 1);
+  GstFlowReturn ret = GST_FLOW_OK;
+  guint i, O = self->out_size;
+
+  for (i = 0; i < n && ret == GST_FLOW_OK; i++) {
+    guint64 k = first_index + i + 1;    /* frames of the sequence so far */
+    GstClockTime t = frame_time (self, pts, i);
+    switch (self->output_mode) {
+      case GST_LSTM_OUTPUT_MODE_FRAME:
+        ret = emit_prediction (self, out + (gsize) i * O, t, frame_dur);
+        break;
+      case GST_LSTM_OUTPUT_MODE_STRIDE:
+        if (k % self->stride == 0)
+          ret = emit_prediction (self, out + (gsize) i * O,
+              frame_time (self, pts, i + 1 - MIN (self->stride, i + 1)),
+              frame_time (self, 0, self->stride));
+        break;
+      case GST_LSTM_OUTPUT_MODE_LAST:
+        break;
+    }
+  }
+  if (self->output_mode == GST_LSTM_OUTPUT_MODE_LAST && n > 0) {
+    self->have_last = TRUE;
+    self->last_pts = frame_time (self, pts, n - 1);
+  }
+  return ret;
+}
+
+/* Frame mode with vector output: the outputs of the whole buffer go into
+ * one output buffer, written in place by the forward pass. */
+static GstFlowReturn
+process_vectors (GstLstm * self, const guint8 * data, guint n,
+    GstClockTime pts)
+{
+  GstBuffer *out = gst_buffer_new_allocate (NULL,
+      (gsize) n * self->out_size * sizeof (float), NULL);
+  GstMapInfo map;
+  guint done = 0, O = self->out_size, I = self->channels;
+  gboolean post_messages;
+  guint64 interval;
+
+  GST_OBJECT_LOCK (self);
+  post_messages = self->post_messages;
+  interval = self->message_interval;
+  GST_OBJECT_UNLOCK (self);
+
+  gst_buffer_map (out, &map, GST_MAP_WRITE);
+  while (done < n) {
+    guint c = MIN (n - done, CHUNK_FRAMES), i;
+    float *o = (float *) map.data + (gsize) done * O;
+    if (self->s16)
+      lstm_frames_from_s16 ((const gint16 *) data + (gsize) done * I,
+          (gsize) c * I, self->in_frames);
+    else
+      memcpy (self->in_frames, data + (gsize) done * I * 4, (gsize) c * I * 4);
+    run_frames (self, self->in_frames, c, o);
+    for (i = 0; i < c && post_messages; i++)
+      account_message (self, o + (gsize) i * O, frame_time (self, pts,
+              done + i), frame_time (self, 0, 1), post_messages, interval);
+    done += c;
+  }
+  gst_buffer_unmap (out, &map);
+  self->frames_in_seq += n;
+  GST_BUFFER_PTS (out) = pts;
+  GST_BUFFER_DURATION (out) = GST_CLOCK_TIME_IS_VALID (pts) ?
+      frame_time (self, pts, n) - pts : frame_time (self, 0, n);
+  return gst_pad_push (self->srcpad, out);
+}
+
+static GstFlowReturn
+process_predictions (GstLstm * self, const guint8 * data, guint n,
+    GstClockTime pts)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+  guint done = 0, I = self->channels;
+
+  while (done < n && ret == GST_FLOW_OK) {
+    guint c = MIN (n - done, CHUNK_FRAMES);
+    if (self->s16)
+      lstm_frames_from_s16 ((const gint16 *) data + (gsize) done * I,
+          (gsize) c * I, self->in_frames);
+    else
+      memcpy (self->in_frames, data + (gsize) done * I * 4, (gsize) c * I * 4);
+    if (self->frames_in_seq == 0)
+      self->seq_start = frame_time (self, pts, done);
+    run_frames (self, self->in_frames, c, self->out_frames);
+    ret = emit_frames (self, self->out_frames, c, frame_time (self, pts,
+            done), self->frames_in_seq);
+    self->frames_in_seq += c;
+    done += c;
+  }
+  return ret;
+}
+
+static GstFlowReturn
+gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstLstm *self = GST_LSTM (parent);
+  GstFlowReturn ret;
+  GstMapInfo map;
+  gsize frame_bytes;
+  GstClockTime pts;
+  guint n;
+
+  if (self->model == NULL || self->in_frames == NULL) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("a buffer arrived before the caps were set"));
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  ret = apply_pending (self, buf);
+  if (ret != GST_FLOW_OK) {
+    gst_buffer_unref (buf);
+    return ret;
+  }
+
+  frame_bytes = (gsize) self->channels * (self->s16 ? 2 : 4);
+  gst_buffer_map (buf, &map, GST_MAP_READ);
+  if (map.size % frame_bytes != 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("A buffer does not hold a whole number of frames."),
+        ("%" G_GSIZE_FORMAT " bytes is not a multiple of the %" G_GSIZE_FORMAT
+            "-byte frame (%u %s values)", map.size, frame_bytes,
+            self->channels, self->s16 ? "S16LE" : "F32LE"));
+    gst_buffer_unmap (buf, &map);
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+  n = map.size / frame_bytes;
+  pts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : self->next_pts;
+
+  if (n == 0)
+    ret = GST_FLOW_OK;
+  else if (self->output_mode == GST_LSTM_OUTPUT_MODE_FRAME && !self->text)
+    ret = process_vectors (self, map.data, n, pts);
+  else
+    ret = process_predictions (self, map.data, n, pts);
+
+  self->next_pts = frame_time (self, pts, n);
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_unref (buf);
+  return ret;
+}
+
+/* --------------------------------------------------------- state change */
+
+static void
+stop (GstLstm * self)
+{
+  LstmModel *m, *pending;
+
+  GST_OBJECT_LOCK (self);
+  self->load_serial++;          /* loads still running are stale */
+  pending = g_steal_pointer (&self->pending_model);
+  m = g_steal_pointer (&self->model);
+  self->pending_reset = FALSE;
+  GST_OBJECT_UNLOCK (self);
+
+  g_clear_pointer (&pending, lstm_model_unref);
+  g_clear_pointer (&m, lstm_model_unref);
+  g_clear_pointer (&self->state, lstm_state_free);
+  free_scratch (self);
+  self->channels = 0;
+  self->refused_channels = 0;
+  self->rate = 0;
+  self->msg_count = 0;
+  self->have_last = self->have_any = FALSE;
+  self->frames_in_seq = 0;
+  self->need_caps = FALSE;
+  gst_segment_init (&self->segment, GST_FORMAT_TIME);
+  self->next_pts = GST_CLOCK_TIME_NONE;
+}
+
+static GstStateChangeReturn
+gst_lstm_change_state (GstElement * element, GstStateChange transition)
+{
+  GstLstm *self = GST_LSTM (element);
+  GstStateChangeReturn ret;
+  guint threads;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      GST_OBJECT_LOCK (self);
+      threads = self->threads;
+      GST_OBJECT_UNLOCK (self);
+      lstm_blas_set_threads (threads);
+      self->skipped_frames = 0;
+      self->last_warning_time = 0;
+      if (!ensure_model (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    default:
+      break;
+  }
+
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      stop (self);
+      break;
+    default:
+      break;
+  }
+  return ret;
+}

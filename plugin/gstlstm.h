@@ -1,0 +1,81 @@
+/* lstm: streaming LSTM inference with state kept across buffers. */
+#ifndef __GST_LSTM_H__
+#define __GST_LSTM_H__
+
+#include <gst/gst.h>
+#include "lstm.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_LSTM (gst_lstm_get_type ())
+G_DECLARE_FINAL_TYPE (GstLstm, gst_lstm, GST, LSTM, GstElement);
+
+typedef enum
+{
+  GST_LSTM_OUTPUT_MODE_FRAME,   /* every frame */
+  GST_LSTM_OUTPUT_MODE_STRIDE,  /* every stride-th frame */
+  GST_LSTM_OUTPUT_MODE_LAST,    /* the last frame of each sequence */
+} GstLstmOutputMode;
+
+typedef enum
+{
+  GST_LSTM_TEXT_FORMAT_LABEL,   /* "<label> <confidence>" */
+  GST_LSTM_TEXT_FORMAT_JSON,    /* one JSON object per line */
+} GstLstmTextFormat;
+
+struct _GstLstm
+{
+  GstElement element;
+
+  GstPad *sinkpad;
+  GstPad *srcpad;
+
+  /* Properties; under the object lock. */
+  gchar *model_path;
+  gboolean reset_on_discont;
+  GstLstmOutputMode output_mode;
+  guint stride;                 /* frames between outputs in stride mode */
+  GstLstmTextFormat text_format;
+  gboolean post_messages;
+  guint64 message_interval;     /* nanoseconds between messages */
+  guint threads;                /* BLAS threads */
+
+  /* Handed from other threads to the streaming thread; object lock. */
+  LstmModel *pending_model;     /* a hot-swapped model, loaded */
+  gboolean pending_reset;       /* the reset signal was emitted */
+  guint load_serial;            /* the newest model load started */
+
+  /* Streaming thread only (the sink pad's stream lock). */
+  LstmModel *model;
+  LstmState *state;
+  guint channels;               /* negotiated features per frame */
+  guint refused_channels;       /* a size refused already (error posted) */
+  gint rate;                    /* frames per second */
+  gboolean s16;                 /* S16LE input, else F32LE */
+  gboolean text;                /* text/x-raw output, else vectors */
+  guint out_size;               /* floats per output frame */
+  float *in_frames;             /* [LSTM_DEFAULT_MAX_FRAMES, channels] */
+  float *out_frames;            /* [LSTM_DEFAULT_MAX_FRAMES, out_size] */
+  float *last_out;              /* [out_size]: the latest output */
+  gboolean have_last;           /* last_out holds a not yet emitted frame (last mode) */
+  gboolean have_any;            /* last_out holds some output since the reset */
+  GstClockTime last_pts;        /* PTS of the frame in last_out */
+  GstClockTime seq_start;       /* PTS of the sequence's first frame */
+  guint64 frames_in_seq;        /* frames since the last reset */
+  GstSegment segment;
+  GstClockTime next_pts;        /* expected PTS of the next frame */
+  gboolean need_caps;           /* src caps must be (re)sent */
+
+  /* Bus messages: the emitted predictions since the last message. */
+  float *msg_sum;               /* [out_size] */
+  guint msg_count;
+  GstClockTime msg_start;
+
+  /* Non-finite frames: skipped, counted, warned about once a second. */
+  guint64 skipped_frames;
+  gint64 last_warning_time;     /* monotonic microseconds */
+};
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,13 @@
+/* The elements of the lstm plugin. */
+#ifndef __GST_LSTM_ELEMENTS_H__
+#define __GST_LSTM_ELEMENTS_H__
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+GST_ELEMENT_REGISTER_DECLARE (lstm);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,115 @@
+/* Models shared between elements that load the same file.
+ *
+ * The cache holds no reference of its own: an entry lives while some
+ * element holds the model. A lookup takes its reference under the cache
+ * lock and only from a count above 0; the model's last unref removes the
+ * entry under the same lock (dispose_notify) before freeing, so a lookup
+ * never revives a dying model. A file that changed on disk (size or mtime)
+ * loads anew.
+ */
+#include "lstm.h"
+
+#include <glib/gstdio.h>
+
+typedef struct
+{
+  LstmModel *model;             /* borrowed: valid while ref_count > 0 */
+  goffset size;
+  gint64 mtime;                 /* st_mtime in ns */
+} Entry;
+
+static GMutex cache_lock;
+static GHashTable *cache;       /* path -> Entry*, under cache_lock */
+
+static gboolean
+file_stamp (const gchar * path, goffset * size, gint64 * mtime)
+{
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0)
+    return FALSE;
+  *size = st.st_size;
+  *mtime = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000)
+      + st.st_mtim.tv_nsec;
+  return TRUE;
+}
+
+/* Takes a reference on a cached model unless its last holder is already
+ * dropping it (refcount 0): then the entry is stale. */
+static LstmModel *
+try_ref (LstmModel * m)
+{
+  gint old;
+  do {
+    old = g_atomic_int_get (&m->ref_count);
+    if (old == 0)
+      return NULL;
+  } while (!g_atomic_int_compare_and_exchange (&m->ref_count, old, old + 1));
+  return m;
+}
+
+static void
+entry_free (Entry * e)
+{
+  g_free (e);
+}
+
+/* The model's dispose_notify: its last reference is gone. */
+static void
+forget_model (gpointer data)
+{
+  LstmModel *m = data;
+  GHashTableIter it;
+  Entry *e;
+
+  g_mutex_lock (&cache_lock);
+  if (cache != NULL) {
+    g_hash_table_iter_init (&it, cache);
+    while (g_hash_table_iter_next (&it, NULL, (gpointer *) & e)) {
+      if (e->model == m) {
+        g_hash_table_iter_remove (&it);
+        break;
+      }
+    }
+  }
+  g_mutex_unlock (&cache_lock);
+}
+
+LstmModel *
+lstm_model_load_shared (const gchar * path, GError ** error)
+{
+  LstmModel *m = NULL;
+  Entry *e;
+  goffset size = -1;
+  gint64 mtime = -1;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  g_mutex_lock (&cache_lock);
+  if (cache == NULL)
+    cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+        (GDestroyNotify) entry_free);
+  file_stamp (path, &size, &mtime);
+  e = g_hash_table_lookup (cache, path);
+  if (e != NULL && e->size == size && e->mtime == mtime)
+    m = try_ref (e->model);
+  g_mutex_unlock (&cache_lock);
+  if (m != NULL)
+    return m;
+
+  /* Load without the lock: it may take a while, and another thread may
+   * load the same file meanwhile; the last one in wins the entry. */
+  m = lstm_model_load (path, error);
+  if (m == NULL)
+    return NULL;
+
+  m->dispose_notify = forget_model;
+  g_mutex_lock (&cache_lock);
+  e = g_new0 (Entry, 1);
+  e->model = m;
+  e->size = size;
+  e->mtime = mtime;
+  g_hash_table_replace (cache, g_strdup (path), e);
+  g_mutex_unlock (&cache_lock);
+  return m;
+}
