@@ -12,11 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* From lstm-safetensors.c: refuses JSON that would make json-glib recurse
- * too deeply. TODO: move this declaration to lstm-private.h. */
-G_GNUC_INTERNAL const gchar *lstm_json_prescan (const gchar * json, gsize len,
-    gsize * at);
-
 enum
 { T_WEIGHT_IH, T_WEIGHT_HH, T_BIAS_IH, T_BIAS_HH, N_LAYER_TENSORS };
 

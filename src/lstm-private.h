@@ -80,6 +80,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmTensorFile, lstm_tensor_file_free);
 G_GNUC_INTERNAL gboolean lstm_tensor_to_f32 (const LstmTensorFile * file,
     const LstmTensor * t, float *dst, GError ** error);
 
+/* Refuses JSON that json-glib must not see: nesting deeper than it can
+ * recurse, constructs JSON does not have, trailing data. Returns NULL when
+ * `json` may be parsed, else why not, with the byte offset in `at`. */
+G_GNUC_INTERNAL const gchar *lstm_json_prescan (const gchar * json,
+    gsize len, gsize * at);
+
 /* Writes a safetensors file of F32 tensors in the order given. */
 typedef struct
 {

@@ -75,20 +75,17 @@ fail (GError ** error, const gchar * file, const gchar * format, ...)
 
 /* json-glib's parser recurses once per nesting level, so a header of
  * 100000 '[' overflows the stack before json-glib can report anything.
- * This scan runs first and refuses nesting deeper than `max_depth`.
+ * This scan runs first and refuses nesting deeper than MAX_JSON_DEPTH.
  * Brackets inside strings do not count, so it must agree with json-glib on
  * where strings are: outside strings it accepts only what JSON allows there
  * (json-glib also takes 'single-quoted' strings and comments, which could
- * hide brackets from a simpler scan). Returns NULL when `json` may be
- * parsed, else why not, with the byte offset in `at`.
- * (Declared in lstm-io.c too, which checks metadata 'labels' with it.) */
-G_GNUC_INTERNAL const gchar *lstm_json_prescan (const gchar * json, gsize len,
-    gsize * at);
-
+ * hide brackets from a simpler scan), and nothing but blanks after the
+ * document (json-glib reads "{} {}" as "{}"). Returns NULL when `json` may be
+ * parsed, else why not, with the byte offset in `at`. */
 const gchar *
 lstm_json_prescan (const gchar * json, gsize len, gsize * at)
 {
-  gboolean in_string = FALSE;
+  gboolean in_string = FALSE, ended = FALSE;
   guint depth = 0;
   gsize i;
 
@@ -101,14 +98,17 @@ lstm_json_prescan (const gchar * json, gsize len, gsize * at)
         i++;                    /* the escaped character, whatever it is */
       else if (c == '"')
         in_string = FALSE;
+    } else if (ended && (c == '\0' || strchr (" \t\r\n", c) == NULL)) {
+      return "goes on after its end";
     } else if (c == '"') {
       in_string = TRUE;
     } else if (c == '[' || c == '{') {
       if (++depth > MAX_JSON_DEPTH)
         return "nests deeper than " G_STRINGIFY (MAX_JSON_DEPTH) " levels";
     } else if (c == ']' || c == '}') {
-      if (depth > 0)
-        depth--;
+      if (depth == 0)
+        return "closes a bracket that was never opened";
+      ended = --depth == 0;
     } else if (c == '\0' || (!g_ascii_isalnum (c)
             && strchr (" \t\r\n,:+-.", c) == NULL)) {
       return "has a character that JSON does not allow outside strings";
@@ -233,7 +233,7 @@ parse_offsets (LstmTensorFile * file, LstmTensor * t, JsonObject * obj,
   JsonNode *node = json_object_get_member (obj, "data_offsets");
   JsonArray *arr;
   guint64 begin, end, bytes;
-  g_autofree gchar *shape = NULL;
+  gboolean overflow;
 
   if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node)
       || json_array_get_length (arr = json_node_get_array (node)) != 2
@@ -250,15 +250,17 @@ parse_offsets (LstmTensorFile * file, LstmTensor * t, JsonObject * obj,
         G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "] go beyond the end of the "
         "data section (%" G_GUINT64_FORMAT " bytes; truncated?)", t->name,
         begin, end, data_size);
-  shape = shape_to_string (t);
-  if (!g_uint64_checked_mul (&bytes, t->n_elements, elem_size))
-    return fail (error, file->name, "tensor '%s': %s shape %s needs more "
-        "than 2^64 bytes", t->name, t->dtype_name, shape);
-  if (bytes != end - begin)
+  overflow = !g_uint64_checked_mul (&bytes, t->n_elements, elem_size);
+  if (overflow || bytes != end - begin) {
+    g_autofree gchar *shape = shape_to_string (t);
+    if (overflow)
+      return fail (error, file->name, "tensor '%s': %s shape %s needs more "
+          "than 2^64 bytes", t->name, t->dtype_name, shape);
     return fail (error, file->name, "tensor '%s': %s shape %s needs %"
         G_GUINT64_FORMAT " bytes but data_offsets [%" G_GUINT64_FORMAT ", %"
         G_GUINT64_FORMAT "] give %" G_GUINT64_FORMAT, t->name, t->dtype_name,
         shape, bytes, begin, end, end - begin);
+  }
   t->data = data + begin;
   t->size = (gsize) bytes;
   return TRUE;

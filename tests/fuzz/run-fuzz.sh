@@ -1,0 +1,50 @@
+#!/bin/sh
+# Fuzzes the model loader for a bounded time.
+#
+#   tests/fuzz/run-fuzz.sh BUILD_DIR SECONDS
+#
+# BUILD_DIR must be configured with clang (CC=clang meson setup BUILD_DIR
+# -Db_lundef=false) so that tests/fuzz/fuzz-load exists. The fuzzer works on
+# a copy of tests/fuzz/corpus; inputs that crash are kept in
+# BUILD_DIR/fuzz-artifacts/. Exits 0 when nothing crashed, non-zero (the
+# fuzzer's status) when something did.
+set -eu
+
+usage="usage: $0 BUILD_DIR SECONDS"
+build=${1:?$usage}
+seconds=${2:?$usage}
+here=$(cd "$(dirname "$0")" && pwd)
+fuzzer=$build/tests/fuzz/fuzz-load
+
+if [ ! -x "$fuzzer" ]; then
+  echo "$fuzzer not found; configure $build with CC=clang and build it" >&2
+  exit 2
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/lstm-fuzz.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+mkdir "$work/corpus"
+cp "$here"/corpus/* "$work/corpus/"
+artifacts=$build/fuzz-artifacts
+mkdir -p "$artifacts"
+
+# A g_critical aborts (see LLVMFuzzerInitialize); leaks count as crashes.
+status=0
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+OPENBLAS_NUM_THREADS=1 \
+"$fuzzer" \
+  -max_total_time="$seconds" \
+  -rss_limit_mb=2048 \
+  -max_len=65536 \
+  -timeout=20 \
+  -dict="$here/safetensors.dict" \
+  -artifact_prefix="$artifacts/" \
+  -print_final_stats=1 \
+  "$work/corpus" || status=$?
+
+if [ "$status" -ne 0 ]; then
+  echo "fuzz-load failed (status $status); inputs in $artifacts:" >&2
+  ls -l "$artifacts" >&2
+  exit "$status"
+fi
+echo "fuzz-load: no crash in $seconds s"
