@@ -985,6 +985,9 @@ apply_pending (GstLstm * self, GstBuffer * buf)
   }
   if (m != NULL)
     swap_model (self, m);
+  /* downstream asked to renegotiate (e.g. it now wants text) */
+  if (gst_pad_check_reconfigure (self->srcpad))
+    self->need_caps = TRUE;
   if (self->need_caps && !negotiate_src (self))
     return GST_FLOW_NOT_NEGOTIATED;
   return ret;
@@ -1057,10 +1060,14 @@ emit_frames (GstLstm * self, const float *out, guint n, GstClockTime pts,
         ret = emit_prediction (self, out + (gsize) i * O, t, frame_dur);
         break;
       case GST_LSTM_OUTPUT_MODE_STRIDE:
-        if (k % self->stride == 0)
-          ret = emit_prediction (self, out + (gsize) i * O,
-              frame_time (self, pts, i + 1 - MIN (self->stride, i + 1)),
+        if (k % self->stride == 0) {
+          /* the prediction covers the stride frames ending with this one */
+          GstClockTime back = frame_time (self, 0, self->stride - 1);
+          GstClockTime start = GST_CLOCK_TIME_IS_VALID (t) ?
+              (t >= back ? t - back : 0) : GST_CLOCK_TIME_NONE;
+          ret = emit_prediction (self, out + (gsize) i * O, start,
               frame_time (self, 0, self->stride));
+        }
         break;
       case GST_LSTM_OUTPUT_MODE_LAST:
         break;

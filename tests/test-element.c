@@ -1,0 +1,719 @@
+/* The lstm element, driven with GstHarness. */
+#include "test-util.h"
+
+#include "gstlstm.h"
+
+#include <gst/gst.h>
+#include <gst/check/gstharness.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#define FRAME_CAPS_40 "audio/x-raw,format=F32LE,layout=interleaved," \
+  "channels=40,rate=100"
+
+/* Tolerance against PyTorch as in test-forward.c: max relative error. */
+#define TORCH_REL_TOL 1e-5
+
+static gchar *
+ref_model (const gchar * name)
+{
+  g_autofree gchar *file = g_strdup_printf ("%s.safetensors", name);
+  return ref_path (file);
+}
+
+static GstHarness *
+new_harness (const gchar * model, const gchar * props, const gchar * caps)
+{
+  g_autofree gchar *path = ref_model (model);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  GstHarness *h;
+
+  g_assert_nonnull (e);
+  g_object_set (e, "model", path, NULL);
+  if (props != NULL) {
+    g_auto (GStrv) kv = g_strsplit (props, " ", -1);
+    for (guint i = 0; kv[i] != NULL; i++) {
+      g_auto (GStrv) p = g_strsplit (kv[i], "=", 2);
+      gst_util_set_object_arg (G_OBJECT (e), p[0], p[1]);
+    }
+  }
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, caps);
+  return h;
+}
+
+/* A buffer of n frames of `frames` (F32) with PTS at frame `first`. */
+static GstBuffer *
+frames_buffer (const float *frames, guint first, guint n, guint size)
+{
+  GstBuffer *b = gst_buffer_new_memdup (frames + (gsize) first * size,
+      (gsize) n * size * sizeof (float));
+  GST_BUFFER_PTS (b) = gst_util_uint64_scale_int (first, GST_SECOND, 100);
+  GST_BUFFER_DURATION (b) = gst_util_uint64_scale_int (n, GST_SECOND, 100);
+  return b;
+}
+
+/* Pushes frames [first, first + n) in buffers of `per` frames and
+ * appends every output float to `out`. */
+static void
+push_frames (GstHarness * h, const float *frames, guint first, guint n,
+    guint per, guint size, GArray * out)
+{
+  guint done = 0;
+
+  while (done < n) {
+    guint c = MIN (per, n - done);
+    GstBuffer *b;
+    g_assert_cmpint (gst_harness_push (h, frames_buffer (frames, first + done,
+                c, size)), ==, GST_FLOW_OK);
+    while ((b = gst_harness_try_pull (h)) != NULL) {
+      GstMapInfo map;
+      gst_buffer_map (b, &map, GST_MAP_READ);
+      if (out != NULL)
+        g_array_append_vals (out, map.data, map.size / sizeof (float));
+      gst_buffer_unmap (b, &map);
+      gst_buffer_unref (b);
+    }
+    done += c;
+  }
+}
+
+/* The element's outputs equal PyTorch's, fed 10 frames per buffer, and
+ * carry the PTS and duration of their frames. */
+static void
+test_matches_pytorch (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (float));
+  GstBuffer *b;
+  double err;
+
+  g_assert_cmpint (gst_harness_push (h, frames_buffer (rc->input, 0, 10, 40)),
+      ==, GST_FLOW_OK);
+  b = gst_harness_pull (h);
+  g_assert_cmpuint (gst_buffer_get_size (b), ==, 10 * 12 * 4);
+  g_assert_cmpuint (GST_BUFFER_PTS (b), ==, 0);
+  g_assert_cmpuint (GST_BUFFER_DURATION (b), ==, 100 * GST_MSECOND);
+  {
+    GstMapInfo map;
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_array_append_vals (out, map.data, 120);
+    gst_buffer_unmap (b, &map);
+  }
+  gst_buffer_unref (b);
+  push_frames (h, rc->input, 10, rc->T - 10, 10, 40, out);
+  g_assert_cmpuint (out->len, ==, rc->T * 12);
+  err = rel_error ((float *) out->data, rc->output, out->len);
+  g_test_message ("element vs PyTorch: max relative error %.3g (tolerance "
+      "%g)", err, TORCH_REL_TOL);
+  g_assert_cmpfloat (err, <=, TORCH_REL_TOL);
+  gst_harness_teardown (h);
+}
+
+/* Outputs from frame `from` on, after some reset, against a fresh
+ * element fed only frames [from, T). */
+static GArray *
+fresh_outputs (const RefCase * rc, guint from)
+{
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (float));
+  push_frames (h, rc->input, from, rc->T - from, 10, 40, out);
+  gst_harness_teardown (h);
+  return out;
+}
+
+typedef enum
+{ RESET_NONE, RESET_FLUSH, RESET_DISCONT, RESET_SIGNAL, RESET_EVENT,
+  RESET_STREAM_START
+} ResetKind;
+
+static void
+test_reset (gconstpointer data)
+{
+  ResetKind kind = GPOINTER_TO_INT (data);
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  g_autoptr (GArray) after = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) fresh = fresh_outputs (rc, 30);
+  GstBuffer *b;
+  guint i;
+
+  push_frames (h, rc->input, 0, 30, 10, 40, NULL);
+  switch (kind) {
+    case RESET_FLUSH:
+      g_assert_true (gst_harness_push_event (h, gst_event_new_flush_start ()));
+      g_assert_true (gst_harness_push_event (h,
+              gst_event_new_flush_stop (TRUE)));
+      {
+        GstSegment seg;
+        gst_segment_init (&seg, GST_FORMAT_TIME);
+        gst_harness_push_event (h, gst_event_new_segment (&seg));
+      }
+      break;
+    case RESET_SIGNAL:
+      g_signal_emit_by_name (h->element, "reset");
+      break;
+    case RESET_EVENT:
+      g_assert_true (gst_harness_push_event (h,
+              gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+                  gst_structure_new_empty ("lstm-reset"))));
+      break;
+    case RESET_STREAM_START:
+      g_assert_true (gst_harness_push_event (h,
+              gst_event_new_stream_start ("second")));
+      break;
+    default:
+      break;
+  }
+  b = frames_buffer (rc->input, 30, 10, 40);
+  if (kind == RESET_DISCONT)
+    GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+  g_assert_cmpint (gst_harness_push (h, b), ==, GST_FLOW_OK);
+  while ((b = gst_harness_try_pull (h)) != NULL) {
+    GstMapInfo map;
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_array_append_vals (after, map.data, map.size / 4);
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+  }
+  push_frames (h, rc->input, 40, rc->T - 40, 10, 40, after);
+  g_assert_cmpuint (after->len, ==, fresh->len);
+
+  if (kind == RESET_NONE) {
+    /* state carried: the outputs are PyTorch's for the whole sequence,
+     * not a fresh start's */
+    g_assert_cmpfloat (rel_error ((float *) after->data, rc->output + 30 * 12,
+            after->len), <=, TORCH_REL_TOL);
+    g_assert_cmpfloat (rel_error ((float *) after->data,
+            (float *) fresh->data, after->len), >, 1e-3);
+  } else {
+    for (i = 0; i < after->len; i++)
+      g_assert_cmpfloat (g_array_index (after, float, i), ==,
+          g_array_index (fresh, float, i));
+  }
+  gst_harness_teardown (h);
+}
+
+/* snapshot -> run -> restore -> run gives identical outputs. */
+static void
+test_state_snapshot (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  g_autoptr (GArray) first = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) second = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GBytes) snap = NULL;
+  g_autoptr (GBytes) garbage = g_bytes_new_static ("junk", 4);
+  g_autoptr (GBytes) again = NULL;
+  GstMessage *msg;
+  GstBus *bus = gst_bus_new ();
+
+  gst_element_set_bus (h->element, bus);
+  push_frames (h, rc->input, 0, 20, 10, 40, NULL);
+  g_object_get (h->element, "state", &snap, NULL);
+  g_assert_nonnull (snap);
+  push_frames (h, rc->input, 20, 20, 10, 40, first);
+  g_object_set (h->element, "state", snap, NULL);
+  push_frames (h, rc->input, 20, 20, 10, 40, second);
+  g_assert_cmpmem (first->data, first->len * 4, second->data, second->len * 4);
+
+  /* a bad state is refused with a warning and changes nothing */
+  g_object_set (h->element, "state", snap, NULL);
+  g_object_set (h->element, "state", garbage, NULL);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  g_assert_nonnull (msg);
+  {
+    g_autoptr (GError) err = NULL;
+    g_autofree gchar *dbg = NULL;
+    gst_message_parse_warning (msg, &err, &dbg);
+    g_assert_nonnull (strstr (dbg, "not an LSTM state"));
+  }
+  gst_message_unref (msg);
+  g_object_get (h->element, "state", &again, NULL);
+  g_assert_true (g_bytes_equal (again, snap));
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+/* stride=4: frames 4, 8, ... ; each output is that frame's prediction. */
+static void
+test_output_stride (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12",
+      "output-mode=stride stride=4", FRAME_CAPS_40);
+  GstBuffer *b;
+  guint k = 0;
+
+  push_frames (h, rc->input, 0, 0, 10, 40, NULL);
+  for (guint i = 0; i < rc->T; i += 10) {
+    gst_harness_push (h, frames_buffer (rc->input, i, 10, 40));
+    while ((b = gst_harness_try_pull (h)) != NULL) {
+      guint frame = 4 * (k + 1) - 1;
+      GstMapInfo map;
+      gst_buffer_map (b, &map, GST_MAP_READ);
+      g_assert_cmpuint (map.size, ==, 12 * 4);
+      g_assert_cmpfloat (rel_error ((float *) map.data,
+              rc->output + (gsize) frame * 12, 12), <=, TORCH_REL_TOL);
+      gst_buffer_unmap (b, &map);
+      /* PTS: the first frame the prediction covers; duration: 4 frames */
+      g_assert_cmpuint (GST_BUFFER_PTS (b), ==, (frame - 3) * 10 * GST_MSECOND);
+      g_assert_cmpuint (GST_BUFFER_DURATION (b), ==, 40 * GST_MSECOND);
+      gst_buffer_unref (b);
+      k++;
+    }
+  }
+  g_assert_cmpuint (k, ==, rc->T / 4);
+  gst_harness_teardown (h);
+}
+
+/* last: one prediction per sequence, at EOS and at a DISCONT. */
+static void
+test_output_last (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", "output-mode=last",
+      FRAME_CAPS_40);
+  g_autoptr (GArray) fresh = fresh_outputs (rc, 30);
+  GstBuffer *b, *d;
+  GstMapInfo map;
+
+  push_frames (h, rc->input, 0, 30, 10, 40, NULL);
+  g_assert_cmpuint (gst_harness_buffers_received (h), ==, 0);
+  d = frames_buffer (rc->input, 30, 10, 40);
+  GST_BUFFER_FLAG_SET (d, GST_BUFFER_FLAG_DISCONT);
+  gst_harness_push (h, d);
+  b = gst_harness_pull (h);     /* the first sequence: frames 0..29 */
+  gst_buffer_map (b, &map, GST_MAP_READ);
+  g_assert_cmpfloat (rel_error ((float *) map.data, rc->output + 29 * 12, 12),
+      <=, TORCH_REL_TOL);
+  gst_buffer_unmap (b, &map);
+  g_assert_cmpuint (GST_BUFFER_PTS (b), ==, 0);
+  g_assert_cmpuint (GST_BUFFER_DURATION (b), ==, 300 * GST_MSECOND);
+  gst_buffer_unref (b);
+
+  push_frames (h, rc->input, 40, rc->T - 40, 10, 40, NULL);
+  g_assert_null (gst_harness_try_pull (h));
+  gst_harness_push_event (h, gst_event_new_eos ());
+  b = gst_harness_pull (h);     /* the second: frames 30..T-1, from fresh */
+  gst_buffer_map (b, &map, GST_MAP_READ);
+  g_assert_cmpmem (map.data, 48, (float *) fresh->data + fresh->len - 12, 48);
+  gst_buffer_unmap (b, &map);
+  g_assert_cmpuint (GST_BUFFER_PTS (b), ==, 300 * GST_MSECOND);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+
+/* Text lines parse back to the label and confidence of the argmax. */
+static void
+test_text_output (gconstpointer data)
+{
+  gboolean json = GPOINTER_TO_INT (data);
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12",
+      json ? "text-format=json" : NULL, FRAME_CAPS_40);
+  guint t = 0;
+  GstBuffer *b;
+
+  gst_harness_set_sink_caps_str (h, "text/x-raw,format=utf8");
+  gst_harness_push (h, frames_buffer (rc->input, 0, 20, 40));
+  while ((b = gst_harness_try_pull (h)) != NULL) {
+    const float *want = rc->output + (gsize) t * 12;
+    guint id = lstm_argmax (want, 12);
+    GstMapInfo map;
+    g_autofree gchar *line = NULL;
+
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    line = g_strndup ((gchar *) map.data, map.size);
+    gst_buffer_unmap (b, &map);
+    g_assert_true (g_str_has_suffix (line, "\n"));
+    g_assert_cmpuint (GST_BUFFER_PTS (b), ==, t * 10 * GST_MSECOND);
+    g_assert_cmpuint (GST_BUFFER_DURATION (b), ==, 10 * GST_MSECOND);
+    if (!json) {
+      g_auto (GStrv) parts = g_strsplit (g_strstrip (line), " ", -1);
+      g_assert_cmpuint (g_strv_length (parts), ==, 2);
+      g_assert_cmpstr (parts[0], ==, rc->model->labels[id]);
+      /* printed with 4 decimals */
+      g_assert_cmpfloat_with_epsilon (g_ascii_strtod (parts[1], NULL),
+          want[id], 6e-5);
+    } else {
+      g_autoptr (JsonParser) p = json_parser_new ();
+      JsonObject *o;
+      JsonArray *scores;
+      g_assert_true (json_parser_load_from_data (p, line, -1, NULL));
+      o = json_node_get_object (json_parser_get_root (p));
+      g_assert_cmpstr (json_object_get_string_member (o, "label"), ==,
+          rc->model->labels[id]);
+      g_assert_cmpint (json_object_get_int_member (o, "class-id"), ==, id);
+      g_assert_cmpint (json_object_get_int_member (o, "timestamp"), ==,
+          t * 10 * GST_MSECOND);
+      scores = json_object_get_array_member (o, "scores");
+      g_assert_cmpuint (json_array_get_length (scores), ==, 12);
+      for (guint j = 0; j < 12; j++)    /* %.6g: 6 significant digits */
+        g_assert_cmpfloat (fabs (json_array_get_double_element (scores, j)
+                - want[j]), <=, 1e-6 + 1e-5 * fabs (want[j]));
+    }
+    gst_buffer_unref (b);
+    t++;
+  }
+  g_assert_cmpuint (t, ==, 20);
+  gst_harness_teardown (h);
+}
+
+/* Element messages named "lstm" with the documented fields. */
+static void
+test_bus_messages (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12",
+      "post-messages=true message-interval=100000000", FRAME_CAPS_40);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  guint n = 0;
+
+  gst_element_set_bus (h->element, bus);
+  push_frames (h, rc->input, 0, 60, 10, 40, NULL);
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)) != NULL) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    const GValue *scores = gst_structure_get_value (s, "scores");
+    guint64 ts, dur, rt, st;
+    gint id;
+    gdouble conf;
+    float mean[12] = { 0 };
+
+    g_assert_true (gst_structure_has_name (s, "lstm"));
+    g_assert_true (gst_structure_get_uint64 (s, "timestamp", &ts));
+    g_assert_true (gst_structure_get_uint64 (s, "duration", &dur));
+    g_assert_true (gst_structure_get_uint64 (s, "running-time", &rt));
+    g_assert_true (gst_structure_get_uint64 (s, "stream-time", &st));
+    g_assert_true (gst_structure_get_int (s, "class-id", &id));
+    g_assert_true (gst_structure_get_double (s, "confidence", &conf));
+    g_assert_nonnull (gst_structure_get_string (s, "class"));
+    g_assert_true (GST_VALUE_HOLDS_ARRAY (scores));
+    g_assert_cmpuint (gst_value_array_get_size (scores), ==, 12);
+    /* every 100 ms of stream = 10 frames; scores are their mean */
+    g_assert_cmpuint (ts, ==, n * 100 * GST_MSECOND);
+    g_assert_cmpuint (rt, ==, ts);
+    g_assert_cmpuint (dur, ==, 100 * GST_MSECOND);
+    for (guint t = 0; t < 10; t++)
+      for (guint j = 0; j < 12; j++)
+        mean[j] += rc->output[(n * 10 + t) * 12 + j] / 10;
+    for (guint j = 0; j < 12; j++)
+      g_assert_cmpfloat (fabs (g_value_get_float (gst_value_array_get_value
+                  (scores, j)) - mean[j]), <=, 1e-5);
+    g_assert_cmpint (id, ==, lstm_argmax (mean, 12));
+    g_assert_cmpstr (gst_structure_get_string (s, "class"), ==,
+        rc->model->labels[id]);
+    g_assert_cmpfloat (fabs (conf - mean[id]), <=, 1e-5);
+    gst_message_unref (msg);
+    n++;
+  }
+  g_assert_cmpuint (n, ==, 6);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+static void
+test_latency_query (void)
+{
+  GstHarness *h = new_harness ("i5_h17_l1", NULL,
+      "audio/x-raw,format=F32LE,layout=interleaved,channels=5,rate=100");
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live;
+  GstClockTime min, max;
+
+  gst_harness_set_upstream_latency (h, 20 * GST_MSECOND);
+  g_assert_true (gst_pad_peer_query (h->sinkpad, q));
+  gst_query_parse_latency (q, &live, &min, &max);
+  /* upstream's 20 ms, nothing added */
+  g_assert_cmpuint (min, ==, 20 * GST_MSECOND);
+  gst_query_unref (q);
+  gst_harness_teardown (h);
+}
+
+/* A frame with NaN is skipped: the state is as if the frame never came,
+ * and its output repeats the previous frame's. */
+static void
+test_nonfinite_frames (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  g_autofree float *with_nan = g_new (float, 11 * 40);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) rest = g_array_new (FALSE, FALSE, sizeof (float));
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  guint64 skipped;
+
+  gst_element_set_bus (h->element, bus);
+  /* frames 0..4, a NaN frame, frames 5..9 */
+  memcpy (with_nan, rc->input, 5 * 40 * 4);
+  for (guint j = 0; j < 40; j++)
+    with_nan[5 * 40 + j] = j == 7 ? NAN : 0.5f;
+  memcpy (with_nan + 6 * 40, rc->input + 5 * 40, 5 * 40 * 4);
+  push_frames (h, with_nan, 0, 11, 11, 40, out);
+  g_assert_cmpuint (out->len, ==, 11 * 12);
+  g_assert_cmpmem ((float *) out->data + 5 * 12, 48, (float *) out->data + 4 * 12,
+      48);
+  push_frames (h, rc->input, 10, rc->T - 10, 10, 40, rest);
+  g_assert_cmpfloat (rel_error ((float *) rest->data, rc->output + 10 * 12,
+          rest->len), <=, TORCH_REL_TOL);
+  g_object_get (h->element, "skipped-frames", &skipped, NULL);
+  g_assert_cmpuint (skipped, ==, 1);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  g_assert_nonnull (msg);
+  gst_message_unref (msg);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+static gchar *
+expect_error (GstBus * bus)
+{
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND,
+      GST_MESSAGE_ERROR);
+  g_autoptr (GError) err = NULL;
+  gchar *dbg = NULL;
+
+  g_assert_nonnull (msg);
+  gst_message_parse_error (msg, &err, &dbg);
+  g_test_message ("error: %s (%s)", err->message, dbg);
+  gst_message_unref (msg);
+  return dbg;
+}
+
+/* A pipeline that fails does so with the loader's or the caps' message. */
+static void
+test_errors (void)
+{
+  g_autofree gchar *model = ref_model ("i40_h128_l2_softmax12");
+  static const struct
+  {
+    const gchar *pipeline;
+    const gchar *words;
+  } cases[] = {
+    {"audiotestsrc num-buffers=1 ! audio/x-raw,format=F32LE,channels=3,"
+          "rate=100 ! lstm model=%s ! fakesink", "carries 3 values per frame"},
+    {"audiotestsrc num-buffers=1 ! audio/x-raw,format=F32LE,channels=40,"
+          "rate=100 ! lstm ! fakesink", "set the 'model' property"},
+    {"audiotestsrc num-buffers=1 ! audio/x-raw,format=F32LE,channels=40,"
+          "rate=100 ! lstm model=%s.missing ! fakesink", ".missing"},
+    {"audiotestsrc num-buffers=1 ! audio/x-raw,format=F32LE,channels=40,"
+          "rate=100 ! lstm model=" LSTM_REFERENCE_DIR_DEFAULT
+          "/i5_h17_l1.data.safetensors ! fakesink", "no LSTM tensors"},
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *desc = g_strdup_printf (cases[i].pipeline, model);
+    g_autoptr (GError) error = NULL;
+    GstElement *p = gst_parse_launch (desc, &error);
+    GstBus *bus = gst_element_get_bus (p);
+    g_autofree gchar *dbg = NULL;
+
+    g_assert_no_error (error);
+    gst_element_set_state (p, GST_STATE_PLAYING);
+    gst_element_get_state (p, NULL, NULL, 5 * GST_SECOND);
+    dbg = expect_error (bus);
+    g_assert_nonnull (strstr (dbg, cases[i].words));
+    gst_element_set_state (p, GST_STATE_NULL);
+    gst_object_unref (bus);
+    gst_object_unref (p);
+  }
+}
+
+static void
+test_bad_buffers (void)
+{
+  GstHarness *h = new_harness ("i5_h17_l1", NULL,
+      "audio/x-raw,format=F32LE,layout=interleaved,channels=5,rate=100");
+  GstBus *bus = gst_bus_new ();
+  g_autofree gchar *dbg = NULL;
+
+  gst_element_set_bus (h->element, bus);
+  /* empty: nothing out, nothing wrong */
+  g_assert_cmpint (gst_harness_push (h, gst_buffer_new ()), ==, GST_FLOW_OK);
+  g_assert_null (gst_harness_try_pull (h));
+  /* 7 bytes is not a number of 20-byte frames */
+  g_assert_cmpint (gst_harness_push (h, gst_buffer_new_allocate (NULL, 7,
+              NULL)), ==, GST_FLOW_ERROR);
+  dbg = expect_error (bus);
+  g_assert_nonnull (strstr (dbg, "7 bytes is not a multiple of the 20-byte"));
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+/* S16LE input is x / 32768 of the F32 path. */
+static void
+test_s16_input (void)
+{
+  GstHarness *hf = new_harness ("i5_h17_l1", NULL,
+      "audio/x-raw,format=F32LE,layout=interleaved,channels=5,rate=100");
+  GstHarness *hs = new_harness ("i5_h17_l1", NULL,
+      "audio/x-raw,format=S16LE,layout=interleaved,channels=5,rate=100");
+  gint16 s[50];
+  float f[50];
+  GstBuffer *bf, *bs;
+
+  for (guint i = 0; i < 50; i++) {
+    s[i] = (gint16) ((i * 7919) % 65536 - 32768);
+    f[i] = s[i] / 32768.0f;
+  }
+  gst_harness_push (hf, gst_buffer_new_memdup (f, sizeof (f)));
+  gst_harness_push (hs, gst_buffer_new_memdup (s, sizeof (s)));
+  bf = gst_harness_pull (hf);
+  bs = gst_harness_pull (hs);
+  {
+    GstMapInfo mf;
+    gst_buffer_map (bf, &mf, GST_MAP_READ);
+    g_assert_cmpuint (mf.size, ==, 10 * 17 * 4);
+    g_assert_true (gst_buffer_memcmp (bs, 0, mf.data, mf.size) == 0);
+    gst_buffer_unmap (bf, &mf);
+  }
+  gst_buffer_unref (bf);
+  gst_buffer_unref (bs);
+  gst_harness_teardown (hf);
+  gst_harness_teardown (hs);
+}
+
+/* Two elements on one file share the weights. */
+static void
+test_shared_weights (void)
+{
+  GstHarness *a = new_harness ("i80_h512_l2_f16", NULL,
+      "audio/x-raw,format=F32LE,layout=interleaved,channels=80,rate=100");
+  GstHarness *b = new_harness ("i80_h512_l2_f16", NULL,
+      "audio/x-raw,format=F32LE,layout=interleaved,channels=80,rate=100");
+  GstHarness *c = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+
+  g_assert_nonnull (((GstLstm *) a->element)->model);
+  g_assert_true (((GstLstm *) a->element)->model ==
+      ((GstLstm *) b->element)->model);
+  g_assert_true (((GstLstm *) a->element)->model !=
+      ((GstLstm *) c->element)->model);
+  gst_harness_teardown (a);
+  gst_harness_teardown (b);
+  gst_harness_teardown (c);
+}
+
+/* model changes while playing: loads off the streaming thread and swaps
+ * between buffers; other sizes reset the state and renegotiate. */
+static void
+test_hot_swap (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  g_autofree gchar *other = NULL;
+  g_autofree gchar *bad = ref_path ("i5_h17_l1.data.safetensors");
+  g_autofree float *x = g_new0 (float, 40 * 10);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GstBuffer *b;
+  GstCaps *caps;
+  gint channels = 0;
+  gint64 deadline;
+  g_autoptr (LstmModel) m = NULL;
+  g_autoptr (GError) error = NULL;
+
+  gst_element_set_bus (h->element, bus);
+  push_frames (h, rc->input, 0, 20, 10, 40, NULL);
+
+  /* a model of the same input size but another hidden size and head:
+   * i40 saved with a 3-way identity head */
+  m = lstm_model_new (40, 16, 1, 3, LSTM_OUTPUT_IDENTITY, NULL);
+  lstm_model_init_random (m, 9);
+  other = g_build_filename (g_get_tmp_dir (), "lstm-hot-swap.safetensors",
+      NULL);
+  g_assert_true (lstm_model_save (m, other, &error));
+
+  /* first a broken file: a warning, and the old model goes on */
+  g_object_set (h->element, "model", bad, NULL);
+  msg = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_WARNING);
+  g_assert_nonnull (msg);
+  gst_message_unref (msg);
+  gst_harness_push (h, frames_buffer (x, 0, 10, 40));
+  b = gst_harness_pull (h);
+  g_assert_cmpuint (gst_buffer_get_size (b), ==, 10 * 12 * 4);
+  gst_buffer_unref (b);
+
+  g_object_set (h->element, "model", other, NULL);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline) {
+    gst_harness_push (h, frames_buffer (x, 0, 10, 40));
+    b = gst_harness_pull (h);
+    channels = gst_buffer_get_size (b) / (10 * 4);
+    gst_buffer_unref (b);
+    if (channels == 3)
+      break;
+    g_usleep (10000);
+  }
+  g_assert_cmpint (channels, ==, 3);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  g_assert_true (gst_structure_get_int (gst_caps_get_structure (caps, 0),
+          "channels", &channels));
+  g_assert_cmpint (channels, ==, 3);
+  gst_caps_unref (caps);
+  /* and the new model started from a reset state: same as a fresh run */
+  {
+    g_autoptr (LstmState) s = lstm_state_new (m, 0);
+    float want[30];
+    GstMapInfo map;
+    gst_harness_push (h, frames_buffer (x, 0, 10, 40));
+    lstm_forward (m, s, x, 10, want);   /* reference: x was all zeros */
+    lstm_forward (m, s, x, 10, want);
+    b = gst_harness_pull (h);
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_assert_cmpfloat (rel_error ((float *) map.data, want, 30), <=, 1e-6);
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+  }
+  g_unlink (other);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/lstm/element/matches-pytorch", test_matches_pytorch);
+  g_test_add_data_func ("/lstm/element/reset/none",
+      GINT_TO_POINTER (RESET_NONE), test_reset);
+  g_test_add_data_func ("/lstm/element/reset/flush",
+      GINT_TO_POINTER (RESET_FLUSH), test_reset);
+  g_test_add_data_func ("/lstm/element/reset/discont",
+      GINT_TO_POINTER (RESET_DISCONT), test_reset);
+  g_test_add_data_func ("/lstm/element/reset/signal",
+      GINT_TO_POINTER (RESET_SIGNAL), test_reset);
+  g_test_add_data_func ("/lstm/element/reset/event",
+      GINT_TO_POINTER (RESET_EVENT), test_reset);
+  g_test_add_data_func ("/lstm/element/reset/stream-start",
+      GINT_TO_POINTER (RESET_STREAM_START), test_reset);
+  g_test_add_func ("/lstm/element/state-snapshot", test_state_snapshot);
+  g_test_add_func ("/lstm/element/output/stride", test_output_stride);
+  g_test_add_func ("/lstm/element/output/last", test_output_last);
+  g_test_add_data_func ("/lstm/element/output/text-label",
+      GINT_TO_POINTER (FALSE), test_text_output);
+  g_test_add_data_func ("/lstm/element/output/text-json",
+      GINT_TO_POINTER (TRUE), test_text_output);
+  g_test_add_func ("/lstm/element/bus-messages", test_bus_messages);
+  g_test_add_func ("/lstm/element/latency-query", test_latency_query);
+  g_test_add_func ("/lstm/element/nonfinite-frames", test_nonfinite_frames);
+  g_test_add_func ("/lstm/element/errors", test_errors);
+  g_test_add_func ("/lstm/element/bad-buffers", test_bad_buffers);
+  g_test_add_func ("/lstm/element/s16-input", test_s16_input);
+  g_test_add_func ("/lstm/element/shared-weights", test_shared_weights);
+  g_test_add_func ("/lstm/element/hot-swap", test_hot_swap);
+  return g_test_run ();
+}
