@@ -227,7 +227,12 @@ LstmModel *lstm_model_load_shared (const gchar * path, GError ** error);
 
 /* -------------------------------------------------------------------- blas */
 
-/* How many threads OpenBLAS may use in this process (it is one pool). */
+/* The matrix kernels the forward pass uses, chosen once per process from
+ * the CPU: "avx512", "avx2" or "openblas" (LSTM_BLAS_KERNELS caps it). */
+const gchar *lstm_blas_get_kernels (void);
+
+/* How many threads OpenBLAS may use in this process (it is one pool). Our
+ * own kernels, which the forward pass uses, are single-threaded. */
 void lstm_blas_set_threads (guint n_threads);
 /* The kernel set OpenBLAS chose, e.g. "Prescott" or "SkylakeX". */
 const gchar *lstm_blas_get_core (void);
