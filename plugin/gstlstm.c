@@ -38,10 +38,10 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 filesrc location=sensors.wav ! wavparse ! lstm model=model.safetensors ! text/x-raw ! fdsink fd=1
+ * gst-launch-1.0 -q filesrc location=sensors.wav ! wavparse ! lstm model=model.safetensors ! text/x-raw ! fdsink fd=1
  * ]| Prints a prediction per frame of a multichannel WAV of sensor samples.
  * |[
- * gst-launch-1.0 audiotestsrc num-buffers=10 samplesperbuffer=10 ! audio/x-raw,format=F32LE,channels=5,rate=100 ! lstm model=model.safetensors output-mode=last ! text/x-raw ! fdsink fd=1
+ * gst-launch-1.0 -q audiotestsrc num-buffers=10 samplesperbuffer=10 ! audio/x-raw,format=F32LE,channels=5,rate=100 ! lstm model=model.safetensors output-mode=last ! text/x-raw ! fdsink fd=1
  * ]| Prints one line for the whole clip.
  */
 #ifdef HAVE_CONFIG_H

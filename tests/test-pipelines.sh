@@ -1,0 +1,64 @@
+#!/bin/bash
+# Runs what users copy: the example launch lines of the lstm element's doc
+# block (taken from plugin/gstlstm.c as written there), the sensor example
+# and the python3-gi application example. TAP output.
+#   tests/test-pipelines.sh SOURCE_DIR BUILD_DIR
+set -u
+src=$1
+build=$2
+export GST_PLUGIN_PATH="$build/plugin"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+n=0
+failed=0
+
+check () {     # check NAME COMMAND_STATUS CONDITION_STATUS
+  n=$((n + 1))
+  if [ "$2" -eq 0 ] && [ "$3" -eq 0 ]; then
+    echo "ok $n - $1"
+  else
+    echo "not ok $n - $1 (exit $2)"
+    failed=$((failed + 1))
+  fi
+}
+
+# The doc lines use model.safetensors (5 inputs) and sensors.wav.
+cp "$src/tests/reference/data/i5_h17_l1.safetensors" "$work/model.safetensors"
+gst-launch-1.0 -q audiotestsrc num-buffers=10 samplesperbuffer=10 \
+    ! audio/x-raw,format=F32LE,channels=5,rate=100 ! wavenc \
+    ! filesink location="$work/sensors.wav"
+
+mapfile -t lines < <(sed -n 's/^ \* \(gst-launch-1.0 .*\)$/\1/p' \
+  "$src/plugin/gstlstm.c")
+echo "1..$((${#lines[@]} + 2))"
+[ "${#lines[@]}" -ge 2 ] || { echo "Bail out! no launch lines found"; exit 1; }
+
+for line in "${lines[@]}"; do
+  out=$(cd "$work" && timeout 60 bash -c "$line" 2>"$work/err")
+  status=$?
+  count=$(printf '%s' "$out" | grep -c .)
+  # every output line is "<label> <confidence>"
+  bad=$(printf '%s\n' "$out" | grep -vcE '^[^ ]+ [0-9]+\.[0-9]{4}$')
+  case "$line" in
+    *output-mode=last*) want=1 ;;        # one line for the whole clip
+    *) want=100 ;;                       # one per frame: 10 x 10 frames
+  esac
+  [ "$count" -eq "$want" ] && [ "$bad" -eq 0 ]
+  check "doc line ($count lines, want $want): $line" $status $?
+  [ $status -eq 0 ] || sed 's/^/# /' "$work/err"
+done
+
+out=$(timeout 60 "$src/pipelines/sensor/run.sh" 2>"$work/err")
+status=$?
+printf '%s\n' "$out" | head -n 2 | sed 's/^/# /'
+[ "$(printf '%s\n' "$out" | grep -c '^{"label":')" -eq 20 ]
+check "pipelines/sensor/run.sh prints 20 JSON predictions" $status $?
+
+out=$(timeout 60 /usr/bin/python3 "$src/pipelines/app/app.py" 2>"$work/err")
+status=$?
+printf '%s\n' "$out" | sed 's/^/# /'
+printf '%s\n' "$out" | grep -q "outputs identical"
+check "pipelines/app/app.py restores the state exactly" $status $?
+[ $status -eq 0 ] || sed 's/^/# /' "$work/err"
+
+exit $((failed > 0))
