@@ -923,7 +923,8 @@ gst_lstm_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 
 /* ------------------------------------------------------------ streaming */
 
-/* A model loaded in the background takes over between buffers. */
+/* A model loaded in the background takes over between buffers: with the
+ * same sizes the state carries on, with other sizes it starts afresh. */
 static gboolean
 swap_model (GstLstm * self, LstmModel * m)
 {
@@ -979,12 +980,18 @@ apply_pending (GstLstm * self, GstBuffer * buf)
     GST_DEBUG_OBJECT (self, "discont: state reset");
     reset = TRUE;
   }
-  if (reset || m != NULL) {
+  if (reset) {
     ret = end_sequence (self);
     reset_sequence (self);
   }
-  if (m != NULL)
+  if (m != NULL) {
+    /* a model of other sizes closes the sequence (its last prediction, in
+     * last mode, comes from the old model); one of the same sizes goes on
+     * from the state the old one left */
+    if (!lstm_state_fits (self->state, m) && m->input_size == self->channels)
+      ret = end_sequence (self);
     swap_model (self, m);
+  }
   /* downstream asked to renegotiate (e.g. it now wants text) */
   if (gst_pad_check_reconfigure (self->srcpad))
     self->need_caps = TRUE;

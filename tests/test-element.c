@@ -681,6 +681,42 @@ test_hot_swap (void)
   gst_harness_teardown (h);
 }
 
+/* A model of the same sizes swapped in mid-stream goes on from the state:
+ * with the same weights under another file name, the outputs stay those of
+ * one uninterrupted PyTorch run. */
+static void
+test_hot_swap_same_sizes (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  GstLstm *self = (GstLstm *) h->element;
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autofree gchar *copy = g_build_filename (g_get_tmp_dir (),
+      "lstm-hot-swap-same.safetensors", NULL);
+  LstmModel *before;
+  gboolean loaded = FALSE;
+  gint64 deadline;
+
+  g_assert_true (lstm_model_save (rc->model, copy, NULL));
+  push_frames (h, rc->input, 0, 30, 10, 40, out);
+  before = self->model;
+  g_object_set (h->element, "model", copy, NULL);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (!loaded && g_get_monotonic_time () < deadline) {
+    GST_OBJECT_LOCK (self);
+    loaded = self->pending_model != NULL;
+    GST_OBJECT_UNLOCK (self);
+    g_usleep (1000);
+  }
+  g_assert_true (loaded);
+  push_frames (h, rc->input, 30, rc->T - 30, 10, 40, out);
+  g_assert_true (self->model != before);        /* it did swap */
+  g_assert_cmpfloat (rel_error ((float *) out->data, rc->output, out->len),
+      <=, TORCH_REL_TOL);
+  g_unlink (copy);
+  gst_harness_teardown (h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -715,5 +751,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/element/s16-input", test_s16_input);
   g_test_add_func ("/lstm/element/shared-weights", test_shared_weights);
   g_test_add_func ("/lstm/element/hot-swap", test_hot_swap);
+  g_test_add_func ("/lstm/element/hot-swap-same-sizes",
+      test_hot_swap_same_sizes);
   return g_test_run ();
 }

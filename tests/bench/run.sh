@@ -40,8 +40,9 @@ PYTHON=/usr/bin/python3
 HERE=$(dirname "$0")
 BENCH=$BUILD_DIR/tests/bench/bench-forward
 BENCH_KERNELS=$BUILD_DIR/tests/bench/bench-kernels
+BENCH_ELEMENT=$BUILD_DIR/tests/bench/bench-element
 
-for exe in "$BENCH" "$BENCH_KERNELS"; do
+for exe in "$BENCH" "$BENCH_KERNELS" "$BENCH_ELEMENT"; do
   if [ ! -x "$exe" ]; then
     echo "run.sh: $exe not found; build first (ninja -C $BUILD_DIR)" >&2
     exit 1
@@ -91,3 +92,12 @@ fi
   --command "tests/bench/run.sh" \
   --settings "BENCH_MIN_TIME=$BENCH_MIN_TIME BENCH_REPS=$BENCH_REPS" \
   "$OUT_DIR"/*/
+
+# The element in a pipeline against the core (default OpenBLAS setting).
+echo "== the lstm element against the core"
+unset OPENBLAS_CORETYPE
+GST_PLUGIN_PATH="$BUILD_DIR/plugin" "$BENCH_ELEMENT" > "$OUT_DIR/element.md"
+cat "$OUT_DIR/element.md"
+if [ "$BENCH_OUT" != "-" ]; then
+  { echo; cat "$OUT_DIR/element.md"; } >> "$BENCH_OUT"
+fi
