@@ -257,7 +257,8 @@ static void
 gst_lstm_init (GstLstm * self)
 {
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
-  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_lstm_chain));
+  gst_pad_set_chain_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_lstm_chain));
   gst_pad_set_event_function (self->sinkpad,
       GST_DEBUG_FUNCPTR (gst_lstm_sink_event));
   gst_pad_set_query_function (self->sinkpad,
@@ -725,7 +726,8 @@ end_sequence (GstLstm * self)
     return GST_FLOW_OK;
   self->have_last = FALSE;
   end = frame_time (self, self->last_pts, 1);
-  if (GST_CLOCK_TIME_IS_VALID (end) && GST_CLOCK_TIME_IS_VALID (self->seq_start))
+  if (GST_CLOCK_TIME_IS_VALID (end)
+      && GST_CLOCK_TIME_IS_VALID (self->seq_start))
     dur = end - self->seq_start;
   return emit_prediction (self, self->last_out, self->seq_start, dur);
 }
@@ -1090,8 +1092,7 @@ emit_frames (GstLstm * self, const float *out, guint n, GstClockTime pts,
 /* Frame mode with vector output: the outputs of the whole buffer go into
  * one output buffer, written in place by the forward pass. */
 static GstFlowReturn
-process_vectors (GstLstm * self, const guint8 * data, guint n,
-    GstClockTime pts)
+process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
 {
   GstBuffer *out = gst_buffer_new_allocate (NULL,
       (gsize) n * self->out_size * sizeof (float), NULL);

@@ -20,4 +20,5 @@ plugin_init (GstPlugin * plugin)
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, lstm,
     "LSTM networks in pipelines: streaming inference with state kept across "
     "buffers, training, and Kaldi-compatible features",
-    plugin_init, VERSION, "LGPL", "gst-lstm", "https://example.invalid/gst-lstm")
+    plugin_init, VERSION, "LGPL", "gst-lstm",
+    "https://example.invalid/gst-lstm")

@@ -164,7 +164,6 @@ tile_avx512 (const guint mr, const guint nr, guint K, const float *A,
         acc[r][c] = _mm512_fmadd_ps (a[r], b, acc[r][c]);
     }
   }
-
 #pragma GCC unroll 3
   for (r = 0; r < mr; r++) {
     float *cr = C + r * ldc;
@@ -197,10 +196,12 @@ panel_avx512 (const guint nr, guint M, guint K, const float *A, gsize lda,
 /* C[M,N] += A[M,K] B[N,K]^T. The outer loop walks B (the weights) 8 rows
  * at a time, so each weight is read from memory once per call and the 8
  * rows (8 x K floats) stay in L1 while every row of A passes by. */
+/* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
 gemm_avx512 (guint M, guint N, guint K, const float *A, gsize lda,
     const float *B, gsize ldb, float *C, gsize ldc)
+/* *INDENT-ON* */
 {
   guint j;
 
@@ -289,7 +290,6 @@ tile_avx2 (const guint mr, const guint nr, guint K, const float *A,
         acc[r][c] = _mm256_fmadd_ps (a[r], b, acc[r][c]);
     }
   }
-
 #pragma GCC unroll 2
   for (r = 0; r < mr; r++) {
     float *cr = C + r * ldc;
@@ -319,10 +319,13 @@ panel_avx2 (const guint nr, guint M, guint K, const float *A, gsize lda,
     tile_avx2 (1, nr, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
 }
 
+/* *INDENT-OFF* */
 __attribute__ ((target ("avx2,fma")))
 static void
 gemm_avx2 (guint M, guint N, guint K, const float *A, gsize lda,
     const float *B, gsize ldb, float *C, gsize ldc)
+/* *INDENT-ON* */
+
 {
   guint j = 0;
 
@@ -346,6 +349,7 @@ typedef struct
 } Kernels;
 
 static const Kernels kernels_openblas = { "openblas", gemm_openblas };
+
 #ifdef HAVE_X86_KERNELS
 static const Kernels kernels_avx512 = { "avx512", gemm_avx512 };
 static const Kernels kernels_avx2 = { "avx2", gemm_avx2 };

@@ -36,10 +36,12 @@ layout_clear (Layout * lay)
     g_ptr_array_unref (lay->layers);
 }
 
+/* *INDENT-OFF* */
 static gboolean
 model_error (GError ** error, LstmError code, const gchar * file,
     const gchar * format, ...)
 G_GNUC_PRINTF (4, 5);
+/* *INDENT-ON* */
 
 static gboolean
 model_error (GError ** error, LstmError code, const gchar * file,
@@ -132,12 +134,10 @@ classify_lstm_tensor (Layout * lay, const LstmTensorFile * f,
       || strncmp (lay->prefix, t->name, prefix_len) != 0)
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "LSTM tensors under two prefixes, '%s' and '%.*s' (tensor '%s'); one "
-        "file holds one LSTM", lay->prefix, (int) prefix_len, t->name,
-        t->name);
+        "file holds one LSTM", lay->prefix, (int) prefix_len, t->name, t->name);
 
   while (lay->layers->len <= k)
-    g_ptr_array_add (lay->layers, g_new0 (const LstmTensor *,
-            N_LAYER_TENSORS));
+    g_ptr_array_add (lay->layers, g_new0 (const LstmTensor *, N_LAYER_TENSORS));
   slots = lay->layers->pdata[k];
   /* "weight_ih_l1" and "weight_ih_l01" both name layer 1 */
   if (slots[kind] != NULL)
@@ -203,8 +203,7 @@ find_layout (Layout * lay, const LstmTensorFile * f, GError ** error)
     for (i = 0; i < N_LAYER_TENSORS; i++) {
       if (slots[i] == NULL)
         return model_error (error, LSTM_ERROR_MODEL, f->name,
-            "missing tensor '%s%s_l%u'", lay->prefix, layer_tensor_names[i],
-            k);
+            "missing tensor '%s%s_l%u'", lay->prefix, layer_tensor_names[i], k);
       g_hash_table_add (seen, (gpointer) slots[i]);
     }
   }
@@ -275,7 +274,8 @@ check_shapes (const Layout * lay, const LstmTensorFile * f, guint * in_size,
   guint k;
 
   if (hh->n_dims != 2 || hh->shape[1] == 0
-      || hh->shape[1] > LSTM_MAX_HIDDEN_SIZE || hh->shape[0] != 4 * hh->shape[1]) {
+      || hh->shape[1] > LSTM_MAX_HIDDEN_SIZE
+      || hh->shape[0] != 4 * hh->shape[1]) {
     g_autofree gchar *got = shape_to_string (hh);
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "tensor '%s' has shape %s; expected [4H, H] with H from 1 to %u",
@@ -385,8 +385,7 @@ parse_labels (LstmModel * m, const LstmTensorFile * f, const gchar * json,
   if (m->head_size == 0)
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "metadata 'labels' given but the model has no head");
-  if (!lstm_model_set_labels (m, (const gchar * const *) labels->pdata,
-          &err))
+  if (!lstm_model_set_labels (m, (const gchar * const *) labels->pdata, &err))
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "metadata 'labels': %s", err->message);
   return TRUE;
@@ -440,8 +439,7 @@ fill_weights (LstmModel * m, const Layout * lay, const LstmTensorFile * f,
       return FALSE;
     g_autoptr (GError) err = NULL;
     if (!lstm_model_set_normalization (m, mean, std, &err))
-      return model_error (error, LSTM_ERROR_MODEL, f->name, "%s",
-          err->message);
+      return model_error (error, LSTM_ERROR_MODEL, f->name, "%s", err->message);
   }
   return TRUE;
 }
@@ -539,17 +537,18 @@ lstm_model_save_to_bytes (const LstmModel * model)
   }
   if (model->head_size > 0) {
     LstmTensorOut w = { "head.weight", 2, {model->head_size,
-            model->hidden_size}, model->head_weight };
+        model->hidden_size}, model->head_weight
+    };
     LstmTensorOut b = { "head.bias", 1, {model->head_size}, model->head_bias };
     g_array_append_val (out, w);
     g_array_append_val (out, b);
   }
   if (model->input_mean != NULL) {
     LstmTensorOut mean = { "input_mean", 1, {model->input_size},
-      model->input_mean
+    model->input_mean
     };
     LstmTensorOut std = { "input_std", 1, {model->input_size},
-      model->input_std
+    model->input_std
     };
     g_array_append_val (out, mean);
     g_array_append_val (out, std);

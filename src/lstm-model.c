@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-G_DEFINE_QUARK (lstm-error-quark, lstm_error);
+G_DEFINE_QUARK (lstm - error - quark, lstm_error);
 
 /* Each tensor starts on a 64-byte boundary inside params (16 floats), so
  * vector kernels may use aligned loads on row starts of aligned widths. */
@@ -77,7 +77,7 @@ lstm_model_new (guint input_size, guint hidden_size, guint num_layers,
     m->n_weights += g4 * in + g4 * hidden_size + 2 * g4;
   }
   off += align_up ((gsize) head_size * hidden_size) + align_up (head_size);
-  m->n_weights += (gsize) head_size * hidden_size + head_size;
+  m->n_weights += (gsize) head_size *hidden_size + head_size;
   m->n_params = off;
   m->params = g_aligned_alloc0 (m->n_params, sizeof (float), 64);
 

@@ -55,9 +55,11 @@ lstm_tensor_file_free (LstmTensorFile * file)
   g_free (file);
 }
 
+/* *INDENT-OFF* */
 static gboolean
 fail (GError ** error, const gchar * file, const gchar * format, ...)
 G_GNUC_PRINTF (3, 4);
+/* *INDENT-ON* */
 
 static gboolean
 fail (GError ** error, const gchar * file, const gchar * format, ...)
@@ -274,8 +276,7 @@ parse_tensor (LstmTensorFile * file, const gchar * name, JsonNode * node,
   guint elem_size = 0;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return fail (error, file->name, "header entry '%s' is not an object",
-        name);
+    return fail (error, file->name, "header entry '%s' is not an object", name);
   t = g_new0 (LstmTensor, 1);
   t->name = g_strdup (name);
   g_ptr_array_add (file->tensors, t);

@@ -110,14 +110,14 @@ const float *
 lstm_state_get_h (const LstmState * state, guint layer)
 {
   g_return_val_if_fail (state != NULL && layer < state->num_layers, NULL);
-  return state->h + (gsize) layer * state->hidden_size;
+  return state->h + (gsize) layer *state->hidden_size;
 }
 
 const float *
 lstm_state_get_c (const LstmState * state, guint layer)
 {
   g_return_val_if_fail (state != NULL && layer < state->num_layers, NULL);
-  return state->c + (gsize) layer * state->hidden_size;
+  return state->c + (gsize) layer *state->hidden_size;
 }
 
 static void
@@ -210,7 +210,7 @@ lstm_state_deserialize (LstmState * state, GBytes * bytes, GError ** error)
         state->hidden_size);
     return FALSE;
   }
-  n = (gsize) layers * hidden;
+  n = (gsize) layers *hidden;
   if (size != STATE_HEADER_SIZE + 2 * n * 4) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
         "LSTM state is %" G_GSIZE_FORMAT " bytes; %u layers of hidden size "

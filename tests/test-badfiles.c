@@ -329,7 +329,8 @@ expect_refused_bytes (GBytes * file, LstmError code, const gchar * word, ...)
   g_assert_error (error, LSTM_ERROR, (gint) code);
   g_assert_nonnull (strstr (error->message, FILE_NAME));
   va_start (args, word);
-  for (; word != NULL; word = va_arg (args, const gchar *)) {
+  for (; word != NULL; word = va_arg (args, const gchar *))
+  {
     if (strstr (error->message, word) == NULL)
       g_test_message ("'%s' is not in the message", word);
     g_assert_nonnull (strstr (error->message, word));
@@ -493,8 +494,7 @@ test_json_deeply_nested (void)
         brackets);
     g_autofree gchar *comment = g_strdup_printf ("{/* \" */ \"b\": %s",
         brackets);
-    g_autoptr (GBytes) f1 = file_with_length (strlen (sq), sq, strlen (sq),
-        0);
+    g_autoptr (GBytes) f1 = file_with_length (strlen (sq), sq, strlen (sq), 0);
     g_autoptr (GBytes) f2 = file_with_length (strlen (comment), comment,
         strlen (comment), 0);
     expect_refused_bytes (f1, LSTM_ERROR_FORMAT, "JSON", NULL);
@@ -542,14 +542,12 @@ test_entry_incomplete (void)
 
   add_raw (b, "lstm.bias_hh_l1", "[16]");
   expect_refused (b, LSTM_ERROR_FORMAT, "'lstm.bias_hh_l1'", "not an object");
-  add_raw (b, "lstm.bias_hh_l1",
-      "{'shape': [16], 'data_offsets': [0, 64]}");
+  add_raw (b, "lstm.bias_hh_l1", "{'shape': [16], 'data_offsets': [0, 64]}");
   expect_refused (b, LSTM_ERROR_FORMAT, "'lstm.bias_hh_l1'", "dtype");
   add_raw (b, "lstm.bias_hh_l1",
       "{'dtype': 32, 'shape': [16], 'data_offsets': [0, 64]}");
   expect_refused (b, LSTM_ERROR_FORMAT, "'lstm.bias_hh_l1'", "dtype");
-  add_raw (b, "lstm.bias_hh_l1",
-      "{'dtype': 'F32', 'data_offsets': [0, 64]}");
+  add_raw (b, "lstm.bias_hh_l1", "{'dtype': 'F32', 'data_offsets': [0, 64]}");
   expect_refused (b, LSTM_ERROR_FORMAT, "'lstm.bias_hh_l1'", "shape");
   add_raw (b, "lstm.bias_hh_l1", "{'dtype': 'F32', 'shape': 16, "
       "'data_offsets': [0, 64]}");
@@ -597,8 +595,7 @@ test_shape_entries (void)
   }
   add_raw (b, "lstm.weight_hh_l0", "{'dtype': 'F32', "
       "'shape': [1, 1, 1, 1, 1, 1, 1, 1, 64], 'data_offsets': [0, 256]}");
-  expect_refused (b, LSTM_ERROR_FORMAT, "'lstm.weight_hh_l0'",
-      "9 dimensions");
+  expect_refused (b, LSTM_ERROR_FORMAT, "'lstm.weight_hh_l0'", "9 dimensions");
 }
 
 static void
@@ -682,8 +679,7 @@ test_huge_dimensions (void)
       "'data_offsets': [0, 16]}}", 16, LSTM_ERROR_FORMAT,
       "[1099511627776, 4]", "needs 17592186044416 bytes");
   expect_refused_json ("{'a': {'dtype': 'F32', 'shape': [1099511627776, 4], "
-      "'data_offsets': [0, 17592186044416]}}", 16, LSTM_ERROR_FORMAT,
-      "beyond");
+      "'data_offsets': [0, 17592186044416]}}", 16, LSTM_ERROR_FORMAT, "beyond");
   /* 2^32 * 2^32 elements: the count itself overflows */
   expect_refused_json ("{'a': {'dtype': 'F32', 'shape': [4294967296, 1, "
       "4294967296], 'data_offsets': [0, 16]}}", 16, LSTM_ERROR_FORMAT,
@@ -931,8 +927,7 @@ test_non_finite (void)
   b = base_model ();
   add_tensor (b, "lstm.bias_ih_l0", "F16", "[16]");
   set_element (b, "lstm.bias_ih_l0", 3, &f16_inf, 2);
-  expect_refused (b, LSTM_ERROR_MODEL, "'lstm.bias_ih_l0'", "inf",
-      "element 3");
+  expect_refused (b, LSTM_ERROR_MODEL, "'lstm.bias_ih_l0'", "inf", "element 3");
   set_element (b, "lstm.bias_ih_l0", 3, &f16_nan, 2);
   expect_refused (b, LSTM_ERROR_MODEL, "'lstm.bias_ih_l0'", "nan");
   g_clear_pointer (&b, builder_free);
@@ -1158,8 +1153,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/io/bad/huge-dimensions", test_huge_dimensions);
   g_test_add_func ("/lstm/io/bad/missing-tensor", test_missing_tensor);
   g_test_add_func ("/lstm/io/bad/layer-shapes", test_layer_shapes);
-  g_test_add_func ("/lstm/io/bad/sizes-above-limits",
-      test_sizes_above_limits);
+  g_test_add_func ("/lstm/io/bad/sizes-above-limits", test_sizes_above_limits);
   g_test_add_func ("/lstm/io/bad/head", test_head);
   g_test_add_func ("/lstm/io/bad/normalization", test_normalization);
   g_test_add_func ("/lstm/io/bad/labels", test_labels);

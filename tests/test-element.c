@@ -459,8 +459,8 @@ test_nonfinite_frames (void)
   memcpy (with_nan + 6 * 40, rc->input + 5 * 40, 5 * 40 * 4);
   push_frames (h, with_nan, 0, 11, 11, 40, out);
   g_assert_cmpuint (out->len, ==, 11 * 12);
-  g_assert_cmpmem ((float *) out->data + 5 * 12, 48, (float *) out->data + 4 * 12,
-      48);
+  g_assert_cmpmem ((float *) out->data + 5 * 12, 48,
+      (float *) out->data + 4 * 12, 48);
   push_frames (h, rc->input, 10, rc->T - 10, 10, 40, rest);
   g_assert_cmpfloat (rel_error ((float *) rest->data, rc->output + 10 * 12,
           rest->len), <=, TORCH_REL_TOL);

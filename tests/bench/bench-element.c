@@ -89,7 +89,8 @@ static double
 element_fps (LstmModel * m, const gchar * path, const float *data,
     double seconds)
 {
-  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time block=true "
+  g_autofree gchar *desc =
+      g_strdup_printf ("appsrc name=src format=time block=true "
       "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=%u,rate=100 "
       "! lstm model=%s ! fakesink sync=false", m->input_size, path);
   g_autoptr (GError) error = NULL;
@@ -220,8 +221,8 @@ main (int argc, char **argv)
       "The last two columns feed the same `lstm ! fakesink` by pushing "
       "on its sink pad from the measuring thread: no appsrc queue and no "
       "thread hand-off, so the difference to the core is the element's own "
-      "cost (and fakesink's). Matrix kernels: %s.\n\n", FRAMES_PER_BUFFER, FRAMES_PER_BUFFER, REPS,
-      seconds / REPS, lstm_blas_get_kernels ());
+      "cost (and fakesink's). Matrix kernels: %s.\n\n", FRAMES_PER_BUFFER,
+      FRAMES_PER_BUFFER, REPS, seconds / REPS, lstm_blas_get_kernels ());
   printf ("| shape | core fps | appsrc ! lstm ! fakesink fps | / core "
       "| pad push ! lstm ! fakesink fps | / core |\n");
   printf ("|---|--:|--:|--:|--:|--:|\n");

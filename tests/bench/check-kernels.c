@@ -163,7 +163,8 @@ check_gemv (Stats * s, guint M, guint N, gsize lda, guint shift)
       worst = INFINITY;
   }
   for (i = 1; i <= PAD; i++)
-    s->n_bad_writes += (Y[-(gint) i] != GUARD) + (Y[M + shift + i - 1] != GUARD);
+    s->n_bad_writes +=
+        (Y[-(gint) i] != GUARD) + (Y[M + shift + i - 1] != GUARD);
   for (i = 0; i < shift; i++)
     s->n_bad_writes += Y[i] != GUARD;
 
