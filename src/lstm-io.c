@@ -231,18 +231,6 @@ find_layout (Layout * lay, const LstmTensorFile * f, GError ** error)
   return TRUE;
 }
 
-static gchar *
-shape_to_string (const LstmTensor * t)
-{
-  GString *s = g_string_new ("[");
-  guint i;
-  for (i = 0; i < t->n_dims; i++)
-    g_string_append_printf (s, "%s%" G_GUINT64_FORMAT, i ? ", " : "",
-        t->shape[i]);
-  g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
-}
-
 /* The tensor must have exactly this shape (n_dims 1 or 2). */
 static gboolean
 expect_shape (const LstmTensorFile * f, const LstmTensor * t, guint n_dims,
@@ -253,7 +241,7 @@ expect_shape (const LstmTensorFile * f, const LstmTensor * t, guint n_dims,
   if (t->n_dims == n_dims && t->shape[0] == d0
       && (n_dims == 1 || t->shape[1] == d1))
     return TRUE;
-  got = shape_to_string (t);
+  got = lstm_tensor_shape_string (t);
   if (n_dims == 1)
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "tensor '%s' has shape %s; expected [%" G_GUINT64_FORMAT "]%s",
@@ -276,7 +264,7 @@ check_shapes (const Layout * lay, const LstmTensorFile * f, guint * in_size,
   if (hh->n_dims != 2 || hh->shape[1] == 0
       || hh->shape[1] > LSTM_MAX_HIDDEN_SIZE
       || hh->shape[0] != 4 * hh->shape[1]) {
-    g_autofree gchar *got = shape_to_string (hh);
+    g_autofree gchar *got = lstm_tensor_shape_string (hh);
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "tensor '%s' has shape %s; expected [4H, H] with H from 1 to %u",
         hh->name, got, LSTM_MAX_HIDDEN_SIZE);
@@ -285,7 +273,7 @@ check_shapes (const Layout * lay, const LstmTensorFile * f, guint * in_size,
   g4 = 4 * H;
   if (ih->n_dims != 2 || ih->shape[1] == 0
       || ih->shape[1] > LSTM_MAX_INPUT_SIZE) {
-    g_autofree gchar *got = shape_to_string (ih);
+    g_autofree gchar *got = lstm_tensor_shape_string (ih);
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "tensor '%s' has shape %s; expected [%" G_GUINT64_FORMAT ", input "
         "size] with an input size from 1 to %u", ih->name, got, g4,

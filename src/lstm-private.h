@@ -75,6 +75,9 @@ G_GNUC_INTERNAL LstmTensorFile *lstm_safetensors_parse (const guint8 * data,
 G_GNUC_INTERNAL void lstm_tensor_file_free (LstmTensorFile * file);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmTensorFile, lstm_tensor_file_free);
 
+/* The shape as "[2, 3]", for messages; g_free it. */
+G_GNUC_INTERNAL gchar *lstm_tensor_shape_string (const LstmTensor * t);
+
 /* Converts a float tensor (F32, F16, BF16, F64) to n_elements floats and
  * refuses non-finite values, naming the tensor and the element. */
 G_GNUC_INTERNAL gboolean lstm_tensor_to_f32 (const LstmTensorFile * file,

@@ -214,9 +214,8 @@ parse_shape (LstmTensorFile * file, LstmTensor * t, JsonObject * obj,
   return TRUE;
 }
 
-/* "[2, 3]", for messages. */
-static gchar *
-shape_to_string (const LstmTensor * t)
+gchar *
+lstm_tensor_shape_string (const LstmTensor * t)
 {
   GString *s = g_string_new ("[");
   guint i;
@@ -254,7 +253,7 @@ parse_offsets (LstmTensorFile * file, LstmTensor * t, JsonObject * obj,
         begin, end, data_size);
   overflow = !g_uint64_checked_mul (&bytes, t->n_elements, elem_size);
   if (overflow || bytes != end - begin) {
-    g_autofree gchar *shape = shape_to_string (t);
+    g_autofree gchar *shape = lstm_tensor_shape_string (t);
     if (overflow)
       return fail (error, file->name, "tensor '%s': %s shape %s needs more "
           "than 2^64 bytes", t->name, t->dtype_name, shape);
