@@ -128,7 +128,7 @@ fresh_outputs (const RefCase * rc, guint from)
 
 typedef enum
 { RESET_NONE, RESET_FLUSH, RESET_DISCONT, RESET_SIGNAL, RESET_EVENT,
-  RESET_STREAM_START
+  RESET_STREAM_START, RESET_CAPS
 } ResetKind;
 
 static void
@@ -165,6 +165,13 @@ test_reset (gconstpointer data)
     case RESET_STREAM_START:
       g_assert_true (gst_harness_push_event (h,
               gst_event_new_stream_start ("second")));
+      break;
+    case RESET_CAPS:
+      /* the same frames at another rate: new caps, a new sequence (the
+       * timestamps below stay those of 100 frames/s; only the values are
+       * compared) */
+      gst_harness_set_src_caps_str (h, "audio/x-raw,format=F32LE,"
+          "layout=interleaved,channels=40,rate=50");
       break;
     default:
       break;
@@ -736,6 +743,8 @@ main (int argc, char **argv)
       GINT_TO_POINTER (RESET_EVENT), test_reset);
   g_test_add_data_func ("/lstm/element/reset/stream-start",
       GINT_TO_POINTER (RESET_STREAM_START), test_reset);
+  g_test_add_data_func ("/lstm/element/reset/caps",
+      GINT_TO_POINTER (RESET_CAPS), test_reset);
   g_test_add_func ("/lstm/element/state-snapshot", test_state_snapshot);
   g_test_add_func ("/lstm/element/output/stride", test_output_stride);
   g_test_add_func ("/lstm/element/output/last", test_output_last);
