@@ -1,7 +1,7 @@
 #!/bin/sh
 # The main job (until the keyword-spotting demo lands): set up, build, then
-# stream a PyTorch-made model and its reference input through the core
-# library and show that the plugin loads.
+# stream PyTorch-made models and their reference inputs through the core
+# library, show the plugin, and run the lstm element in a pipeline.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -15,3 +15,5 @@ build/pipelines/lstm-demo --chunk 1 "$ref/i80_h512_l2_f16.safetensors" \
   "$ref/i80_h512_l2_f16.data.safetensors"
 echo "== the plugin"
 GST_PLUGIN_PATH="$PWD/build" gst-inspect-1.0 lstm | head -n 9
+echo "== the lstm element: a 3-sensor recording through a pipeline (first lines)"
+pipelines/sensor/run.sh | head -n 5
