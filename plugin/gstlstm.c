@@ -848,15 +848,22 @@ gst_lstm_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 {
   GstLstm *self = GST_LSTM (parent);
 
-  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
-    GstCaps *filter, *caps;
-    gst_query_parse_caps (query, &filter);
-    caps = sink_query_caps (self, filter);
-    gst_query_set_caps_result (query, caps);
-    gst_caps_unref (caps);
-    return TRUE;
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:{
+      GstCaps *filter, *caps;
+      gst_query_parse_caps (query, &filter);
+      caps = sink_query_caps (self, filter);
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_ALLOCATION:
+      /* Downstream gets other caps and other buffer sizes (predictions,
+       * not frames): its pools are no use upstream, so none is proposed. */
+      return FALSE;
+    default:
+      return gst_pad_query_default (pad, parent, query);
   }
-  return gst_pad_query_default (pad, parent, query);
 }
 
 static gboolean
