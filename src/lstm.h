@@ -218,6 +218,13 @@ void lstm_vector_scale (float *x, float factor, guint n);
 /* Index of the largest of n values (the first on ties); n >= 1. */
 guint lstm_argmax (const float *values, guint n);
 
+/* ----------------------------------------------------------- label tracks */
+
+/* The label a subtitle cue carries: with `markup` (subparse's
+ * pango-markup) tags are dropped and entities decoded; blanks are trimmed
+ * and folded. Returns a new UTF-8 string ("" for a cue with no text). */
+gchar *lstm_label_from_cue (const gchar * text, gsize len, gboolean markup);
+
 /* ------------------------------------------------------------ model cache */
 
 /* Loads `path`, or returns the model already loaded from the same file

@@ -1,0 +1,84 @@
+/* Label tracks: the text of a subtitle cue to a class label. */
+#include "lstm.h"
+
+#include <string.h>
+
+/* Pango markup as subparse emits it: tags dropped, the five XML entities
+ * and numeric character references decoded, blanks at both ends and runs of
+ * blanks inside folded to one space. */
+gchar *
+lstm_label_from_cue (const gchar * text, gsize len, gboolean markup)
+{
+  GString *out = g_string_sized_new (len);
+  const gchar *p = text, *end = text + len;
+  gchar *label;
+
+  g_return_val_if_fail (text != NULL || len == 0, NULL);
+
+  while (p < end) {
+    if (markup && *p == '<') {
+      const gchar *close = memchr (p, '>', end - p);
+      p = close != NULL ? close + 1 : end;
+      g_string_append_c (out, ' ');     /* a tag separates words */
+    } else if (markup && *p == '&') {
+      static const struct
+      {
+        const gchar *name;
+        gchar c;
+      } entities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'},
+        {"&apos;", '\''},
+      };
+      guint i;
+      gboolean done = FALSE;
+      for (i = 0; i < G_N_ELEMENTS (entities) && !done; i++) {
+        gsize n = strlen (entities[i].name);
+        if ((gsize) (end - p) >= n && memcmp (p, entities[i].name, n) == 0) {
+          g_string_append_c (out, entities[i].c);
+          p += n;
+          done = TRUE;
+        }
+      }
+      if (!done && end - p > 2 && p[1] == '#') {
+        gchar *stop;
+        gboolean hex = p[2] == 'x' || p[2] == 'X';
+        guint64 cp = g_ascii_strtoull (p + (hex ? 3 : 2), &stop,
+            hex ? 16 : 10);
+        if (stop < end && *stop == ';' && cp > 0 && cp <= 0x10FFFF
+            && g_unichar_validate ((gunichar) cp)) {
+          g_string_append_unichar (out, (gunichar) cp);
+          p = stop + 1;
+          done = TRUE;
+        }
+      }
+      if (!done)
+        g_string_append_c (out, *p++);
+    } else {
+      g_string_append_c (out, *p++);
+    }
+  }
+
+  /* fold blanks (spaces, tabs, newlines of multi-line cues) */
+  label = g_string_free (out, FALSE);
+  {
+    gchar **words = g_strsplit_set (label, " \t\r\n", -1);
+    GString *folded = g_string_new (NULL);
+    guint i;
+    for (i = 0; words[i] != NULL; i++) {
+      if (words[i][0] == '\0')
+        continue;
+      if (folded->len > 0)
+        g_string_append_c (folded, ' ');
+      g_string_append (folded, words[i]);
+    }
+    g_strfreev (words);
+    g_free (label);
+    label = g_string_free (folded, FALSE);
+  }
+  if (!g_utf8_validate (label, -1, NULL)) {
+    gchar *valid = g_utf8_make_valid (label, -1);
+    g_free (label);
+    label = valid;
+  }
+  return label;
+}
