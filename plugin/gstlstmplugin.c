@@ -14,6 +14,8 @@ plugin_init (GstPlugin * plugin)
   gboolean ret = FALSE;
 
   ret |= GST_ELEMENT_REGISTER (lstm, plugin);
+  ret |= GST_ELEMENT_REGISTER (lstmtrain, plugin);
+  ret |= GST_ELEMENT_REGISTER (lstmfeatures, plugin);
   return ret;
 }
 

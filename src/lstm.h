@@ -225,6 +225,395 @@ guint lstm_argmax (const float *values, guint n);
  * and folded. Returns a new UTF-8 string ("" for a cue with no text). */
 gchar *lstm_label_from_cue (const gchar * text, gsize len, gboolean markup);
 
+/* --------------------------------------------------------------- training */
+
+/* Exact backpropagation through time for the stacked LSTM and its head,
+ * with PyTorch's losses ('mean' reduction), optimizers, global-norm
+ * clipping, dropout between layers and truncated BPTT. One step equals
+ * PyTorch's (nn.LSTM + nn.Linear, the same loss, torch.optim, and
+ * torch.nn.utils.clip_grad_norm_) from the same weights, up to float32
+ * rounding; tests/test-train.c checks that against reference files.
+ *
+ * A trainer updates its model's `params` in place: do not let it train a
+ * model that inference is running on (lstm_model_copy it first, and copy
+ * again to snapshot or save while training goes on). Gradients and the
+ * optimizer's state are flat buffers of the model's n_params floats, laid
+ * out as `params` (padding included, and always 0 there), so clipping and
+ * every optimizer are single loops. All training maths is float32. */
+
+typedef enum
+{
+  /* nn.CrossEntropyLoss on the head's raw outputs (the logits; the model's
+   * softmax is not applied before it). Targets are class ids. */
+  LSTM_LOSS_CROSS_ENTROPY,
+  /* nn.MSELoss between the model's output (after its activation: identity,
+   * sigmoid or softmax, i.e. what lstm_forward emits) and target vectors. */
+  LSTM_LOSS_MSE,
+} LstmLoss;
+
+typedef enum
+{
+  LSTM_OPTIMIZER_SGD,           /* torch.optim.SGD (momentum, dampening, nesterov) */
+  LSTM_OPTIMIZER_ADAM,          /* torch.optim.Adam (amsgrad=False) */
+  LSTM_OPTIMIZER_ADAMW,         /* torch.optim.AdamW (amsgrad=False) */
+  LSTM_OPTIMIZER_RMSPROP,       /* torch.optim.RMSprop (momentum, centered) */
+} LstmOptimizer;
+
+/* A class id that does not count (PyTorch's default ignore_index): the
+ * frame adds nothing to the loss and is not counted in the mean. */
+#define LSTM_IGNORE_INDEX (-100)
+
+/* Hyperparameters are doubles, as PyTorch's are Python floats; they are
+ * rounded to float32 where PyTorch rounds them. Fill with
+ * lstm_train_config_init, then change what you need. */
+typedef struct
+{
+  LstmLoss loss;
+  /* FALSE: a loss term per frame of every sequence, the mean taken over
+   * all counted frames of the batch (PyTorch's loss over the concatenated
+   * valid frames). TRUE: one term per sequence, at its last frame, the
+   * mean taken over the sequences (whole-sequence classification). */
+  gboolean last_frame_only;
+
+  LstmOptimizer optimizer;
+  /* SGD 0.001 (PyTorch 2's default; 1.13 has none), Adam and AdamW
+   * 0.001, RMSprop 0.01 */
+  double learning_rate;
+  /* SGD, Adam, RMSprop: L2, wd * p added to the gradient (default 0);
+   * AdamW: decoupled, p *= 1 - lr wd (default 0.01) */
+  double weight_decay;
+  double momentum;              /* SGD, RMSprop: 0 */
+  double dampening;             /* SGD: 0 */
+  gboolean nesterov;            /* SGD: FALSE; needs momentum > 0 and dampening 0 */
+  double beta1;                 /* Adam, AdamW: 0.9 */
+  double beta2;                 /* Adam, AdamW: 0.999 */
+  double eps;                   /* Adam, AdamW, RMSprop: 1e-8 */
+  double alpha;                 /* RMSprop's smoothing constant: 0.99 */
+  gboolean centered;            /* RMSprop: FALSE */
+
+  /* Largest global L2 norm of the gradient (clip_grad_norm_: every
+   * gradient scaled by max_norm / (norm + 1e-6) when that is below 1);
+   * 0 turns clipping off (the default). */
+  double clip_norm;
+  /* nn.LSTM's dropout: on the outputs of every layer but the last, in
+   * training steps only (evaluation never drops); kept values are scaled
+   * by 1 / (1 - dropout). In [0, 1); default 0. */
+  double dropout;
+  /* Seeds the dropout masks: the same seed, model and batches give the
+   * same weights, bit for bit. Default 0. */
+  guint64 seed;
+} LstmTrainConfig;
+
+/* Sets `config` to `optimizer` with PyTorch's defaults (above), the
+ * cross-entropy loss on every frame, no clipping, no dropout, seed 0. */
+void lstm_train_config_init (LstmTrainConfig * config,
+    LstmOptimizer optimizer);
+
+/* A mini-batch of B sequences of any lengths, each its own arrays (nothing
+ * is copied in by the caller; no padding needed: frames past a sequence's
+ * length do not exist, so they cannot contribute). Sequence b:
+ *   inputs[b]     [lengths[b], input_size] raw frames (the model's
+ *                 normalization, if any, is applied as in lstm_forward)
+ *   class_ids[b]  cross-entropy: [lengths[b]] ids in 0 .. O-1 or
+ *                 LSTM_IGNORE_INDEX; with last_frame_only: [1], the
+ *                 sequence's class. NULL for MSE.
+ *   targets[b]    MSE: [lengths[b], O] vectors (O = the model's output
+ *                 size); with last_frame_only: [O]. NULL for cross-entropy.
+ *   states        NULL: every sequence starts from h = c = 0. Else [B]
+ *                 states of the model's sizes: sequence b starts from
+ *                 states[b], which is treated as a constant (gradients
+ *                 stop at the window start: truncated BPTT), and on
+ *                 return holds the state after the sequence's last frame,
+ *                 computed with the weights before the update. Feed the
+ *                 next window of the same streams with the same states.
+ * Every input and target must be finite. The arrays are only read during
+ * the call (states written); the caller keeps them. */
+typedef struct
+{
+  guint n_sequences;            /* B: 1 .. the trainer's max_batch */
+  const guint *lengths;         /* [B], each 1 .. the trainer's max_frames */
+  const float *const *inputs;   /* [B] */
+  const gint32 *const *class_ids;       /* [B] or NULL */
+  const float *const *targets;  /* [B] or NULL */
+  LstmState *const *states;     /* [B] or NULL */
+} LstmBatch;
+
+/* Counts to add up over batches: the mean loss over them is
+ * loss_sum / n_targets (what PyTorch's 'mean' gives on all of them at
+ * once), the accuracy n_correct / n_targets. */
+typedef struct
+{
+  /* cross-entropy: the sum of -log p (class) over the counted targets;
+   * MSE: the sum over them of each one's mean squared error */
+  double loss_sum;
+  /* counted frames (every frame) or sequences (last frame only) */
+  guint64 n_targets;
+  /* cross-entropy: those whose largest logit (the first on ties) is the
+   * class; MSE: 0 */
+  guint64 n_correct;
+} LstmTrainStats;
+
+/* One caller at a time per trainer (it holds the caches); trainers of
+ * different models are independent. */
+typedef struct _LstmTrainer LstmTrainer;
+
+/* A trainer of `model` (a new reference is taken and dropped on free)
+ * with `config` (copied). Every activation cache, the gradients and the
+ * optimizer's state are allocated here, sized for batches of up to
+ * `max_batch` sequences of up to `max_frames` frames: I + (8 L + 5) H + 2 O
+ * floats (plus 2 (L - 1) H with dropout) for each of the
+ * max_batch * max_frames frames, and 2 to 4 times n_params floats
+ * (gradients and the optimizer's state): steps allocate nothing. Fails
+ * with LSTM_ERROR_INVALID on a hyperparameter out of range, a size of 0 or
+ * caches above 2^31 floats (naming the values). */
+LstmTrainer *lstm_trainer_new (LstmModel * model,
+    const LstmTrainConfig * config, guint max_batch, guint max_frames,
+    GError ** error);
+void lstm_trainer_free (LstmTrainer * trainer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmTrainer, lstm_trainer_free);
+
+/* The model being trained: borrowed, its params change with every step. */
+LstmModel *lstm_trainer_get_model (LstmTrainer * trainer);
+/* The configuration in use (owned by the trainer). */
+const LstmTrainConfig *lstm_trainer_get_config (LstmTrainer * trainer);
+
+/* One training step: forward with the activations cached (dropout on),
+ * the loss, backward through time, clipping, the optimizer's update.
+ * loss_out (may be NULL) receives the batch's mean loss before the
+ * update; stats (may be NULL) gets this batch's counts added. A batch that
+ * does not fit (sizes, class ids out of range, non-finite values, no
+ * counted target at all) fails with LSTM_ERROR_INVALID and changes
+ * nothing; a non-finite gradient fails and leaves the weights as they
+ * were (see lstm_trainer_apply_gradients). */
+gboolean lstm_trainer_step (LstmTrainer * trainer, const LstmBatch * batch,
+    float *loss_out, LstmTrainStats * stats, GError ** error);
+
+/* The first half of a step: the loss and its gradient with respect to
+ * every parameter (written to the gradient buffer, overwriting it), no
+ * update. Uses dropout and advances its random stream as a step does. */
+gboolean lstm_trainer_compute_gradients (LstmTrainer * trainer,
+    const LstmBatch * batch, float *loss_out, LstmTrainStats * stats,
+    GError ** error);
+
+/* The second half: clips the gradient buffer (when clip_norm > 0) and
+ * applies one optimizer update to the model. Fails with
+ * LSTM_ERROR_INVALID, changing nothing, when the gradient's norm is not
+ * finite. */
+gboolean lstm_trainer_apply_gradients (LstmTrainer * trainer,
+    GError ** error);
+
+/* The loss and accuracy of a batch without training: no dropout, no
+ * gradient, no update (states, when given, advance as in a step). */
+gboolean lstm_trainer_evaluate (LstmTrainer * trainer,
+    const LstmBatch * batch, float *loss_out, LstmTrainStats * stats,
+    GError ** error);
+
+/* The gradient buffer: n_params floats (the model's, returned in
+ * n_params), laid out as model->params. Owned by the trainer; writable, so
+ * a caller may set gradients and call lstm_trainer_apply_gradients. */
+float *lstm_trainer_get_gradients (LstmTrainer * trainer, gsize * n_params);
+
+/* The global L2 norm of the gradient before clipping, as of the last
+ * lstm_trainer_apply_gradients (0 before any). */
+double lstm_trainer_get_gradient_norm (const LstmTrainer * trainer);
+
+/* Optimizer updates made so far (PyTorch's `step` of the state). */
+guint64 lstm_trainer_get_step_count (const LstmTrainer * trainer);
+
+/* Changes the learning rate from the next update on (for schedules);
+ * the optimizer's state is kept, as when a PyTorch scheduler changes
+ * param_group['lr']. Must be finite and >= 0. */
+void lstm_trainer_set_learning_rate (LstmTrainer * trainer,
+    double learning_rate);
+
+/* Forgets the optimizer's state (moments, momentum, step count), as a new
+ * PyTorch optimizer would start. */
+void lstm_trainer_reset_optimizer (LstmTrainer * trainer);
+
+/* Restarts the dropout random stream from `seed`. */
+void lstm_trainer_reseed (LstmTrainer * trainer, guint64 seed);
+
+/* ---------------------------------------------------- input normalization */
+
+/* Mean and standard deviation per feature measured over training frames,
+ * to store in the model (lstm_model_set_normalization) so that inference
+ * applies exactly what training saw. The standard deviation is the
+ * population one, sqrt (sum (x - mean)^2 / n), i.e. PyTorch's
+ * torch.std (x, unbiased=False) and numpy's default. Sums are kept in
+ * double (merged per call as Chan et al.'s parallel variance does), so
+ * millions of frames lose nothing. */
+typedef struct _LstmNormStats LstmNormStats;
+
+LstmNormStats *lstm_norm_stats_new (guint n_features);
+void lstm_norm_stats_free (LstmNormStats * stats);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmNormStats, lstm_norm_stats_free);
+
+/* Adds `n_frames` frames ([n_frames, n_features]). Frames holding a NaN
+ * or an infinity are skipped (as the elements skip them); returns how
+ * many frames were added. */
+guint lstm_norm_stats_add (LstmNormStats * stats, const float *frames,
+    guint n_frames);
+
+/* Frames added so far. */
+guint64 lstm_norm_stats_get_count (const LstmNormStats * stats);
+
+/* mean and std, [n_features] each (caller's arrays). A feature that did
+ * not vary (std <= 1e-6 |mean|, including std == 0) gets std 1, so it is
+ * only centred, as scikit-learn's StandardScaler does. Fails with
+ * LSTM_ERROR_INVALID when no frame was added. */
+gboolean lstm_norm_stats_get (const LstmNormStats * stats, float *mean,
+    float *std, GError ** error);
+
+/* lstm_norm_stats_get, then lstm_model_set_normalization. The model's
+ * input size must be n_features. */
+gboolean lstm_norm_stats_apply (const LstmNormStats * stats,
+    LstmModel * model, GError ** error);
+
+/* --- features --- */
+
+/* Kaldi's log-mel filterbank and MFCC frames (compute-fbank-feats,
+ * compute-mfcc-feats), computed as torchaudio.compliance.kaldi.fbank and
+ * .mfcc compute them, from a stream of mono samples pushed in pieces of any
+ * size: the frames are the same however the samples are split.
+ *
+ * Samples are in Kaldi's scale, the range of 16-bit integers (a full-scale
+ * S16 sample is 32767, not 1.0); lstm_features_push_interleaved converts
+ * S16 (as is) and F32 (x * 32768) and downmixes. */
+
+typedef enum
+{
+  LSTM_FEATURES_FBANK,          /* log-mel filterbank energies */
+  LSTM_FEATURES_MFCC,           /* mel-frequency cepstral coefficients */
+} LstmFeaturesType;
+
+typedef enum
+{
+  LSTM_WINDOW_POVEY,            /* Kaldi's: hanning^0.85, zero at both ends */
+  LSTM_WINDOW_HAMMING,          /* 0.54 - 0.46 cos (2 pi n / (N - 1)) */
+  LSTM_WINDOW_HANNING,          /* 0.5 - 0.5 cos (2 pi n / (N - 1)) */
+  LSTM_WINDOW_RECTANGULAR,      /* 1 */
+  LSTM_WINDOW_BLACKMAN,         /* c - 0.5 cos (a n) + (0.5 - c) cos (2 a n) */
+} LstmWindowType;
+
+/* Kaldi's options, with their Kaldi names and units. The defaults
+ * (lstm_features_config_init) are torchaudio.compliance.kaldi's, which are
+ * Kaldi's except dither 0 (Kaldi 1), energy_floor 1 (Kaldi 0) and, for MFCC,
+ * use_energy FALSE (Kaldi TRUE). The FFT length is always the window
+ * length rounded up to a power of two (Kaldi's round_to_power_of_two). */
+typedef struct
+{
+  LstmFeaturesType type;
+  guint num_mel_bins;           /* triangular mel bins, >= 3 (23) */
+  guint num_ceps;               /* MFCC: cepstra kept, c0 included (13) */
+  double frame_length;          /* window length in ms (25) */
+  double frame_shift;           /* ms between frame starts (10) */
+  double preemphasis_coefficient;       /* x[n] -= k x[n-1], in [0, 1] (0.97) */
+  LstmWindowType window_type;   /* (LSTM_WINDOW_POVEY) */
+  double blackman_coeff;        /* c of the blackman window (0.42) */
+  double dither;                /* std of Gaussian noise added per window (0) */
+  gboolean remove_dc_offset;    /* subtract each window's mean (TRUE) */
+  gboolean use_energy;          /* fbank: log energy as an extra first
+                                 * value; mfcc: log energy replaces c0 (FALSE) */
+  gboolean raw_energy;          /* energy before pre-emphasis and window (TRUE) */
+  double energy_floor;          /* log energy >= log (energy_floor); 0: none (1) */
+  double low_freq;              /* Hz, lower edge of the first mel bin (20) */
+  double high_freq;             /* Hz, upper edge of the last; <= 0: offset
+                                 * from Nyquist (0, i.e. Nyquist) */
+  gboolean snip_edges;          /* TRUE: only windows inside the signal;
+                                 * FALSE: reflect at the ends, one frame per
+                                 * shift, round (N / shift) frames (TRUE) */
+  gboolean use_log_fbank;       /* fbank: log of the energies, else linear (TRUE) */
+  double cepstral_lifter;       /* MFCC: c_k *= 1 + L/2 sin (pi k / L); 0: none (22) */
+} LstmFeaturesConfig;
+
+/* Windows and shifts longer than this many samples are refused (so the FFT
+ * is at most this long), so that a wild rate cannot make us allocate
+ * gigabytes. */
+#define LSTM_FEATURES_MAX_FFT (1 << 20)
+
+/* Input sample formats of lstm_features_push_interleaved. */
+typedef enum
+{
+  LSTM_SAMPLE_S16,              /* gint16, used as is (Kaldi's scale) */
+  LSTM_SAMPLE_F32,              /* float in [-1, 1], multiplied by 32768 */
+} LstmSampleFormat;
+
+/* Fills `cfg` with the defaults listed above (type fbank). */
+void lstm_features_config_init (LstmFeaturesConfig * cfg);
+
+const gchar *lstm_window_type_to_string (LstmWindowType type);
+
+/* One stream's feature extractor: the options, the tables (window, mel
+ * banks, DCT), the FFT, and the samples that later frames still need.
+ * Everything is allocated here; pushing allocates nothing. One caller at a
+ * time. */
+typedef struct _LstmFeatures LstmFeatures;
+
+/* Validates `cfg` for `sample_rate` (Hz) and builds the extractor. Fails
+ * with LSTM_ERROR_INVALID, naming the values, when an option is out of
+ * range, the window is shorter than 2 samples or longer than
+ * LSTM_FEATURES_MAX_FFT, the mel range does not fit under the Nyquist
+ * frequency (rate / 2), a mel bin gets no FFT bin (too many bins for the
+ * window and rate, as Kaldi refuses), or num_ceps > num_mel_bins. */
+LstmFeatures *lstm_features_new (const LstmFeaturesConfig * cfg,
+    guint sample_rate, GError ** error);
+void lstm_features_free (LstmFeatures * features);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmFeatures, lstm_features_free);
+
+/* Floats per output frame: num_mel_bins (+ 1 with use_energy) for fbank,
+ * num_ceps for MFCC. */
+guint lstm_features_get_frame_size (const LstmFeatures * features);
+/* Window and shift in samples: Kaldi's int (rate * ms * 0.001). */
+guint lstm_features_get_window_size (const LstmFeatures * features);
+guint lstm_features_get_frame_shift (const LstmFeatures * features);
+/* The FFT length: the window size rounded up to a power of two. */
+guint lstm_features_get_fft_size (const LstmFeatures * features);
+/* Samples from the start of frame i's shift (sample i * shift) to the end
+ * of its window: the window size with snip_edges, the window size minus
+ * the reflected head (window / 2 - shift / 2) without. Frame i comes out
+ * once sample i * shift + lookahead - 1 has been pushed. */
+guint lstm_features_get_lookahead (const LstmFeatures * features);
+/* Index of the next frame to come out (frames since new or reset). */
+guint64 lstm_features_get_frames_done (const LstmFeatures * features);
+/* Samples pushed since new or reset (per channel). */
+guint64 lstm_features_get_samples_done (const LstmFeatures * features);
+/* Non-finite input values replaced by 0 since new or reset. */
+guint64 lstm_features_get_nonfinite (const LstmFeatures * features);
+
+/* How many frames pushing `n_samples` more samples would complete: the
+ * size of the `out` that push needs. */
+guint64 lstm_features_frames_after (const LstmFeatures * features,
+    guint64 n_samples);
+
+/* Appends n_samples mono samples (Kaldi's scale, finite) and writes every
+ * frame they complete to `out`, [frames, frame_size] row-major, which must
+ * hold lstm_features_frames_after (features, n_samples) frames. Returns
+ * the number of frames written. */
+guint64 lstm_features_push (LstmFeatures * features, const float *samples,
+    gsize n_samples, float *out);
+
+/* The same from interleaved samples, n_samples per channel: `channel` -1
+ * averages the `channels` channels, 0 .. channels-1 takes one. F32 is
+ * scaled by 32768. A NaN or infinite value counts as 0 and is counted
+ * (lstm_features_get_nonfinite). */
+guint64 lstm_features_push_interleaved (LstmFeatures * features,
+    gconstpointer samples, LstmSampleFormat format, guint channels,
+    gint channel, gsize n_samples, float *out);
+
+/* Frames lstm_features_finish would write: with snip_edges, 0 (the last
+ * partial window is dropped, as Kaldi does); without, the frames up to
+ * round (N / shift) whose windows reach past the end, N being every
+ * sample pushed. */
+guint64 lstm_features_finish_frames (const LstmFeatures * features);
+
+/* End of stream: writes those frames to `out` (reflecting the signal at
+ * its end as Kaldi does) and resets. Returns the frames written. */
+guint64 lstm_features_finish (LstmFeatures * features, float *out);
+
+/* Forgets every pushed sample: the next push starts a new signal at frame
+ * 0 (and the dither noise restarts from its seed). */
+void lstm_features_reset (LstmFeatures * features);
+
 /* ------------------------------------------------------------ model cache */
 
 /* Loads `path`, or returns the model already loaded from the same file

@@ -30,7 +30,7 @@ run_suite build
 echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
 if [ ! -f build-asan/build.ninja ]; then
   CC=clang meson setup build-asan -Db_sanitize=address,undefined \
-    -Db_lundef=false -Dbuildtype=debug
+    -Db_lundef=false -Dbuildtype=debugoptimized
 fi
 ninja -C build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0

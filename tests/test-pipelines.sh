@@ -30,7 +30,7 @@ gst-launch-1.0 -q audiotestsrc num-buffers=10 samplesperbuffer=10 \
 
 mapfile -t lines < <(sed -n 's/^ \* \(gst-launch-1.0 .*\)$/\1/p' \
   "$src/plugin/gstlstm.c")
-echo "1..$((${#lines[@]} + 2))"
+echo "1..$((${#lines[@]} + 3))"
 [ "${#lines[@]}" -ge 2 ] || { echo "Bail out! no launch lines found"; exit 1; }
 
 for line in "${lines[@]}"; do
@@ -59,6 +59,19 @@ status=$?
 printf '%s\n' "$out" | sed 's/^/# /'
 printf '%s\n' "$out" | grep -q "outputs identical"
 check "pipelines/app/app.py restores the state exactly" $status $?
+[ $status -eq 0 ] || sed 's/^/# /' "$work/err"
+
+# lstmtrain under gst-launch-1.0 (which waits for pending progress messages
+# before PLAYING): it must finish, and lstm must run what it wrote.
+out=$(cd "$work" && timeout 120 gst-launch-1.0 -q audiotestsrc num-buffers=20 \
+    samplesperbuffer=50 ! audio/x-raw,format=F32LE,channels=4,rate=100 ! \
+    lstmtrain task=forecast epochs=3 model=trained.safetensors ! fakesink \
+    2>"$work/err" && timeout 60 gst-launch-1.0 -q audiotestsrc num-buffers=2 \
+    samplesperbuffer=10 ! audio/x-raw,format=F32LE,channels=4,rate=100 ! \
+    lstm model=trained.safetensors ! text/x-raw ! fdsink fd=1 2>>"$work/err")
+status=$?
+[ "$(printf '%s\n' "$out" | grep -c .)" -eq 20 ]
+check "gst-launch-1.0 ... lstmtrain task=forecast finishes; lstm runs its model" $status $?
 [ $status -eq 0 ] || sed 's/^/# /' "$work/err"
 
 exit $((failed > 0))

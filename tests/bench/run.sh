@@ -101,3 +101,16 @@ cat "$OUT_DIR/element.md"
 if [ "$BENCH_OUT" != "-" ]; then
   { echo; cat "$OUT_DIR/element.md"; } >> "$BENCH_OUT"
 fi
+
+# Feature extraction (lstmfeatures) against torchaudio.compliance.kaldi:
+# its own runner, which writes its own section of BENCHMARKS.md (it needs
+# python3-torchaudio; skipped without it).
+if "$PYTHON" -c 'import torchaudio' 2>/dev/null; then
+  BUILD_DIR="$BUILD_DIR" BENCH_OUT="$BENCH_OUT" "$HERE/run-features.sh"
+else
+  echo "== features: skipped ($PYTHON cannot import torchaudio)"
+fi
+
+# Training steps against PyTorch's (run-train.sh appends its own section).
+echo "== training: gst-lstm's core against PyTorch"
+BUILD_DIR="$BUILD_DIR" BENCH_OUT="$BENCH_OUT" "$HERE/run-train.sh"

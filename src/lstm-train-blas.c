@@ -1,0 +1,307 @@
+/* Matrix products of training: C[M,N] += op (A) B, op (A) = A or A^T.
+ *
+ * Training's products differ from inference's: many rows at once (a batch
+ * of sequences, or all N packed rows of a batch), so they are classic
+ * GEMMs, not the dot-product shapes lstm-blas.c is built for. Every one is
+ * written here as C += A B (B [K,N] row-major, the weights transposed once
+ * per step where needed) or as C += A^T B (the weight gradients, summed
+ * over the K = N rows of a batch):
+ *
+ *   forward   A_t  += H_{t-1} W_hh^T        Z += Y W^T       G += X W_ih^T
+ *   backward  dH   += dA_t W_hh             dX += dA W_ih    dY += dZ W
+ *   gradients dW_ih += dA^T X   dW_hh += dA^T H_prev   dW += dZ^T Y
+ *
+ * The kernels are outer products: a tile of mr rows x 2 vectors of C
+ * stays in registers while k runs, each step loading 2 vectors of a row of
+ * B and broadcasting mr elements of A, one fused multiply-add each. K is
+ * cut in blocks of KC so that the panel of B a tile reads (KC x 2 vectors)
+ * stays in L1 while every tile of rows passes over it. Chosen once per
+ * process with the forward pass's kernels (lstm_blas_get_kernels ():
+ * AVX-512F, AVX2 with FMA), so speed does not depend on the core OpenBLAS
+ * detects (DESIGN.md, "Numerics and speed"); "openblas" (a CPU without
+ * them, or LSTM_BLAS_KERNELS=openblas) calls cblas_sgemm. Accumulation is
+ * float32 and its order is fixed for given sizes: results are
+ * deterministic.
+ */
+#include "lstm-train-private.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#if defined (__x86_64__) && defined (__GNUC__)
+#define HAVE_X86_KERNELS 1
+#include <immintrin.h>
+#endif
+
+/* Blocks of B: KC rows by NC columns (256 KiB, in L2), swept by every
+ * tile of rows of A in turn; a tile's panel (KC x 32 floats, 32 KiB)
+ * stays near while k runs. (Packing the blocks into contiguous scratch,
+ * as BLAS libraries do, measured no faster on these shapes.) */
+#define KC 256
+#define NC 256
+
+#define MR 8                    /* rows of a tile (AVX-512) */
+#define PANEL 32                /* columns of a tile (AVX-512) */
+
+typedef void (*GemmFunc) (gboolean trans_a, guint M, guint N, gsize K,
+    const float *A, gsize lda, const float *B, gsize ldb, float *C, gsize ldc);
+
+static void
+gemm_openblas (gboolean trans_a, guint M, guint N, gsize K, const float *A,
+    gsize lda, const float *B, gsize ldb, float *C, gsize ldc)
+{
+  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+      CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
+}
+
+#ifdef HAVE_X86_KERNELS
+
+/* ------------------------------------------------------------- AVX-512F */
+
+#define AVX512_INLINE static inline \
+  __attribute__ ((always_inline, target ("avx512f")))
+
+/* C[r, 0..16 nv - 1] += sum_k A(r, k) B[k, 0..16 nv - 1] for r < mr
+ * (mr <= 8), k < kc, nv = 1 or 2 vectors, A(r, k) = A[r * ar + k * ak],
+ * rows of B ldb apart; m0, m1 mask the columns that exist. */
+AVX512_INLINE void
+tile_avx512 (const guint mr, const guint nv, gsize kc, const float *A,
+    gsize ar, gsize ak, const float *B, gsize ldb, float *C, gsize ldc,
+    __mmask16 m0, __mmask16 m1)
+{
+  __m512 c0[8], c1[8], b0, b1 = _mm512_setzero_ps (), x;
+  gsize k;
+  guint r;
+
+#pragma GCC unroll 8
+  for (r = 0; r < mr; r++) {
+    c0[r] = _mm512_setzero_ps ();
+    c1[r] = _mm512_setzero_ps ();
+  }
+  for (k = 0; k < kc; k++) {
+    b0 = _mm512_maskz_loadu_ps (m0, B + k * ldb);
+    if (nv == 2)
+      b1 = _mm512_maskz_loadu_ps (m1, B + k * ldb + 16);
+#pragma GCC unroll 8
+    for (r = 0; r < mr; r++) {
+      x = _mm512_set1_ps (A[r * ar + k * ak]);
+      c0[r] = _mm512_fmadd_ps (x, b0, c0[r]);
+      if (nv == 2)
+        c1[r] = _mm512_fmadd_ps (x, b1, c1[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (r = 0; r < mr; r++) {
+    float *cr = C + r * ldc;
+    _mm512_mask_storeu_ps (cr, m0, _mm512_add_ps (_mm512_maskz_loadu_ps (m0,
+                cr), c0[r]));
+    if (nv == 2)
+      _mm512_mask_storeu_ps (cr + 16, m1,
+          _mm512_add_ps (_mm512_maskz_loadu_ps (m1, cr + 16), c1[r]));
+  }
+}
+
+/* One tile of mr rows (a constant in each case, so the tile unrolls) and
+ * nv vectors. */
+#define TILE_CASES(tile, MR_, nv, ...) \
+  switch (MR_) { \
+    case 8: tile (8, nv, __VA_ARGS__); break; \
+    case 7: tile (7, nv, __VA_ARGS__); break; \
+    case 6: tile (6, nv, __VA_ARGS__); break; \
+    case 5: tile (5, nv, __VA_ARGS__); break; \
+    case 4: tile (4, nv, __VA_ARGS__); break; \
+    case 3: tile (3, nv, __VA_ARGS__); break; \
+    case 2: tile (2, nv, __VA_ARGS__); break; \
+    default: tile (1, nv, __VA_ARGS__); break; \
+  }
+
+static inline __mmask16
+mask16 (guint n)
+{
+  return n >= 16 ? 0xffff : (__mmask16) ((1u << n) - 1);
+}
+
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx512f")))
+static void
+gemm_avx512 (gboolean trans_a, guint M, guint N, gsize K, const float *A,
+    gsize lda, const float *B, gsize ldb, float *C, gsize ldc)
+/* *INDENT-ON* */
+
+{
+  gsize ar = trans_a ? 1 : lda, ak = trans_a ? lda : 1, k0, kc;
+  guint i, j, j0;
+
+  for (k0 = 0; k0 < K; k0 += kc) {
+    kc = MIN (KC, K - k0);
+    for (j0 = 0; j0 < N; j0 += NC) {
+      guint j1 = MIN (j0 + NC, N);
+      for (i = 0; i < M; i += MR) {
+        guint mr = MIN (M - i, MR);
+        const float *a = A + i * ar + k0 * ak;
+        for (j = j0; j < j1; j += PANEL) {
+          guint n = j1 - j;
+          __mmask16 m0 = mask16 (n), m1 = n > 16 ? mask16 (n - 16) : 0;
+          const float *b = B + k0 * ldb + j;
+          float *c = C + i * ldc + j;
+          if (n > 16) {
+            TILE_CASES (tile_avx512, mr, 2, kc, a, ar, ak, b, ldb, c, ldc, m0,
+                m1);
+          } else {
+            TILE_CASES (tile_avx512, mr, 1, kc, a, ar, ak, b, ldb, c, ldc, m0,
+                m1);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* ----------------------------------------------------------- AVX2 + FMA */
+
+/* The same with 8 lanes and 16 ymm registers: tiles of 6 rows x 16
+ * columns (12 accumulators, 2 of B, 1 broadcast). */
+#define AVX2_INLINE static inline \
+  __attribute__ ((always_inline, target ("avx2,fma")))
+
+AVX2_INLINE void
+tile_avx2 (const guint mr, const guint nv, gsize kc, const float *A,
+    gsize ar, gsize ak, const float *B, gsize ldb, float *C, gsize ldc,
+    __m256i m0, __m256i m1)
+{
+  /* [8]: TILE_CASES also names mr 7 and 8, which gemm_avx2 never asks for */
+  __m256 c0[8], c1[8], b0, b1 = _mm256_setzero_ps (), x;
+  gsize k;
+  guint r;
+
+#pragma GCC unroll 6
+  for (r = 0; r < mr; r++) {
+    c0[r] = _mm256_setzero_ps ();
+    c1[r] = _mm256_setzero_ps ();
+  }
+  for (k = 0; k < kc; k++) {
+    b0 = _mm256_maskload_ps (B + k * ldb, m0);
+    if (nv == 2)
+      b1 = _mm256_maskload_ps (B + k * ldb + 8, m1);
+#pragma GCC unroll 6
+    for (r = 0; r < mr; r++) {
+      x = _mm256_broadcast_ss (A + r * ar + k * ak);
+      c0[r] = _mm256_fmadd_ps (x, b0, c0[r]);
+      if (nv == 2)
+        c1[r] = _mm256_fmadd_ps (x, b1, c1[r]);
+    }
+  }
+#pragma GCC unroll 6
+  for (r = 0; r < mr; r++) {
+    float *cr = C + r * ldc;
+    _mm256_maskstore_ps (cr, m0, _mm256_add_ps (_mm256_maskload_ps (cr, m0),
+            c0[r]));
+    if (nv == 2)
+      _mm256_maskstore_ps (cr + 8, m1,
+          _mm256_add_ps (_mm256_maskload_ps (cr + 8, m1), c1[r]));
+  }
+}
+
+/* lanes l < n enabled (sign bit set) */
+AVX2_INLINE __m256i
+mask8 (guint n)
+{
+  return _mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) MIN (n, 8)),
+      _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx2,fma")))
+static void
+gemm_avx2 (gboolean trans_a, guint M, guint N, gsize K, const float *A,
+    gsize lda, const float *B, gsize ldb, float *C, gsize ldc)
+/* *INDENT-ON* */
+
+{
+  gsize ar = trans_a ? 1 : lda, ak = trans_a ? lda : 1, k0, kc;
+  guint i, j, j0;
+
+  for (k0 = 0; k0 < K; k0 += kc) {
+    kc = MIN (KC, K - k0);
+    for (j0 = 0; j0 < N; j0 += NC) {
+      guint j1 = MIN (j0 + NC, N);
+      for (i = 0; i < M; i += 6) {
+        guint mr = MIN (M - i, 6);
+        const float *a = A + i * ar + k0 * ak;
+        for (j = j0; j < j1; j += 16) {
+          guint n = j1 - j;
+          __m256i m0 = mask8 (n), m1 = mask8 (n > 8 ? n - 8 : 0);
+          const float *b = B + k0 * ldb + j;
+          float *c = C + i * ldc + j;
+          if (n > 8) {
+            TILE_CASES (tile_avx2, mr, 2, kc, a, ar, ak, b, ldb, c, ldc, m0,
+                m1);
+          } else {
+            TILE_CASES (tile_avx2, mr, 1, kc, a, ar, ak, b, ldb, c, ldc, m0,
+                m1);
+          }
+        }
+      }
+    }
+  }
+}
+
+#endif /* HAVE_X86_KERNELS */
+
+/* The kernel set of lstm-blas.c, so both passes use the same ISA. */
+static GemmFunc
+choose (void)
+{
+  const gchar *k = lstm_blas_get_kernels ();
+
+#ifdef HAVE_X86_KERNELS
+  if (g_str_equal (k, "avx512"))
+    return gemm_avx512;
+  if (g_str_equal (k, "avx2"))
+    return gemm_avx2;
+#endif
+  (void) k;
+  return gemm_openblas;
+}
+
+static GemmFunc
+get_gemm (void)
+{
+  static GemmFunc gemm;
+  GemmFunc g = g_atomic_pointer_get (&gemm);
+
+  if (G_UNLIKELY (g == NULL)) {
+    g = choose ();
+    g_atomic_pointer_set (&gemm, g);
+  }
+  return g;
+}
+
+void
+lstm_train_gemm (gboolean trans_a, guint M, guint N, gsize K, const float *A,
+    gsize lda, const float *B, gsize ldb, float *C, gsize ldc)
+{
+  if (M == 0 || N == 0 || K == 0)
+    return;
+  get_gemm ()(trans_a, M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+/* Transposes in tiles so that both sides are walked in cache lines. */
+#define TILE 32
+
+void
+lstm_train_transpose (gsize rows, gsize cols, const float *A, gsize lda,
+    float *AT, gsize ldat)
+{
+  gsize i0, j0, i, j;
+
+  for (i0 = 0; i0 < rows; i0 += TILE) {
+    gsize i1 = MIN (i0 + TILE, rows);
+    for (j0 = 0; j0 < cols; j0 += TILE) {
+      gsize j1 = MIN (j0 + TILE, cols);
+      for (i = i0; i < i1; i++)
+        for (j = j0; j < j1; j++)
+          AT[j * ldat + i] = A[i * lda + j];
+    }
+  }
+}

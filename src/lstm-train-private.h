@@ -1,0 +1,141 @@
+/* Internal to src/: the trainer's layout, shared by lstm-train.c (the
+ * API and batch packing), lstm-bptt.c (forward with caches, backward
+ * through time), lstm-loss.c and lstm-optim.c.
+ *
+ * Packed rows. A batch is stored the way torch.nn.utils.rnn.PackedSequence
+ * stores one: the sequences sorted by length, longest first (ties in batch
+ * order), then for each time step t the rows of the B_t sequences still
+ * running at t, in that sorted order. Row off[t] + j is frame t of sorted
+ * sequence j; off[t + 1] = off[t] + B_t; B_0 = B >= B_1 >= ... So every
+ * per-step product works on B_t contiguous rows, the products over all
+ * frames (input projection, weight gradients) on all N = sum of lengths
+ * rows at once, and frames past a sequence's end are never computed.
+ * Row off[t] + j at step t - 1 is row off[t - 1] + j: the same sequence.
+ */
+#ifndef __LSTM_TRAIN_PRIVATE_H__
+#define __LSTM_TRAIN_PRIVATE_H__
+
+#include "lstm-private.h"
+
+G_BEGIN_DECLS
+
+/* Caches of one layer over the packed rows of a batch (N rows). */
+typedef struct
+{
+  float *gates;                 /* [N, 4H] i, f, g, o (after sigmoid, tanh) */
+  float *c;                     /* [N, H] c_t */
+  float *tc;                    /* [N, H] tanh (c_t) */
+  float *y;                     /* [N, H] h_t, the layer's output */
+  float *h_prev;                /* [N, H] h_{t-1} of each row (h0 at t = 0) */
+  float *h0;                    /* [max_batch, H] initial h, sorted order */
+  float *c0;                    /* [max_batch, H] initial c, sorted order */
+  float *mask;                  /* [N, H] dropout scales 0, 1/(1-p); or NULL */
+  float *dropped;               /* [N, H] y * mask, the next input; or NULL */
+  float *w_ih_t;                /* [in, 4H] weight_ih transposed, this step's */
+  float *w_hh_t;                /* [H, 4H] weight_hh transposed */
+} TrainLayer;
+
+struct _LstmTrainer
+{
+  LstmModel *model;             /* owned reference; params updated in place */
+  LstmTrainConfig config;
+  guint max_batch;
+  guint max_frames;
+  gsize max_rows;               /* max_batch * max_frames */
+
+  /* The batch being computed (lstm-train.c fills these). */
+  guint n_seq;                  /* B */
+  guint n_steps;                /* T: the longest length */
+  gsize n_rows;                 /* N: the sum of lengths */
+  guint *order;                 /* [max_batch] sorted position -> batch index */
+  guint *sorted_len;            /* [max_batch] lengths in sorted order */
+  guint *step_rows;             /* [max_frames] B_t */
+  gsize *step_off;              /* [max_frames + 1] off[t] */
+  guint *row_seq;               /* [max_rows] batch index of each row */
+  guint *row_frame;             /* [max_rows] frame index of each row */
+  gboolean training;            /* dropout on, caches for backward */
+
+  float *x0;                    /* [max_rows, I] normalized input, packed */
+  TrainLayer *layers;           /* [num_layers] */
+
+  /* Loss rows: every row, or each sequence's last frame (last_frame_only). */
+  gsize n_loss_rows;            /* R */
+  gsize *loss_row;              /* [max_batch] packed row of each last frame */
+  float *y_last;                /* [max_batch, H] top h of the last frames */
+  float *z;                     /* [max_rows, O'] logits (O' = O, or H) */
+  float *dz;                    /* [max_rows, O'] dLoss/dz */
+  float *p_row;                 /* [O'] one row of the model's output (MSE) */
+
+  /* Backward scratch. */
+  float *dy;                    /* [max_rows, H] dLoss/dy, this layer's */
+  float *da;                    /* [max_rows, 4H] dLoss/d pre-activations */
+  float *dh;                    /* [max_batch, H] recurrent dLoss/dh_{t-1} */
+  float *dc;                    /* [max_batch, H] recurrent dLoss/dc_{t-1} */
+  float *head_w_t;              /* [H, O] the head's weight transposed */
+  float *bias_sum;              /* [4H] b_ih + b_hh of the layer being run */
+
+  /* Flat buffers of n_params floats, laid out as model->params. */
+  float *grad;
+  float *opt_a;                 /* SGD/RMSprop momentum; Adam m */
+  float *opt_b;                 /* Adam v; RMSprop square average */
+  float *opt_c;                 /* RMSprop centered: gradient average */
+  gboolean opt_started;         /* SGD: the momentum buffer holds a value */
+  guint64 step_count;
+  double grad_norm;
+
+  guint64 rng;                  /* dropout's stream (splitmix64) */
+};
+
+/* lstm-bptt.c: the stacked layers over the packed batch in x0 (and the
+ * states in h0/c0), then the head on the loss rows into z. */
+G_GNUC_INTERNAL void lstm_bptt_forward (LstmTrainer * t);
+/* dz -> grad (zeroed first): head, then every layer back through time. */
+G_GNUC_INTERNAL void lstm_bptt_backward (LstmTrainer * t);
+
+/* lstm-loss.c: the loss of the R loss rows of z, its gradient into dz
+ * ('mean' reduction), and the counts. Returns the batch's mean loss. The
+ * batch was validated (ids in range, something counted). */
+G_GNUC_INTERNAL float lstm_loss_compute (LstmTrainer * t,
+    const LstmBatch * batch, gboolean want_grad, LstmTrainStats * stats);
+
+/* lstm-optim.c */
+G_GNUC_INTERNAL gboolean lstm_optim_check_config (const LstmTrainConfig * c,
+    GError ** error);
+G_GNUC_INTERNAL gboolean lstm_optim_apply (LstmTrainer * t, GError ** error);
+
+/* lstm-train-blas.c (all row-major): C[M,N] += op (A) B with B [K,N];
+ * op (A) = A [M,K], or with trans_a A^T, A being [K,M]. */
+G_GNUC_INTERNAL void lstm_train_gemm (gboolean trans_a, guint M, guint N,
+    gsize K, const float *A, gsize lda, const float *B, gsize ldb, float *C,
+    gsize ldc);
+
+/* lstm-train-act.c: y[i] = sigmoid (x[i]), y[i] = tanh (x[i]), i < n;
+ * y may be x. */
+G_GNUC_INTERNAL void lstm_train_sigmoid (const float *x, float *y, gsize n);
+G_GNUC_INTERNAL void lstm_train_tanh (const float *x, float *y, gsize n);
+/* One cell over one row (H units): g, the 4H pre-activations, becomes the
+ * gate values i, f, g, o; c_prev [H] in; c, tanh (c) and h [H] out. */
+G_GNUC_INTERNAL void lstm_train_cell_forward (float *g, const float *c_prev,
+    float *c, float *tc, float *y, guint H);
+/* Its backward: from the gate values, tanh (c_t), c_{t-1}, dL/dh_t as
+ * dy + dh and dL/dc_t carried in dc, writes dL/da [4H] into da and
+ * dL/dc_{t-1} into dc. */
+G_GNUC_INTERNAL void lstm_train_cell_backward (const float *gates,
+    const float *tc, const float *c_prev, const float *dy, const float *dh,
+    float *dc, float *da, guint H);
+
+/* AT[cols, rows] = A[rows, cols]^T */
+G_GNUC_INTERNAL void lstm_train_transpose (gsize rows, gsize cols,
+    const float *A, gsize lda, float *AT, gsize ldat);
+/* y[N] += column sums of A[M,N], row after row */
+G_GNUC_INTERNAL void lstm_train_column_sums (gsize M, guint N,
+    const float *A, gsize lda, float *y);
+
+/* Test hook: the dropout scale row of (layer, batch sequence, frame) of the
+ * last computed batch (H floats), or NULL without dropout there. */
+G_GNUC_INTERNAL const float *lstm_trainer_get_dropout_row (LstmTrainer * t,
+    guint layer, guint seq, guint frame);
+
+G_END_DECLS
+
+#endif /* __LSTM_TRAIN_PRIVATE_H__ */

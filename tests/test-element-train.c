@@ -1,0 +1,521 @@
+/* The lstmtrain element: training inside pipelines. */
+#include "test-util.h"
+
+#include <gst/gst.h>
+#include <gst/check/gstharness.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* The memory task: three "tones" (one-hot on channels 0..2 for 3 frames),
+ * then DELAY frames of noise, then a marker on channel 3. The class is the
+ * tone, and only the sequence's last frame is judged, so the network must
+ * carry it DELAY frames. */
+#define CHANNELS 4
+#define DELAY 30
+#define SEQ_LEN (3 + DELAY + 1)
+#define RATE 100
+
+static void
+make_sequence (GRand * rand, gint tone, float *x)
+{
+  guint t, c;
+
+  for (t = 0; t < SEQ_LEN; t++)
+    for (c = 0; c < CHANNELS; c++)
+      x[t * CHANNELS + c] = (float) g_rand_double_range (rand, -0.2, 0.2);
+  for (t = 0; t < 3; t++)
+    x[t * CHANNELS + tone] += 1.0f;
+  x[(SEQ_LEN - 1) * CHANNELS + 3] += 1.0f;
+}
+
+/* A 16-bit PCM WAV of n sequences back to back (S16 is what wavparse
+ * gives; lstmtrain and lstm scale it by 1/32768, hence the 0.5 factor to
+ * keep the values inside [-1, 1)), and an .srt with one cue per sequence. */
+static void
+write_task (const gchar * wav, const gchar * srt, guint n, guint32 seed,
+    gint * tones)
+{
+  GRand *rand = g_rand_new_with_seed (seed);
+  guint frames = n * SEQ_LEN, i, t;
+  gsize data_bytes = (gsize) frames * CHANNELS * 2;
+  guint8 *buf = g_malloc0 (44 + data_bytes);
+  GString *subs = g_string_new (NULL);
+  float x[SEQ_LEN * CHANNELS];
+  gint16 *pcm = (gint16 *) (buf + 44);
+
+  memcpy (buf, "RIFF", 4);
+  GST_WRITE_UINT32_LE (buf + 4, 36 + data_bytes);
+  memcpy (buf + 8, "WAVEfmt ", 8);
+  GST_WRITE_UINT32_LE (buf + 16, 16);
+  GST_WRITE_UINT16_LE (buf + 20, 1);    /* PCM */
+  GST_WRITE_UINT16_LE (buf + 22, CHANNELS);
+  GST_WRITE_UINT32_LE (buf + 24, RATE);
+  GST_WRITE_UINT32_LE (buf + 28, RATE * CHANNELS * 2);
+  GST_WRITE_UINT16_LE (buf + 32, CHANNELS * 2);
+  GST_WRITE_UINT16_LE (buf + 34, 16);
+  memcpy (buf + 36, "data", 4);
+  GST_WRITE_UINT32_LE (buf + 40, data_bytes);
+
+  for (i = 0; i < n; i++) {
+    /* cues in milliseconds: frame k starts at 10 k ms */
+    guint s_ms = i * SEQ_LEN * 10, e_ms = (i + 1) * SEQ_LEN * 10;
+    tones[i] = g_rand_int_range (rand, 0, 3);
+    make_sequence (rand, tones[i], x);
+    for (t = 0; t < SEQ_LEN * CHANNELS; t++)
+      pcm[(gsize) i * SEQ_LEN * CHANNELS + t] =
+          GINT16_TO_LE ((gint16) lrintf (CLAMP (x[t] * 0.5f, -1.0f, 0.99f)
+              * 32767.0f));
+    g_string_append_printf (subs, "%u\n%02u:%02u:%02u,%03u --> "
+        "%02u:%02u:%02u,%03u\n%s\n\n", i + 1, s_ms / 3600000,
+        s_ms / 60000 % 60, s_ms / 1000 % 60, s_ms % 1000, e_ms / 3600000,
+        e_ms / 60000 % 60, e_ms / 1000 % 60, e_ms % 1000,
+        tones[i] == 0 ? "low" : tones[i] == 1 ? "<i>mid</i>" : "high");
+  }
+  g_assert_true (g_file_set_contents (wav, (gchar *) buf, 44 + data_bytes,
+          NULL));
+  g_assert_true (g_file_set_contents (srt, subs->str, subs->len, NULL));
+  g_string_free (subs, TRUE);
+  g_free (buf);
+  g_rand_free (rand);
+}
+
+static GstMessage *
+run_pipeline (const gchar * desc, GPtrArray * messages)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *p = gst_parse_launch (desc, &error);
+  GstBus *bus;
+  GstMessage *msg;
+
+  g_assert_no_error (error);
+  bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  while (TRUE) {
+    msg = gst_bus_timed_pop (bus, 300 * GST_SECOND);
+    g_assert_nonnull (msg);
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS
+        || GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+      break;
+    if (messages != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+        && gst_message_has_name (msg, "lstmtrain"))
+      g_ptr_array_add (messages, gst_message_ref (msg));
+    gst_message_unref (msg);
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (p);
+  return msg;
+}
+
+/* Held-out sequences through the lstm element, output-mode=last, one
+ * DISCONT buffer per sequence: the fraction classified right. */
+static gdouble
+accuracy_through_lstm (const gchar * model, const gchar * labels[3],
+    guint n, guint32 seed)
+{
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  GstHarness *h;
+  GRand *rand = g_rand_new_with_seed (seed);
+  float x[SEQ_LEN * CHANNELS];
+  guint i, right = 0;
+  gint tones[512];
+
+  g_assert_cmpuint (n, <=, 512);
+  g_object_set (e, "model", model, "output-mode", 2 /* last */ , NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_sink_caps_str (h, "text/x-raw,format=utf8");
+  gst_harness_set_src_caps_str (h, "audio/x-raw,format=F32LE,"
+      "layout=interleaved,channels=4,rate=100");
+  for (i = 0; i <= n; i++) {
+    GstBuffer *b;
+    if (i < n) {
+      tones[i] = g_rand_int_range (rand, 0, 3);
+      make_sequence (rand, tones[i], x);
+      /* what the WAV path gives: x * 0.5 through S16 */
+      for (guint k = 0; k < SEQ_LEN * CHANNELS; k++)
+        x[k] = lrintf (CLAMP (x[k] * 0.5f, -1.0f, 0.99f) * 32767.0f)
+            / 32768.0f;
+      b = gst_buffer_new_memdup (x, sizeof (x));
+      GST_BUFFER_PTS (b) = i * SEQ_LEN * 10 * GST_MSECOND;
+      GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+      gst_harness_push (h, b);
+    } else {
+      gst_harness_push_event (h, gst_event_new_eos ());
+    }
+    if (i > 0) {                /* the previous sequence's prediction */
+      GstMapInfo map;
+      g_autofree gchar *line = NULL;
+      b = gst_harness_pull (h);
+      gst_buffer_map (b, &map, GST_MAP_READ);
+      line = g_strndup ((gchar *) map.data, map.size);
+      gst_buffer_unmap (b, &map);
+      gst_buffer_unref (b);
+      if (g_str_has_prefix (line, labels[tones[i - 1]])
+          && line[strlen (labels[tones[i - 1]])] == ' ')
+        right++;
+    }
+  }
+  gst_harness_teardown (h);
+  g_rand_free (rand);
+  return (gdouble) right / n;
+}
+
+/* (1) + (2): a gst-launch pipeline with a label track through subparse
+ * learns the memory task; checked on held-out sequences through lstm. */
+static void
+test_memory_task (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *wav = g_build_filename (dir, "train.wav", NULL);
+  g_autofree gchar *srt = g_build_filename (dir, "train.srt", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = NULL;
+  g_autoptr (GPtrArray) msgs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_message_unref);
+  g_autoptr (LstmModel) m = NULL;
+  g_autoptr (GError) error = NULL;
+  const gchar *labels[3] = { "low", "mid", "high" };
+  gint tones[400];
+  GstMessage *end;
+  gdouble acc;
+  const GstStructure *s;
+  gdouble val_acc;
+
+  write_task (wav, srt, 400, 11, tones);
+  desc = g_strdup_printf ("lstmtrain name=t model=%s hidden-size=24 "
+      "epochs=30 batch-size=16 learning-rate=0.01 seed=3 "
+      "validation-fraction=0.1 labels=low,mid,high ! fakesink "
+      "filesrc location=%s ! wavparse ! t.sink "
+      "filesrc location=%s ! subparse ! t.target", model, wav, srt);
+  end = run_pipeline (desc, msgs);
+  if (GST_MESSAGE_TYPE (end) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) err = NULL;
+    g_autofree gchar *dbg = NULL;
+    gst_message_parse_error (end, &err, &dbg);
+    g_error ("training failed: %s (%s)", err->message, dbg);
+  }
+  gst_message_unref (end);
+  g_assert_cmpuint (msgs->len, >=, 1);
+  s = gst_message_get_structure (msgs->pdata[msgs->len - 1]);
+  g_assert_true (gst_structure_get_double (s, "val-accuracy", &val_acc));
+  g_test_message ("%u epochs, last validation accuracy %.3f", msgs->len,
+      val_acc);
+  for (guint i = 0; i < msgs->len; i += msgs->len - 1) {
+    g_autofree gchar *str = gst_structure_to_string (gst_message_get_structure
+        (msgs->pdata[i]));
+    g_test_message ("%s", str);
+    if (msgs->len == 1)
+      break;
+  }
+
+  m = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (m->labels, ((const gchar *[]) {
+            "low", "mid", "high", NULL
+          }));
+  g_assert_cmpint (m->output, ==, LSTM_OUTPUT_SOFTMAX);
+  g_assert_nonnull (m->input_mean);
+  acc = accuracy_through_lstm (model, labels, 200, 12345);
+  g_test_message ("held-out accuracy through lstm: %.3f (bar 0.95)", acc);
+  g_assert_cmpfloat (acc, >=, 0.95);
+
+  g_unlink (wav);
+  g_unlink (srt);
+  g_unlink (model);
+  g_rmdir (dir);
+}
+
+/* A label outside the labels property is a clear error. */
+static void
+test_unknown_label (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *wav = g_build_filename (dir, "train.wav", NULL);
+  g_autofree gchar *srt = g_build_filename (dir, "train.srt", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *dbg = NULL;
+  gint tones[20];
+  GstMessage *end;
+
+  write_task (wav, srt, 20, 5, tones);
+  desc = g_strdup_printf ("lstmtrain name=t model=%s epochs=1 "
+      "labels=low,high ! fakesink filesrc location=%s ! wavparse ! t.sink "
+      "filesrc location=%s ! subparse ! t.target", model, wav, srt);
+  end = run_pipeline (desc, NULL);
+  g_assert_cmpint (GST_MESSAGE_TYPE (end), ==, GST_MESSAGE_ERROR);
+  gst_message_parse_error (end, &err, &dbg);
+  g_test_message ("%s", dbg);
+  g_assert_nonnull (strstr (dbg, "'mid', which is not one of the labels"));
+  gst_message_unref (end);
+  g_assert_false (g_file_test (model, G_FILE_TEST_EXISTS));
+  g_unlink (wav);
+  g_unlink (srt);
+  g_rmdir (dir);
+}
+
+/* An unwritable model path fails before any frame is read. */
+static void
+test_unwritable_path (void)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *dbg = NULL;
+  GstMessage *end = run_pipeline ("audiotestsrc num-buffers=5 ! "
+      "audio/x-raw,format=F32LE,channels=2,rate=100 ! "
+      "lstmtrain task=forecast model=/nonexistent-dir/m.safetensors ! "
+      "fakesink", NULL);
+
+  g_assert_cmpint (GST_MESSAGE_TYPE (end), ==, GST_MESSAGE_ERROR);
+  gst_message_parse_error (end, &err, &dbg);
+  g_assert_nonnull (strstr (dbg, "/nonexistent-dir/m.safetensors"));
+  gst_message_unref (end);
+}
+
+/* A noisy multi-sine sensor stream: 3 channels at 100 frames/s, each the
+ * sum of two sines of its own frequencies (0.7 to 2.9 Hz) and uniform
+ * noise of +-0.05. */
+static void
+sensor_stream (float *x, guint n, guint64 first, GRand * rand)
+{
+  static const double f1[3] = { 0.7, 1.1, 1.9 }, f2[3] = { 2.3, 2.9, 1.3 };
+  guint t, c;
+
+  for (t = 0; t < n; t++) {
+    double sec = (first + t) / 100.0;
+    for (c = 0; c < 3; c++)
+      x[t * 3 + c] = (float) (sin (2 * G_PI * f1[c] * sec)
+          + 0.5 * sin (2 * G_PI * f2[c] * sec + c)
+          + g_rand_double_range (rand, -0.05, 0.05));
+  }
+}
+
+/* (3) task=forecast learns to predict 10 frames (0.1 s) ahead, and beats
+ * the naive forecast (the last value) by at least 5x in MSE on a later
+ * stretch of the stream it did not train on. */
+static void
+test_forecast (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "f.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time "
+      "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=3,rate=100 "
+      "! lstmtrain task=forecast horizon=10 bptt=100 hidden-size=32 "
+      "epochs=40 batch-size=16 learning-rate=0.01 clip-grad-norm=1 seed=1 "
+      "model=%s ! fakesink", model);
+  g_autoptr (GError) error = NULL;
+  GstElement *p = gst_parse_launch (desc, &error);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstBus *bus = gst_element_get_bus (p);
+  GRand *rand = g_rand_new_with_seed (7);
+  const guint N = 20000, TEST = 3000, H = 10;
+  g_autofree float *x = g_new (float, (gsize) (N + TEST) * 3);
+  g_autofree float *y = g_new (float, (gsize) TEST * 3);
+  g_autoptr (LstmModel) m = NULL;
+  g_autoptr (LstmState) st = NULL;
+  GstMessage *msg;
+  double mse = 0, naive = 0;
+  guint t;
+
+  g_assert_no_error (error);
+  sensor_stream (x, N + TEST, 0, rand);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  for (t = 0; t < N; t += 100) {
+    GstFlowReturn ret;
+    GstBuffer *b = gst_buffer_new_memdup (x + (gsize) t * 3, 100 * 3 * 4);
+    GST_BUFFER_PTS (b) = t * 10 * GST_MSECOND;
+    g_signal_emit_by_name (src, "push-buffer", b, &ret);
+    gst_buffer_unref (b);
+    g_assert_cmpint (ret, ==, GST_FLOW_OK);
+  }
+  g_signal_emit_by_name (src, "end-of-stream", &(GstFlowReturn) {
+      0}
+  );
+  msg = gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (p, GST_STATE_NULL);
+
+  /* the later, unseen stretch: warm up on its first 200 frames */
+  m = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  st = lstm_state_new (m, 0);
+  lstm_forward (m, st, x + (gsize) N * 3, TEST, y);
+  for (t = 200; t + H < TEST; t++) {
+    const float *now = x + (gsize) (N + t) * 3;
+    const float *later = x + (gsize) (N + t + H) * 3;
+    for (guint c = 0; c < 3; c++) {
+      mse += (y[t * 3 + c] - later[c]) * (y[t * 3 + c] - later[c]);
+      naive += (now[c] - later[c]) * (now[c] - later[c]);
+    }
+  }
+  g_test_message ("forecast 10 frames ahead: MSE %.5f, last value's %.5f "
+      "(%.1fx better; bar 5x)", mse / ((TEST - 200 - H) * 3),
+      naive / ((TEST - 200 - H) * 3), naive / mse);
+  g_assert_cmpfloat (naive / mse, >=, 5.0);
+
+  g_rand_free (rand);
+  gst_object_unref (bus);
+  gst_object_unref (src);
+  gst_object_unref (p);
+  g_unlink (model);
+  g_rmdir (dir);
+}
+
+/* (6) One SGD step from init-model on one sequence (batch-size=1,
+ * shuffle=false, epochs=1, no validation) gives PyTorch's weights
+ * (tests/reference/generate_train_element.py). */
+static void
+test_one_sgd_step (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *init = g_build_filename (LSTM_REFERENCE_DIR_DEFAULT,
+      "..", "train-element", "sgd_init.safetensors", NULL);
+  g_autofree gchar *after = g_build_filename (LSTM_REFERENCE_DIR_DEFAULT,
+      "..", "train-element", "sgd_after.safetensors", NULL);
+  g_autofree gchar *data = g_build_filename (LSTM_REFERENCE_DIR_DEFAULT,
+      "..", "train-element", "sgd_data.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time "
+      "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=3,rate=100 "
+      "! lstmtrain init-model=%s labels=no,yes label=yes optimizer=sgd "
+      "learning-rate=0.1 momentum=0.9 batch-size=1 shuffle=false epochs=1 "
+      "validation-fraction=0 model=%s ! fakesink", init, model);
+  g_autoptr (GBytes) bytes = read_file_or_fail (data);
+  g_autoptr (LstmTensorFile) f = NULL;
+  g_autoptr (LstmModel) got = NULL;
+  g_autoptr (LstmModel) want = NULL;
+  g_autoptr (GError) error = NULL;
+  GstElement *p = gst_parse_launch (desc, &error);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg;
+  LstmTensor *x;
+  GstBuffer *b;
+  GstFlowReturn ret;
+  gsize size;
+  const guint8 *raw = g_bytes_get_data (bytes, &size);
+  double err;
+
+  g_assert_no_error (error);
+  f = lstm_safetensors_parse (raw, size, data, &error);
+  g_assert_no_error (error);
+  x = g_hash_table_lookup (f->by_name, "input");
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  b = gst_buffer_new_memdup (x->data, x->size);
+  GST_BUFFER_PTS (b) = 0;
+  g_signal_emit_by_name (src, "push-buffer", b, &ret);
+  gst_buffer_unref (b);
+  g_signal_emit_by_name (src, "end-of-stream", &ret);
+  msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (p, GST_STATE_NULL);
+
+  got = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  want = lstm_model_load (after, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (got->n_params, ==, want->n_params);
+  /* float32 on both sides, different summation orders: PyTorch's
+   * optimizer-step tolerance of the core tests */
+  err = rel_error (got->params, want->params, got->n_params);
+  g_test_message ("one SGD step vs PyTorch: max relative error %.3g "
+      "(tolerance 1e-5)", err);
+  g_assert_cmpfloat (err, <=, 1e-5);
+  /* and the step did move the weights */
+  {
+    g_autoptr (LstmModel) before = lstm_model_load (init, NULL);
+    g_assert_cmpfloat (rel_error (before->params, want->params,
+            want->n_params), >, 1e-3);
+  }
+  gst_object_unref (bus);
+  gst_object_unref (src);
+  gst_object_unref (p);
+  g_unlink (model);
+  g_rmdir (dir);
+}
+
+/* (5) SIGKILL while training: the previous model file is still whole and
+ * loads, byte for byte as before. */
+static void
+test_sigkill (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *launch = g_find_program_in_path ("gst-launch-1.0");
+  g_autofree gchar *loc = g_strdup_printf ("model=%s", model);
+  const gchar *argv[] = { launch, "-q", "audiotestsrc", "num-buffers=200",
+    "samplesperbuffer=100", "!",
+    "audio/x-raw,format=F32LE,channels=8,rate=100", "!", "lstmtrain",
+    "task=forecast", "hidden-size=64", "epochs=100000", loc, "!", "fakesink",
+    NULL
+  };
+  g_autoptr (LstmModel) old = lstm_model_new (8, 4, 1, 8,
+      LSTM_OUTPUT_IDENTITY, NULL);
+  g_autoptr (GBytes) before = NULL;
+  g_autoptr (GBytes) after = NULL;
+  g_autoptr (LstmModel) back = NULL;
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+  gint status;
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  /* gst-launch-1.0 is not instrumented: it cannot load an ASan plugin (the
+   * normal build runs this test) */
+  g_test_skip ("gst-launch-1.0 cannot load an AddressSanitizer plugin");
+  g_rmdir (dir);
+  return;
+#endif
+#endif
+  g_assert_nonnull (launch);
+  lstm_model_init_random (old, 4);
+  g_assert_true (lstm_model_save (old, model, NULL));
+  before = read_file_or_fail (model);
+  g_assert_true (g_spawn_async (NULL, (gchar **) argv, NULL,
+          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+          &pid, &error));
+  g_usleep (1500 * 1000);       /* collecting, then training */
+  g_assert_cmpint (waitpid (pid, &status, WNOHANG), ==, 0);     /* running */
+  kill (pid, SIGKILL);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFSIGNALED (status));
+
+  after = read_file_or_fail (model);
+  g_assert_true (g_bytes_equal (before, after));
+  back = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  g_spawn_close_pid (pid);
+  {
+    /* a temporary file of an interrupted save may stay; nothing else */
+    g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+    const gchar *name;
+    while ((name = g_dir_read_name (d)) != NULL) {
+      g_autofree gchar *path = g_build_filename (dir, name, NULL);
+      g_unlink (path);
+    }
+  }
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/lstm/train-element/memory-task", test_memory_task);
+  g_test_add_func ("/lstm/train-element/forecast", test_forecast);
+  g_test_add_func ("/lstm/train-element/one-sgd-step", test_one_sgd_step);
+  g_test_add_func ("/lstm/train-element/sigkill", test_sigkill);
+  g_test_add_func ("/lstm/train-element/unknown-label", test_unknown_label);
+  g_test_add_func ("/lstm/train-element/unwritable-path", test_unwritable_path);
+  return g_test_run ();
+}
