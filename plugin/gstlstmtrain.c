@@ -27,6 +27,12 @@
  * rename). Input normalization (mean and std per feature) is measured on
  * the training frames and stored in the model.
  *
+ * In `mode=online` it trains while the stream flows: truncated BPTT over
+ * consecutive #GstLstmTrain:bptt-frame windows with the state carried
+ * between them (forecasts, fixed labels), or one step per cue once its
+ * frames have come (label tracks); the model is saved every
+ * #GstLstmTrain:checkpoint-interval of stream time and at the end.
+ *
  * Every epoch posts an element message named `lstmtrain` with `epoch`
  * (guint), `train-loss`, `train-accuracy`, `val-loss`, `val-accuracy`,
  * `frames-per-second` (gdouble; accuracies are NaN for regression, val-*
@@ -784,6 +790,8 @@ append_cue (GstLstmTrain * self, GstBuffer * buf)
 }
 
 static GstFlowReturn train_offline (GstLstmTrain * self);
+static GstFlowReturn train_online (GstLstmTrain * self, gboolean eos);
+static void online_free (gpointer online);
 
 static GstFlowReturn
 gst_lstm_train_aggregate (GstAggregator * agg, gboolean timeout)
@@ -822,10 +830,16 @@ gst_lstm_train_aggregate (GstAggregator * agg, gboolean timeout)
     eos = eos && gst_aggregator_pad_is_eos (target);
     gst_object_unref (target);
   }
-  if (!eos)
-    return GST_FLOW_OK;
   if (self->trained)
     return GST_FLOW_EOS;
+  if (self->mode == GST_LSTM_TRAIN_MODE_ONLINE) {
+    GstFlowReturn ret = train_online (self, eos);
+    if (ret != GST_FLOW_OK)
+      self->trained = TRUE;
+    return ret;
+  }
+  if (!eos)
+    return GST_FLOW_OK;
   self->trained = TRUE;
   return train_offline (self);
 }
@@ -844,6 +858,7 @@ reset_collection (GstLstmTrain * self)
   self->channels = 0;
   self->target_channels = 0;
   self->trained = FALSE;
+  g_clear_pointer (&self->online, online_free);
 }
 
 static gboolean
@@ -852,11 +867,9 @@ gst_lstm_train_start (GstAggregator * agg)
   GstLstmTrain *self = GST_LSTM_TRAIN (agg);
   g_autofree gchar *path = NULL;
   g_autofree gchar *dir = NULL;
-  GstLstmTrainMode mode;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
-  mode = self->mode;
   GST_OBJECT_UNLOCK (self);
 
   reset_collection (self);
@@ -875,12 +888,6 @@ gst_lstm_train_start (GstAggregator * agg)
         ("%s: %s", path, g_file_test (path, G_FILE_TEST_IS_DIR) ?
             "is a directory" : "its folder is not writable or does not "
             "exist"));
-    return FALSE;
-  }
-  if (mode == GST_LSTM_TRAIN_MODE_ONLINE) {
-    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
-        ("mode=online is not implemented yet."),
-        ("use mode=offline (collect, then train at end of stream)"));
     return FALSE;
   }
   return TRUE;
@@ -1545,8 +1552,9 @@ post_epoch (GstLstmTrain * self, guint epoch, guint epochs,
       "frames-per-second", G_TYPE_DOUBLE, fps, NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
-  text = g_strdup_printf ("epoch %u/%u: train loss %.4f, val loss %.4f",
-      epoch, epochs, out[0], out[2]);
+  text = epochs ? g_strdup_printf ("epoch %u/%u: train loss %.4f, val loss "
+      "%.4f", epoch, epochs, out[0], out[2]) :
+      g_strdup_printf ("checkpoint %u: train loss %.4f", epoch, out[0]);
   GST_INFO_OBJECT (self, "%s", text);
 }
 
@@ -1558,8 +1566,11 @@ static void
 post_progress (GstLstmTrain * self, guint epoch, guint epochs,
     const gdouble v[4])
 {
-  g_autofree gchar *text = g_strdup_printf ("epoch %u/%u: train loss %.4f, "
-      "val loss %.4f", epoch, epochs, v[0], v[2]);
+  /* epochs 0: mode=online, whose "epochs" are checkpoints */
+  g_autofree gchar *text = epochs ?
+      g_strdup_printf ("epoch %u/%u: train loss %.4f, val loss %.4f", epoch,
+      epochs, v[0], v[2]) :
+      g_strdup_printf ("checkpoint %u: train loss %.4f", epoch, v[0]);
 
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_progress (GST_OBJECT (self), epoch == 1 ?
@@ -1731,4 +1742,346 @@ train_offline (GstLstmTrain * self)
   dataset_clear (&d);
   clear_settings (&s);
   return ok ? GST_FLOW_EOS : GST_FLOW_ERROR;
+}
+
+/* ----------------------------------------------------------------- online */
+
+/* mode=online: a batch of one, trained as the stream goes. Forecasts and
+ * fixed labels run truncated BPTT over consecutive bptt-frame windows,
+ * the state carried from one window to the next (reset at a break); a
+ * label track trains each cue once the frames past its end have come.
+ * Checkpoints are atomic saves every checkpoint-interval of stream time
+ * and at the end. */
+typedef struct
+{
+  Settings s;
+  Dataset d;                    /* labels and out_size; no sequences */
+  LstmModel *model;
+  LstmTrainer *trainer;
+  LstmState *state;             /* carried across windows */
+  gint label;                   /* the fixed label's id, or -1 */
+  guint max_len;                /* frames per step at most */
+  gint32 *ids;                  /* [max_len] class ids of a step */
+  guint consumed;               /* frames before this index are done */
+  guint next_cue;
+  GstClockTime last_checkpoint; /* PTS of the last save */
+  LstmTrainStats stats;         /* since the last checkpoint */
+  guint64 frames;               /* trained since the last checkpoint */
+  gint64 t0;                    /* monotonic time of the last checkpoint */
+  guint checkpoints;
+} Online;
+
+static void
+online_free (gpointer data)
+{
+  Online *o = data;
+
+  if (o->trainer)
+    lstm_trainer_free (o->trainer);
+  if (o->state)
+    lstm_state_free (o->state);
+  if (o->model)
+    lstm_model_unref (o->model);
+  g_free (o->ids);
+  dataset_clear (&o->d);
+  clear_settings (&o->s);
+  g_free (o);
+}
+
+static Online *
+online_new (GstLstmTrain * self, GError ** error)
+{
+  Online *o = g_new0 (Online, 1);
+  g_autoptr (GPtrArray) fixed = NULL;
+  g_autofree gchar *label = NULL;
+  gboolean text = self->targetpad != NULL && self->target_text;
+
+  read_settings (self, &o->s);
+  GST_OBJECT_LOCK (self);
+  fixed = labels_from_property (self->labels);
+  label = g_strdup (self->label);
+  GST_OBJECT_UNLOCK (self);
+  o->label = -1;
+  o->last_checkpoint = GST_CLOCK_TIME_NONE;
+  o->t0 = g_get_monotonic_time ();
+
+  if (self->targetpad != NULL && !text) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "mode=online trains forecasts, fixed labels and label tracks; "
+        "numeric target streams need mode=offline");
+    goto fail;
+  }
+  if (o->s.task == GST_LSTM_TRAIN_TASK_FORECAST && self->targetpad == NULL) {
+    o->d.out_size = self->channels;
+  } else if (o->s.task == GST_LSTM_TRAIN_TASK_CLASSIFY
+      && (text || label != NULL)) {
+    if (fixed == NULL) {
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "mode=online needs the labels property: the head's size must be "
+          "known before the first step");
+      goto fail;
+    }
+    o->d.labels = g_ptr_array_ref (fixed);
+    o->d.out_size = fixed->len;
+    if (label != NULL && (o->label = find_label (fixed, label)) < 0) {
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "label '%s' is not one of the labels property's", label);
+      goto fail;
+    }
+  } else {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "nothing to learn online: set task=forecast, a fixed label, or link "
+        "a label track to the target pad");
+    goto fail;
+  }
+
+  o->model = make_model (self, &o->s, &o->d, error);
+  if (o->model == NULL)
+    goto fail;
+  if (o->s.init_model == NULL || o->model->input_mean == NULL) {
+    /* online, the statistics are those of the first window (bptt +
+     * horizon frames) or of the frames up to the first cue's end: a fixed
+     * span, so the same stream and seed train the same model whatever the
+     * buffering */
+    g_autoptr (LstmNormStats) norm = lstm_norm_stats_new (self->channels);
+    guint n = self->frame_pts->len, span = text && self->cues->len > 0 ?
+        lower_bound (self->frame_pts, g_array_index (self->cues,
+            GstLstmTrainCue, 0).end) : o->s.bptt + self->horizon;
+    if (span == 0 || span > n)
+      span = n;
+    lstm_norm_stats_add (norm, (const float *) self->frames->data, span);
+    if (!lstm_norm_stats_apply (norm, o->model, error))
+      goto fail;
+  }
+  /* a cue longer than this trains on its last max_len frames */
+  o->max_len = text ? MAX (o->s.bptt, 1000) : o->s.bptt;
+  o->s.batch_size = 1;
+  o->trainer = make_trainer (self, &o->s, &o->d, o->model, o->max_len, error);
+  if (o->trainer == NULL)
+    goto fail;
+  o->state = lstm_state_new (o->model, 0);
+  o->ids = g_new (gint32, o->max_len);
+  return o;
+
+fail:
+  online_free (o);
+  return NULL;
+}
+
+static gboolean
+span_is_finite (GstLstmTrain * self, guint a, guint b)
+{
+  guint i;
+  for (i = a; i < b; i++)
+    if (!frame_ok (self, i))
+      return FALSE;
+  return TRUE;
+}
+
+/* One step on frames [first, first + len): a forecast (targets: the same
+ * frames `horizon` later), or a class for every frame. */
+static gboolean
+online_step (GstLstmTrain * self, Online * o, guint first, guint len,
+    gint label, gboolean carry, GError ** error)
+{
+  const float *frames = (const float *) self->frames->data;
+  const float *x = frames + (gsize) first * self->channels;
+  const float *y = frames + (gsize) (first + self->horizon) * self->channels;
+  const gint32 *ids = o->ids;
+  LstmState *state = o->state;
+  LstmBatch batch = { 1, &len, &x, NULL, NULL, NULL };
+  guint t;
+
+  if (label >= 0) {
+    for (t = 0; t < len; t++)
+      o->ids[t] = label;
+    batch.class_ids = &ids;
+  } else {
+    batch.targets = &y;
+  }
+  if (carry)
+    batch.states = &state;
+  o->frames += len;
+  return lstm_trainer_step (o->trainer, &batch, NULL, &o->stats, error);
+}
+
+static gboolean online_checkpoint (GstLstmTrain * self, Online * o,
+    GError ** error);
+
+/* After a step that ended at frame `last`: a checkpoint when the stream
+ * has moved checkpoint-interval past the previous one. */
+static gboolean
+online_maybe_checkpoint (GstLstmTrain * self, Online * o, guint last,
+    GError ** error)
+{
+  GstClockTime t = g_array_index (self->frame_pts, GstClockTime, last);
+
+  if (!GST_CLOCK_TIME_IS_VALID (o->last_checkpoint))
+    o->last_checkpoint = t;
+  if (self->checkpoint_interval == 0
+      || t < o->last_checkpoint + self->checkpoint_interval)
+    return TRUE;
+  o->last_checkpoint = t;
+  return online_checkpoint (self, o, error);
+}
+
+/* Saves the model as it is now and reports the steps since the last
+ * checkpoint as one "epoch". */
+static gboolean
+online_checkpoint (GstLstmTrain * self, Online * o, GError ** error)
+{
+  LstmTrainStats none = { 0 };
+  gdouble v[4];
+  gint64 now = g_get_monotonic_time ();
+
+  o->checkpoints++;
+  post_epoch (self, o->checkpoints, 0, &o->stats, &none, o->d.labels != NULL,
+      o->frames / MAX ((now - o->t0) / 1e6, 1e-9), v);
+  if (push_stats (self, o->checkpoints, v) < GST_FLOW_EOS) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "downstream refused the statistics");
+    return FALSE;
+  }
+  post_progress (self, o->checkpoints, 0, v);
+  describe_model (o->model, &o->s, &o->d, 0, 0, o->checkpoints, v[0]);
+  lstm_model_set_metadata (o->model, "mode", "online");
+  memset (&o->stats, 0, sizeof (o->stats));
+  o->frames = 0;
+  o->t0 = now;
+  return lstm_model_save (o->model, o->s.model_path, error);
+}
+
+/* Windows of a forecast or fixed-label stream that are complete. */
+static gboolean
+online_windows (GstLstmTrain * self, Online * o, gboolean eos, GError ** error)
+{
+  guint n = self->frame_pts->len, h = o->label >= 0 ? 0 : self->horizon;
+
+  while (o->consumed < n) {
+    guint start = o->consumed, end = n, k, len;
+    gboolean cut = eos;
+
+    for (k = 0; k < self->breaks->len; k++) {
+      guint b = g_array_index (self->breaks, guint, k);
+      if (b > start) {
+        end = b;
+        cut = TRUE;
+        break;
+      }
+    }
+    /* a whole window with its targets, or what a stretch has left */
+    if (start + o->s.bptt + h <= end)
+      len = o->s.bptt;
+    else if (cut)
+      len = end > start + h ? end - start - h : 0;
+    else
+      break;                    /* wait for more frames */
+    if (len > 0 && span_is_finite (self, start, start + len + h)) {
+      if (!online_step (self, o, start, len, o->label, TRUE, error)
+          || !online_maybe_checkpoint (self, o, start + len - 1, error))
+        return FALSE;
+    } else {
+      lstm_state_reset (o->state);      /* a gap: the sequence restarts */
+    }
+    o->consumed = len == o->s.bptt ? start + len : end;
+    if (o->consumed == end && cut)
+      lstm_state_reset (o->state);
+  }
+  return TRUE;
+}
+
+/* Cues whose frames have all come. */
+static gboolean
+online_cues (GstLstmTrain * self, Online * o, gboolean eos, GError ** error)
+{
+  guint n = self->frame_pts->len;
+
+  while (o->next_cue < self->cues->len) {
+    GstLstmTrainCue *cue = &g_array_index (self->cues, GstLstmTrainCue,
+        o->next_cue);
+    guint a = lower_bound (self->frame_pts, cue->start);
+    guint b = lower_bound (self->frame_pts, cue->end);
+    gint id;
+
+    if (b >= n && !eos)
+      break;                    /* frames of this cue may still come */
+    o->next_cue++;
+    id = find_label (o->d.labels, cue->label);
+    if (id < 0) {
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "the cue at %" GST_TIME_FORMAT " has the label '%s', which is not "
+          "one of the labels property's", GST_TIME_ARGS (cue->start),
+          cue->label);
+      return FALSE;
+    }
+    if (a >= b || !span_is_finite (self, a, b))
+      continue;
+    if (b - a > o->max_len)
+      a = b - o->max_len;
+    if (!online_step (self, o, a, b - a, id, FALSE, error)
+        || !online_maybe_checkpoint (self, o, b - 1, error))
+      return FALSE;
+    o->consumed = b;
+  }
+  return TRUE;
+}
+
+/* Drops frames no later step needs, so a long stream stays bounded. */
+static void
+online_trim (GstLstmTrain * self, Online * o)
+{
+  guint drop = o->consumed, k;
+
+  if (self->target_text || drop < 65536)
+    return;
+  g_array_remove_range (self->frames, 0, (gsize) drop * self->channels);
+  g_array_remove_range (self->frame_pts, 0, drop);
+  for (k = 0; k < self->breaks->len;) {
+    guint *b = &g_array_index (self->breaks, guint, k);
+    if (*b <= drop) {
+      g_array_remove_index (self->breaks, k);
+    } else {
+      *b -= drop;
+      k++;
+    }
+  }
+  o->consumed = 0;
+}
+
+static GstFlowReturn
+train_online (GstLstmTrain * self, gboolean eos)
+{
+  g_autoptr (GError) error = NULL;
+  Online *o = self->online;
+  guint n = self->frame_pts->len;
+  gboolean ok = TRUE;
+
+  if (o == NULL) {
+    gboolean text = self->targetpad != NULL && self->target_text;
+    /* enough to start: a window (and its horizon), a cue, or the end */
+    if (!eos && (text ? self->cues->len == 0 : n < self->bptt + self->horizon))
+      return GST_FLOW_OK;
+    if (n == 0) {
+      GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Training failed."),
+          ("no frames arrived on the sink pad: nothing to train on"));
+      return GST_FLOW_ERROR;
+    }
+    o = self->online = online_new (self, &error);
+    ok = o != NULL;
+  }
+  if (ok)
+    ok = self->target_text ? online_cues (self, o, eos, &error) :
+        online_windows (self, o, eos, &error);
+  if (ok && eos)
+    ok = online_checkpoint (self, o, &error);
+  if (ok && !eos)
+    online_trim (self, o);
+  if (!ok) {
+    if (g_atomic_int_get (&self->cancel))
+      return GST_FLOW_FLUSHING;
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Training failed."),
+        ("%s", error->message));
+    return GST_FLOW_ERROR;
+  }
+  return eos ? GST_FLOW_EOS : GST_FLOW_OK;
 }

@@ -100,6 +100,7 @@ struct _GstLstmTrain
   GArray *target_pts;           /* GstClockTime per target frame */
   GstClockTime target_next_pts;
   gboolean trained;             /* the model was written */
+  gpointer online;              /* mode=online's trainer and position */
   volatile gint cancel;         /* stop training: flushing or stopping */
 };
 

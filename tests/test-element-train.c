@@ -506,6 +506,95 @@ test_sigkill (void)
   g_rmdir (dir);
 }
 
+/* mode=online: one pass over the stream, truncated BPTT with the state
+ * carried between windows, a checkpoint every 50 s of stream (written
+ * while the stream still flows), and a final save that forecasts better
+ * than the last value. */
+static void
+test_online_forecast (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "o.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=src format=time "
+      "block=true caps=audio/x-raw,format=F32LE,layout=interleaved,"
+      "channels=3,rate=100 ! lstmtrain mode=online task=forecast horizon=10 "
+      "bptt=50 hidden-size=32 learning-rate=0.01 clip-grad-norm=1 seed=1 "
+      "checkpoint-interval=50000000000 model=%s ! fakesink", model);
+  g_autoptr (GError) error = NULL;
+  GstElement *p = gst_parse_launch (desc, &error);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstBus *bus = gst_element_get_bus (p);
+  GRand *rand = g_rand_new_with_seed (7);
+  const guint N = 60000, TEST = 3000, H = 10;
+  g_autofree float *x = g_new (float, (gsize) (N + TEST) * 3);
+  g_autofree float *y = g_new (float, (gsize) TEST * 3);
+  g_autoptr (LstmModel) m = NULL;
+  g_autoptr (LstmState) st = NULL;
+  GstMessage *msg;
+  GstFlowReturn ret;
+  gboolean saved_midway = FALSE;
+  guint t, checkpoints = 0;
+  double mse = 0, naive = 0;
+
+  g_assert_no_error (error);
+  sensor_stream (x, N + TEST, 0, rand);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  for (t = 0; t < N; t += 100) {
+    GstBuffer *b = gst_buffer_new_memdup (x + (gsize) t * 3, 100 * 3 * 4);
+    GST_BUFFER_PTS (b) = t * 10 * GST_MSECOND;
+    g_signal_emit_by_name (src, "push-buffer", b, &ret);
+    gst_buffer_unref (b);
+    g_assert_cmpint (ret, ==, GST_FLOW_OK);
+    if (t == N / 2) {
+      /* 300 s of stream in: checkpoints at 50 s, 100 s, ... exist */
+      g_usleep (200000);
+      saved_midway = g_file_test (model, G_FILE_TEST_EXISTS);
+    }
+  }
+  g_signal_emit_by_name (src, "end-of-stream", &ret);
+  while ((msg = gst_bus_timed_pop_filtered (bus, 300 * GST_SECOND,
+              GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
+      checkpoints += gst_message_has_name (msg, "lstmtrain");
+      gst_message_unref (msg);
+      continue;
+    }
+    g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+    gst_message_unref (msg);
+    break;
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_assert_true (saved_midway);
+  /* 600 s of stream: a checkpoint every 50 s, and the final one */
+  g_test_message ("%u checkpoints", checkpoints);
+  g_assert_cmpuint (checkpoints, >=, 11);
+
+  m = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (lstm_model_get_metadata (m, "mode"), ==, "online");
+  st = lstm_state_new (m, 0);
+  lstm_forward (m, st, x + (gsize) N * 3, TEST, y);
+  for (t = 200; t + H < TEST; t++) {
+    const float *now = x + (gsize) (N + t) * 3;
+    const float *later = x + (gsize) (N + t + H) * 3;
+    for (guint c = 0; c < 3; c++) {
+      mse += (y[t * 3 + c] - later[c]) * (y[t * 3 + c] - later[c]);
+      naive += (now[c] - later[c]) * (now[c] - later[c]);
+    }
+  }
+  g_test_message ("online, one pass: MSE %.5f, last value's %.5f (%.1fx "
+      "better; bar 5x)", mse / ((TEST - 200 - H) * 3),
+      naive / ((TEST - 200 - H) * 3), naive / mse);
+  g_assert_cmpfloat (naive / mse, >=, 5.0);
+
+  g_rand_free (rand);
+  gst_object_unref (bus);
+  gst_object_unref (src);
+  gst_object_unref (p);
+  g_unlink (model);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -513,6 +602,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/lstm/train-element/memory-task", test_memory_task);
   g_test_add_func ("/lstm/train-element/forecast", test_forecast);
+  g_test_add_func ("/lstm/train-element/online-forecast", test_online_forecast);
   g_test_add_func ("/lstm/train-element/one-sgd-step", test_one_sgd_step);
   g_test_add_func ("/lstm/train-element/sigkill", test_sigkill);
   g_test_add_func ("/lstm/train-element/unknown-label", test_unknown_label);
