@@ -1036,16 +1036,17 @@ sequences_from_cues (GstLstmTrain * self, Dataset * d, GPtrArray * fixed,
               GST_TIME_ARGS (self->next_pts)));
       continue;
     }
-    if (id < 0) {
-      g_ptr_array_add (d->labels, g_strdup (cue->label));
-      id = d->labels->len - 1;
-    }
-    /* a cue with a non-finite frame is left out whole: its label is for
-     * the whole utterance */
+    /* a cue with a non-finite frame is left out whole (its label is for
+     * the whole utterance), before its label can become a class with no
+     * example, as a cue outside the stream does not either */
     for (i = a; i < b && frame_ok (self, i); i++);
     if (i < b) {
       d->dropped += b - a;
       continue;
+    }
+    if (id < 0) {
+      g_ptr_array_add (d->labels, g_strdup (cue->label));
+      id = d->labels->len - 1;
     }
     s.first = a;
     s.len = b - a;
