@@ -1,0 +1,53 @@
+/* lstmtrain's internals shared by its three files: the element
+ * (gstlstmtrain.c), sequence assembly (gstlstmtrain-data.c) and the
+ * training loops (gstlstmtrain-run.c). */
+#ifndef __GST_LSTM_TRAIN_PRIVATE_H__
+#define __GST_LSTM_TRAIN_PRIVATE_H__
+
+#include "gstlstmtrain.h"
+
+G_BEGIN_DECLS
+
+GST_DEBUG_CATEGORY_EXTERN (gst_lstm_train_debug);
+
+/* One training sequence: frames [first, first + len) of the collection. */
+typedef struct
+{
+  guint first;
+  guint len;
+  gint label;                   /* its class (label track, fixed label), or -1 */
+} Seq;
+
+/* What the collected stream turns into. */
+typedef struct
+{
+  GArray *seqs;                 /* Seq */
+  GPtrArray *labels;            /* class names, NULL-terminated at the end */
+  float *targets;               /* [n_frames, out_size] aligned, or NULL */
+  gint *ids;                    /* [n_frames] class per frame, or NULL */
+  guint out_size;               /* head outputs */
+  guint dropped;                /* frames left out: non-finite, no target */
+} Dataset;
+
+void gst_lstm_train_dataset_clear (Dataset * d);
+/* First frame index whose PTS is >= t (pts is sorted). */
+guint gst_lstm_train_lower_bound (GArray * pts, GstClockTime t);
+gint gst_lstm_train_find_label (GPtrArray * labels, const gchar * name);
+/* The labels property as class names in order; NULL when unset. */
+GPtrArray *gst_lstm_train_labels_from_property (const gchar * prop);
+/* Frame i of the collection holds no NaN or infinity. */
+gboolean gst_lstm_train_frame_ok (GstLstmTrain * self, guint i);
+/* Turns the collection into the task's sequences (offline). */
+gboolean gst_lstm_train_build_dataset (GstLstmTrain * self, Dataset * d,
+    GError ** error);
+
+/* Trains at the end of the stream and saves the best model. */
+GstFlowReturn gst_lstm_train_train_offline (GstLstmTrain * self);
+/* Trains what the frames so far allow; at eos the last steps and save. */
+GstFlowReturn gst_lstm_train_train_online (GstLstmTrain * self,
+    gboolean eos);
+void gst_lstm_train_online_free (gpointer online);
+
+G_END_DECLS
+
+#endif
