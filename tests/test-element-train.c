@@ -595,6 +595,148 @@ test_online_forecast (void)
   g_rmdir (dir);
 }
 
+/* A numeric class-id stream on the target pad (task=classify): each
+ * frame's class is the channel that is up; the classes are 0..2 in order,
+ * named by their ids. The statistics on src equal the bus messages. */
+static void
+test_class_id_stream_and_stats (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "c.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("lstmtrain name=t "
+      "task=classify epochs=8 bptt=50 learning-rate=0.01 seed=2 model=%s ! "
+      "appsink name=stats sync=false "
+      "appsrc name=x format=time caps=audio/x-raw,format=F32LE,"
+      "layout=interleaved,channels=3,rate=100 ! t.sink "
+      "appsrc name=y format=time caps=audio/x-raw,format=F32LE,"
+      "layout=interleaved,channels=1,rate=100 ! t.target", model);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) msgs =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) gst_message_unref);
+  GstElement *p = gst_parse_launch (desc, &error);
+  GstElement *xs = gst_bin_get_by_name (GST_BIN (p), "x");
+  GstElement *ys = gst_bin_get_by_name (GST_BIN (p), "y");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "stats");
+  GstBus *bus = gst_element_get_bus (p);
+  GRand *rand = g_rand_new_with_seed (3);
+  const guint N = 3000;
+  g_autofree float *x = g_new (float, N * 3);
+  g_autofree float *y = g_new (float, N);
+  g_autoptr (LstmModel) m = NULL;
+  GstFlowReturn ret;
+  GstMessage *msg;
+  GstBuffer *b;
+  guint t, n_stats = 0;
+  gdouble acc;
+
+  g_assert_no_error (error);
+  for (t = 0; t < N; t++) {
+    gint k = (t / 7) % 3;       /* runs of 7 frames of one class */
+    for (guint c = 0; c < 3; c++)
+      x[t * 3 + c] = (c == (guint) k) + g_rand_double_range (rand, -0.2, 0.2);
+    y[t] = k;
+  }
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  b = gst_buffer_new_memdup (x, N * 3 * 4);
+  GST_BUFFER_PTS (b) = 0;
+  g_signal_emit_by_name (xs, "push-buffer", b, &ret);
+  gst_buffer_unref (b);
+  b = gst_buffer_new_memdup (y, N * 4);
+  GST_BUFFER_PTS (b) = 0;
+  g_signal_emit_by_name (ys, "push-buffer", b, &ret);
+  gst_buffer_unref (b);
+  g_signal_emit_by_name (xs, "end-of-stream", &ret);
+  g_signal_emit_by_name (ys, "end-of-stream", &ret);
+  while ((msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+              GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT))) {
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
+      if (gst_message_has_name (msg, "lstmtrain"))
+        g_ptr_array_add (msgs, msg);
+      else
+        gst_message_unref (msg);
+      continue;
+    }
+    g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+    gst_message_unref (msg);
+    break;
+  }
+  /* one 4-float frame per epoch, the message's figures */
+  while (TRUE) {
+    GstSample *sample = NULL;
+    const GstStructure *st;
+    gdouble v[4];
+    float f[4];
+    g_signal_emit_by_name (sink, "try-pull-sample", (GstClockTime) 0, &sample);
+    if (sample == NULL)
+      break;
+    g_assert_cmpuint (n_stats, <, msgs->len);
+    st = gst_message_get_structure (msgs->pdata[n_stats]);
+    gst_structure_get (st, "train-loss", G_TYPE_DOUBLE, &v[0],
+        "train-accuracy", G_TYPE_DOUBLE, &v[1], "val-loss", G_TYPE_DOUBLE,
+        &v[2], "val-accuracy", G_TYPE_DOUBLE, &v[3], NULL);
+    g_assert_cmpuint (gst_buffer_extract (gst_sample_get_buffer (sample), 0,
+            f, 16), ==, 16);
+    for (guint i = 0; i < 4; i++)
+      g_assert_cmpfloat (f[i], ==, (float) v[i]);
+    gst_sample_unref (sample);
+    n_stats++;
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_assert_cmpuint (n_stats, ==, 8);
+  g_assert_cmpuint (msgs->len, ==, 8);
+  g_assert_true (gst_structure_get_double (gst_message_get_structure
+          (msgs->pdata[7]), "val-accuracy", &acc));
+  g_test_message ("class-id stream: validation accuracy per frame %.3f "
+      "(bar 0.95)", acc);
+  g_assert_cmpfloat (acc, >=, 0.95);
+  m = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (m->labels, ((const gchar *[]) { "0", "1", "2", NULL }));
+
+  g_rand_free (rand);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (xs);
+  gst_object_unref (ys);
+  gst_object_unref (p);
+  g_unlink (model);
+  g_rmdir (dir);
+}
+
+/* mode=online with a label track: one step per cue as the stream flows;
+ * one pass over the memory task already classifies held-out sequences. */
+static void
+test_online_label_track (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *wav = g_build_filename (dir, "train.wav", NULL);
+  g_autofree gchar *srt = g_build_filename (dir, "train.srt", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = NULL;
+  const gchar *labels[3] = { "low", "mid", "high" };
+  gint tones[600];
+  GstMessage *end;
+  gdouble acc;
+
+  write_task (wav, srt, 600, 21, tones);
+  desc = g_strdup_printf ("lstmtrain name=t mode=online model=%s "
+      "hidden-size=24 learning-rate=0.01 seed=3 labels=low,mid,high "
+      "checkpoint-interval=0 ! fakesink "
+      "filesrc location=%s ! wavparse ! t.sink "
+      "filesrc location=%s ! subparse ! t.target", model, wav, srt);
+  end = run_pipeline (desc, NULL);
+  g_assert_cmpint (GST_MESSAGE_TYPE (end), ==, GST_MESSAGE_EOS);
+  gst_message_unref (end);
+  acc = accuracy_through_lstm (model, labels, 200, 777);
+  g_test_message ("online, one pass over 600 cues: held-out accuracy %.3f "
+      "(bar 0.9)", acc);
+  g_assert_cmpfloat (acc, >=, 0.9);
+  g_unlink (wav);
+  g_unlink (srt);
+  g_unlink (model);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -602,6 +744,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/lstm/train-element/memory-task", test_memory_task);
   g_test_add_func ("/lstm/train-element/forecast", test_forecast);
+  g_test_add_func ("/lstm/train-element/class-id-stream-and-stats",
+      test_class_id_stream_and_stats);
+  g_test_add_func ("/lstm/train-element/online-label-track",
+      test_online_label_track);
   g_test_add_func ("/lstm/train-element/online-forecast", test_online_forecast);
   g_test_add_func ("/lstm/train-element/one-sgd-step", test_one_sgd_step);
   g_test_add_func ("/lstm/train-element/sigkill", test_sigkill);
