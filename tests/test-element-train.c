@@ -605,7 +605,7 @@ test_class_id_stream_and_stats (void)
   g_autofree gchar *model = g_build_filename (dir, "c.safetensors", NULL);
   g_autofree gchar *desc = g_strdup_printf ("lstmtrain name=t "
       "task=classify epochs=8 bptt=50 learning-rate=0.01 seed=2 model=%s ! "
-      "appsink name=stats sync=false "
+      "appsink name=stats sync=false wait-on-eos=false "
       "appsrc name=x format=time caps=audio/x-raw,format=F32LE,"
       "layout=interleaved,channels=3,rate=100 ! t.sink "
       "appsrc name=y format=time caps=audio/x-raw,format=F32LE,"
