@@ -61,7 +61,7 @@ lstm_label_from_cue (const gchar * text, gsize len, gboolean markup)
   /* fold blanks (spaces, tabs, newlines of multi-line cues) */
   label = g_string_free (out, FALSE);
   {
-    gchar **words = g_strsplit_set (label, " \t\r\n", -1);
+    gchar **words = g_strsplit_set (label, " \t\r\n\f\v", -1);
     GString *folded = g_string_new (NULL);
     guint i;
     for (i = 0; words[i] != NULL; i++) {

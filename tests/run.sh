@@ -4,8 +4,9 @@
 #   1. the GLib/TAP tests in build/ (gcc, debugoptimized);
 #   2. the same tests built by clang with AddressSanitizer and UBSan in
 #      build-asan/ (every broken-model case, bounds, leaks);
-#   3. the model-loader fuzzer (libFuzzer) on the committed corpus for
-#      LSTM_FUZZ_SECONDS seconds (default 60).
+#   3. the libFuzzer targets on their committed corpora: the model loader
+#      for LSTM_FUZZ_SECONDS seconds (default 60), label-track parsing for
+#      a third of that.
 # Ends with one line "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,14 +41,19 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # cannot load an instrumented plugin)
 run_suite build-asan --no-suite pipelines
 
-if [ -x build-asan/tests/fuzz/fuzz-load ]; then
-  echo "== fuzzing the model loader for ${LSTM_FUZZ_SECONDS:-60} s"
-  if tests/fuzz/run-fuzz.sh build-asan "${LSTM_FUZZ_SECONDS:-60}"; then
-    echo "1/1 fuzz-load OK 1 subtests passed" >> "$log"
+# the model loader for LSTM_FUZZ_SECONDS, label-track parsing a third of it
+fuzz () {
+  echo "== fuzzing: $1 for $2 s"
+  if tests/fuzz/run-fuzz.sh build-asan "$2" "$1"; then
+    echo "1/1 fuzz-$1 OK 1 subtests passed" >> "$log"
   else
-    echo "1/1 fuzz-load FAIL" >> "$log"
+    echo "1/1 fuzz-$1 FAIL" >> "$log"
     status=1
   fi
+}
+if [ -x build-asan/tests/fuzz/fuzz-load ]; then
+  fuzz load "${LSTM_FUZZ_SECONDS:-60}"
+  fuzz labels "$(( (${LSTM_FUZZ_SECONDS:-60} + 2) / 3 ))"
 fi
 
 passed=$(awk '/^ *[0-9]+\/[0-9]+ .* OK / { k = 1; for (i = 1; i < NF; i++)

@@ -16,6 +16,7 @@ test_plain (void)
   check ("yes", FALSE, "yes");
   check ("  yes \n", FALSE, "yes");
   check ("left\nright", FALSE, "left right");
+  check ("\fleft\v right\f", FALSE, "left right");      /* found by fuzz-labels */
   check ("", FALSE, "");
   check ("<i>yes</i>", FALSE, "<i>yes</i>");    /* utf8: no markup */
   check ("a &amp; b", FALSE, "a &amp; b");

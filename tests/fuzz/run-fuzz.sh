@@ -1,7 +1,10 @@
 #!/bin/sh
-# Fuzzes the model loader for a bounded time.
+# Fuzzes the model loader (or another target) for a bounded time.
 #
-#   tests/fuzz/run-fuzz.sh BUILD_DIR SECONDS
+#   tests/fuzz/run-fuzz.sh BUILD_DIR SECONDS [TARGET]
+#
+# TARGET: load (the default: tests/fuzz/fuzz-load on corpus/) or labels
+# (tests/fuzz/fuzz-labels on corpus-labels/).
 #
 # BUILD_DIR must be configured with clang (CC=clang meson setup BUILD_DIR
 # -Db_lundef=false) so that tests/fuzz/fuzz-load exists. The fuzzer works on
@@ -10,11 +13,18 @@
 # fuzzer's status) when something did.
 set -eu
 
-usage="usage: $0 BUILD_DIR SECONDS"
+usage="usage: $0 BUILD_DIR SECONDS [load|labels]"
 build=${1:?$usage}
 seconds=${2:?$usage}
+target=${3:-load}
 here=$(cd "$(dirname "$0")" && pwd)
-fuzzer=$build/tests/fuzz/fuzz-load
+fuzzer=$build/tests/fuzz/fuzz-$target
+seeds=$here/corpus
+dict="-dict=$here/safetensors.dict"
+if [ "$target" != load ]; then
+  seeds=$here/corpus-$target
+  dict=""
+fi
 
 if [ ! -x "$fuzzer" ]; then
   echo "$fuzzer not found; configure $build with CC=clang and build it" >&2
@@ -24,7 +34,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/lstm-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT INT TERM
 mkdir "$work/corpus"
-cp "$here"/corpus/* "$work/corpus/"
+cp "$seeds"/* "$work/corpus/"
 artifacts=$build/fuzz-artifacts
 mkdir -p "$artifacts"
 
@@ -37,14 +47,14 @@ OPENBLAS_NUM_THREADS=1 \
   -rss_limit_mb=2048 \
   -max_len=65536 \
   -timeout=20 \
-  -dict="$here/safetensors.dict" \
+  $dict \
   -artifact_prefix="$artifacts/" \
   -print_final_stats=1 \
   "$work/corpus" || status=$?
 
 if [ "$status" -ne 0 ]; then
-  echo "fuzz-load failed (status $status); inputs in $artifacts:" >&2
+  echo "fuzz-$target failed (status $status); inputs in $artifacts:" >&2
   ls -l "$artifacts" >&2
   exit "$status"
 fi
-echo "fuzz-load: no crash in $seconds s"
+echo "fuzz-$target: no crash in $seconds s"
