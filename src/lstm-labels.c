@@ -40,14 +40,23 @@ lstm_label_from_cue (const gchar * text, gsize len, gboolean markup)
         }
       }
       if (!done && end - p > 2 && p[1] == '#') {
-        gchar *stop;
+        /* &#NNN; or &#xHH; parsed within [p, end): the text is not
+         * NUL-terminated, so no strtoul */
         gboolean hex = p[2] == 'x' || p[2] == 'X';
-        guint64 cp = g_ascii_strtoull (p + (hex ? 3 : 2), &stop,
-            hex ? 16 : 10);
-        if (stop < end && *stop == ';' && cp > 0 && cp <= 0x10FFFF
+        const gchar *q = p + (hex ? 3 : 2);
+        guint64 cp = 0;
+        guint digits = 0;
+        while (q < end && digits < 8 && (hex ? g_ascii_isxdigit (*q) :
+                g_ascii_isdigit (*q))) {
+          cp = cp * (hex ? 16 : 10) + (hex ? g_ascii_xdigit_value (*q) :
+              g_ascii_digit_value (*q));
+          q++;
+          digits++;
+        }
+        if (digits > 0 && q < end && *q == ';' && cp > 0 && cp <= 0x10FFFF
             && g_unichar_validate ((gunichar) cp)) {
           g_string_append_unichar (out, (gunichar) cp);
-          p = stop + 1;
+          p = q + 1;
           done = TRUE;
         }
       }

@@ -2,6 +2,8 @@
 #include "lstm.h"
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static void
 check (const gchar * text, gboolean markup, const gchar * want)
@@ -38,6 +40,30 @@ test_markup (void)
   check ("<unterminated", TRUE, "");
 }
 
+/* Cue text is not NUL-terminated: a character reference running to the
+ * end of the buffer must not be read past it (found by fuzz-labels as a
+ * SEGV inside strtoull, which ASan does not instrument). The text ends
+ * right before a page that cannot be read, so a regression crashes in any
+ * build. */
+static void
+test_unterminated (void)
+{
+  static const gchar text[] = "a &#12345678901234";
+  gsize n = strlen (text), page = sysconf (_SC_PAGESIZE);
+  guint8 *mem = mmap (NULL, 2 * page, PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  gchar *at;
+  g_autofree gchar *got = NULL;
+
+  g_assert_true (mem != MAP_FAILED);
+  g_assert_cmpint (mprotect (mem + page, page, PROT_NONE), ==, 0);
+  at = (gchar *) mem + page - n;
+  memcpy (at, text, n);
+  got = lstm_label_from_cue (at, n, TRUE);
+  g_assert_cmpstr (got, ==, "a &#12345678901234");
+  munmap (mem, 2 * page);
+}
+
 static void
 test_invalid_utf8 (void)
 {
@@ -53,5 +79,6 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/labels/plain", test_plain);
   g_test_add_func ("/lstm/labels/markup", test_markup);
   g_test_add_func ("/lstm/labels/invalid-utf8", test_invalid_utf8);
+  g_test_add_func ("/lstm/labels/unterminated", test_unterminated);
   return g_test_run ();
 }
