@@ -278,6 +278,9 @@ gst_lstm_init (GstLstm * self)
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->message_interval = DEFAULT_MESSAGE_INTERVAL;
   self->threads = DEFAULT_THREADS;
+  self->cur_format = DEFAULT_TEXT_FORMAT;
+  self->cur_post_messages = DEFAULT_POST_MESSAGES;
+  self->cur_interval = DEFAULT_MESSAGE_INTERVAL;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
 }
 
@@ -631,11 +634,11 @@ post_message (GstLstm * self, GstClockTime end)
 /* Counts one emitted prediction towards the next message. */
 static void
 account_message (GstLstm * self, const float *scores, GstClockTime pts,
-    GstClockTime duration, gboolean post_messages, guint64 interval)
+    GstClockTime duration)
 {
   GstClockTime end;
 
-  if (!post_messages)
+  if (!self->cur_post_messages)
     return;
   if (self->msg_count == 0)
     self->msg_start = pts;
@@ -643,10 +646,10 @@ account_message (GstLstm * self, const float *scores, GstClockTime pts,
   self->msg_count++;
   end = GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (duration) ?
       pts + duration : GST_CLOCK_TIME_NONE;
-  if (self->output_mode == GST_LSTM_OUTPUT_MODE_LAST || interval == 0
+  if (self->output_mode == GST_LSTM_OUTPUT_MODE_LAST || self->cur_interval == 0
       || !GST_CLOCK_TIME_IS_VALID (end)
       || !GST_CLOCK_TIME_IS_VALID (self->msg_start)
-      || end - self->msg_start >= interval)
+      || end - self->msg_start >= self->cur_interval)
     post_message (self, end);
 }
 
@@ -692,20 +695,11 @@ static GstFlowReturn
 emit_prediction (GstLstm * self, const float *scores, GstClockTime pts,
     GstClockTime duration)
 {
-  GstLstmTextFormat format;
-  gboolean post_messages;
-  guint64 interval;
   GstBuffer *out;
 
-  GST_OBJECT_LOCK (self);
-  format = self->text_format;
-  post_messages = self->post_messages;
-  interval = self->message_interval;
-  GST_OBJECT_UNLOCK (self);
-
-  account_message (self, scores, pts, duration, post_messages, interval);
+  account_message (self, scores, pts, duration);
   if (self->text) {
-    gchar *line = format_line (self, scores, pts, duration, format);
+    gchar *line = format_line (self, scores, pts, duration, self->cur_format);
     out = gst_buffer_new_wrapped (line, strlen (line));
   } else {
     out = gst_buffer_new_memdup (scores, self->out_size * sizeof (float));
@@ -934,9 +928,10 @@ gst_lstm_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 
 /* A model loaded in the background takes over between buffers: with the
  * same sizes the state carries on, with other sizes it starts afresh. */
-static gboolean
+static GstFlowReturn
 swap_model (GstLstm * self, LstmModel * m)
 {
+  GstFlowReturn ret = GST_FLOW_OK;
   LstmModel *old;
 
   if (self->channels != 0 && m->input_size != self->channels) {
@@ -945,8 +940,12 @@ swap_model (GstLstm * self, LstmModel * m)
             "running."), ("the new model takes %u input features but the "
             "stream carries %u per frame", m->input_size, self->channels));
     lstm_model_unref (m);
-    return TRUE;
+    return GST_FLOW_OK;
   }
+  /* other sizes close the sequence: in last mode its prediction comes
+   * from the model that saw it */
+  if (!lstm_state_fits (self->state, m))
+    ret = end_sequence (self);
   GST_OBJECT_LOCK (self);
   old = self->model;
   self->model = m;
@@ -967,7 +966,7 @@ swap_model (GstLstm * self, LstmModel * m)
     }
   }
   lstm_model_unref (old);
-  return TRUE;
+  return ret;
 }
 
 static GstFlowReturn
@@ -982,6 +981,9 @@ apply_pending (GstLstm * self, GstBuffer * buf)
   reset = self->pending_reset;
   self->pending_reset = FALSE;
   reset_on_discont = self->reset_on_discont;
+  self->cur_format = self->text_format;
+  self->cur_post_messages = self->post_messages;
+  self->cur_interval = self->message_interval;
   GST_OBJECT_UNLOCK (self);
 
   if (GST_BUFFER_IS_DISCONT (buf) && reset_on_discont
@@ -993,14 +995,10 @@ apply_pending (GstLstm * self, GstBuffer * buf)
     ret = end_sequence (self);
     reset_sequence (self);
   }
-  if (m != NULL) {
-    /* a model of other sizes closes the sequence (its last prediction, in
-     * last mode, comes from the old model); one of the same sizes goes on
-     * from the state the old one left */
-    if (!lstm_state_fits (self->state, m) && m->input_size == self->channels)
-      ret = end_sequence (self);
-    swap_model (self, m);
-  }
+  if (m != NULL && ret == GST_FLOW_OK)
+    ret = swap_model (self, m);
+  else if (m != NULL)
+    lstm_model_unref (m);
   /* downstream asked to renegotiate (e.g. it now wants text) */
   if (gst_pad_check_reconfigure (self->srcpad))
     self->need_caps = TRUE;
@@ -1105,13 +1103,6 @@ process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
       (gsize) n * self->out_size * sizeof (float), NULL);
   GstMapInfo map;
   guint done = 0, O = self->out_size, I = self->channels;
-  gboolean post_messages;
-  guint64 interval;
-
-  GST_OBJECT_LOCK (self);
-  post_messages = self->post_messages;
-  interval = self->message_interval;
-  GST_OBJECT_UNLOCK (self);
 
   gst_buffer_map (out, &map, GST_MAP_WRITE);
   while (done < n) {
@@ -1123,9 +1114,9 @@ process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
     else
       memcpy (self->in_frames, data + (gsize) done * I * 4, (gsize) c * I * 4);
     run_frames (self, self->in_frames, c, o);
-    for (i = 0; i < c && post_messages; i++)
+    for (i = 0; i < c && self->cur_post_messages; i++)
       account_message (self, o + (gsize) i * O, frame_time (self, pts,
-              done + i), frame_time (self, 0, 1), post_messages, interval);
+              done + i), frame_time (self, 0, 1));
     done += c;
   }
   gst_buffer_unmap (out, &map);

@@ -46,6 +46,9 @@ struct _GstLstm
   guint load_serial;            /* the newest model load started */
 
   /* Streaming thread only (the sink pad's stream lock). */
+  GstLstmTextFormat cur_format; /* the properties as of this buffer, read */
+  gboolean cur_post_messages;   /* once per buffer so that no frame takes */
+  guint64 cur_interval;         /* the object lock */
   LstmModel *model;
   LstmState *state;
   guint channels;               /* negotiated features per frame */
