@@ -6,7 +6,7 @@
  *   G[t]  = W_ih x_t + b_ih + b_hh          one GEMM for all T frames
  *   G[t] += W_hh h_{t-1}                    one GEMV per frame
  *   i = sigmoid (G_i)   f = sigmoid (G_f)   g = tanh (G_g)   o = sigmoid (G_o)
- *   c_t = f * c_{t-1} + i * g
+ *   c_t = f * c_{t-1} + i * g               (lstm-act.c, vectorised)
  *   h_t = o * tanh (c_t)
  *
  * and h_t of layer k is the input of layer k + 1.
@@ -15,12 +15,6 @@
 
 #include <math.h>
 #include <string.h>
-
-static inline float
-sigmoidf (float x)
-{
-  return 1.0f / (1.0f + expf (-x));
-}
 
 /* x' = (x - mean) / std, per feature. */
 static void
@@ -33,24 +27,6 @@ normalize (const LstmModel * m, const float *in, guint T, float *out)
     float *y = out + (gsize) t * I;
     for (j = 0; j < I; j++)
       y[j] = (x[j] - m->input_mean[j]) / m->input_std[j];
-  }
-}
-
-/* The gate non-linearities and the cell update for one frame: g holds the
- * 4H pre-activations, c is updated in place, h receives the new h_t. */
-static void
-cell_update (const float *g, float *c, float *h, guint H)
-{
-  const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
-  guint j;
-
-  for (j = 0; j < H; j++) {
-    float i = sigmoidf (gi[j]);
-    float f = sigmoidf (gf[j]);
-    float z = tanhf (gg[j]);
-    float o = sigmoidf (go[j]);
-    c[j] = f * c[j] + i * z;
-    h[j] = o * tanhf (c[j]);
   }
 }
 
@@ -76,7 +52,7 @@ layer_forward (const LstmLayer * l, float *gates, const float *x, guint T,
     const float *h_prev = t == 0 ? h : y + (gsize) (t - 1) * H;
 
     lstm_blas_gemv (G4, H, l->weight_hh, H, h_prev, g);
-    cell_update (g, c, y + (gsize) t * H, H);
+    lstm_act_cell (g, c, y + (gsize) t * H, H);
   }
   memcpy (h, y + (gsize) (T - 1) * H, H * sizeof (float));
 }
@@ -102,7 +78,7 @@ softmax_row (float *z, guint n)
 static void
 head_forward (const LstmModel * m, const float *y, guint T, float *out)
 {
-  guint O = m->head_size, t, j;
+  guint O = m->head_size, t;
 
   for (t = 0; t < T; t++)
     memcpy (out + (gsize) t * O, m->head_bias, O * sizeof (float));
@@ -116,8 +92,7 @@ head_forward (const LstmModel * m, const float *y, guint T, float *out)
         softmax_row (z, O);
         break;
       case LSTM_OUTPUT_SIGMOID:
-        for (j = 0; j < O; j++)
-          z[j] = sigmoidf (z[j]);
+        lstm_act_sigmoid (z, O);
         break;
       case LSTM_OUTPUT_IDENTITY:
         break;

@@ -32,6 +32,15 @@ G_GNUC_INTERNAL void lstm_blas_gemm_nt (guint M, guint N, guint K,
 G_GNUC_INTERNAL void lstm_blas_gemv (guint M, guint N, const float *A,
     gsize lda, const float *x, float *y);
 
+/* Gate non-linearities (lstm-act.c), vectorised; every kernel width gives
+ * the same bits. lstm_act_cell: one LSTM cell update for one frame, gates =
+ * the 4H pre-activations (i, f, g, o), c updated in place, h = o tanh (c). */
+G_GNUC_INTERNAL void lstm_act_cell (const float *gates, float *c, float *h,
+    guint H);
+/* In place, n values. */
+G_GNUC_INTERNAL void lstm_act_sigmoid (float *x, guint n);
+G_GNUC_INTERNAL void lstm_act_tanh (float *x, guint n);
+
 /* ------------------------------------------------------- safetensors */
 
 typedef enum
