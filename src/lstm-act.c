@@ -136,101 +136,101 @@ tanh_c (float *x, guint from, guint n)
 /* The same operations, V lanes at a time. VEC_FUNCS (suffix, type, prefix,
  * target) defines exp, sigmoid, tanh and the cell update for one width. */
 #define VEC_FUNCS(S, V, P, TARGET, NL)                                       \
-static inline __attribute__ ((always_inline, target (TARGET))) V            \
-exp_##S (V x)                                                               \
-{                                                                           \
-  V n = P##_round_ps (P##_mul_ps (x, P##_set1_ps (LOG2E)),                  \
-      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);                       \
-  V r = P##_fmadd_ps (n, P##_set1_ps (-LN2_HI), x), p;                      \
-  guint k;                                                                  \
-  r = P##_fmadd_ps (n, P##_set1_ps (-LN2_LO), r);                           \
-  p = P##_set1_ps (exp_coef[0]);                                               \
-  for (k = 1; k < G_N_ELEMENTS (exp_coef); k++)                                \
-    p = P##_fmadd_ps (p, r, P##_set1_ps (exp_coef[k]));                        \
-  p = P##_fmadd_ps (p, r, P##_set1_ps (1.0f));                              \
-  p = P##_fmadd_ps (p, r, P##_set1_ps (1.0f));                              \
-  return P##_mul_ps (p, P##_castsi##NL##_ps (P##_slli_epi32 (               \
-              P##_add_epi32 (P##_cvtps_epi32 (n), P##_set1_epi32 (127)),    \
-              23)));                                                        \
-}                                                                           \
-                                                                            \
-static inline __attribute__ ((always_inline, target (TARGET))) V            \
-sigmoid_##S (V x)                                                           \
-{                                                                           \
-  x = P##_min_ps (P##_max_ps (x, P##_set1_ps (-EXP_CLAMP)),                 \
-      P##_set1_ps (EXP_CLAMP));                                             \
-  return P##_div_ps (P##_set1_ps (1.0f), P##_add_ps (P##_set1_ps (1.0f),    \
-          exp_##S (P##_sub_ps (P##_setzero_ps (), x))));                    \
-}                                                                           \
-                                                                            \
-static inline __attribute__ ((always_inline, target (TARGET))) V            \
-tanh_##S (V x)                                                              \
-{                                                                           \
-  V sign = P##_and_ps (x, P##_set1_ps (-0.0f));                             \
-  V a = P##_min_ps (P##_andnot_ps (P##_set1_ps (-0.0f), x),                 \
-      P##_set1_ps (TANH_CLAMP));                                            \
-  V x2 = P##_mul_ps (x, x), q = P##_set1_ps (tanh_coef[0]), big;               \
-  guint k;                                                                  \
-  for (k = 1; k < G_N_ELEMENTS (tanh_coef); k++)                               \
-    q = P##_fmadd_ps (q, x2, P##_set1_ps (tanh_coef[k]));                      \
-  q = P##_fmadd_ps (P##_mul_ps (x, x2), q, x);                              \
-  big = P##_sub_ps (P##_set1_ps (1.0f), P##_div_ps (P##_set1_ps (2.0f),     \
-          P##_add_ps (exp_##S (P##_add_ps (a, a)), P##_set1_ps (1.0f))));   \
-  return P##_or_ps (VEC_SELECT_##S (a, q, big), sign);                      \
-}                                                                           \
-                                                                            \
-__attribute__ ((target (TARGET))) static guint                              \
-cell_##S (const float *g, float *c, float *h, guint H)                      \
-{                                                                           \
-  const guint L = sizeof (V) / sizeof (float);                              \
-  guint j;                                                                  \
-  for (j = 0; j + L <= H; j += L) {                                         \
-    V i = sigmoid_##S (P##_loadu_ps (g + j));                               \
-    V f = sigmoid_##S (P##_loadu_ps (g + H + j));                           \
-    V z = tanh_##S (P##_loadu_ps (g + 2 * H + j));                          \
-    V o = sigmoid_##S (P##_loadu_ps (g + 3 * H + j));                       \
-    V cj = P##_fmadd_ps (f, P##_loadu_ps (c + j), P##_mul_ps (i, z));       \
-    P##_storeu_ps (c + j, cj);                                              \
-    P##_storeu_ps (h + j, P##_mul_ps (o, tanh_##S (cj)));                   \
-  }                                                                         \
-  return j;                                                                 \
-}                                                                           \
-                                                                            \
-__attribute__ ((target (TARGET))) static guint                              \
-sigmoid_v_##S (float *x, guint n)                                           \
-{                                                                           \
-  const guint L = sizeof (V) / sizeof (float);                              \
-  guint j;                                                                  \
-  for (j = 0; j + L <= n; j += L)                                           \
-    P##_storeu_ps (x + j, sigmoid_##S (P##_loadu_ps (x + j)));              \
-  return j;                                                                 \
-}                                                                           \
-                                                                            \
-__attribute__ ((target (TARGET))) static guint                              \
-tanh_v_##S (float *x, guint n)                                              \
-{                                                                           \
-  const guint L = sizeof (V) / sizeof (float);                              \
-  guint j;                                                                  \
-  for (j = 0; j + L <= n; j += L)                                           \
-    P##_storeu_ps (x + j, tanh_##S (P##_loadu_ps (x + j)));                 \
-  return j;                                                                 \
+static inline __attribute__ ((always_inline, target (TARGET))) V             \
+exp_##S (V x)                                                                \
+{                                                                            \
+  V n = P##_round_ps (P##_mul_ps (x, P##_set1_ps (LOG2E)),                   \
+      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);                        \
+  V r = P##_fmadd_ps (n, P##_set1_ps (-LN2_HI), x), p;                       \
+  guint k;                                                                   \
+  r = P##_fmadd_ps (n, P##_set1_ps (-LN2_LO), r);                            \
+  p = P##_set1_ps (exp_coef[0]);                                             \
+  for (k = 1; k < G_N_ELEMENTS (exp_coef); k++)                              \
+    p = P##_fmadd_ps (p, r, P##_set1_ps (exp_coef[k]));                      \
+  p = P##_fmadd_ps (p, r, P##_set1_ps (1.0f));                               \
+  p = P##_fmadd_ps (p, r, P##_set1_ps (1.0f));                               \
+  return P##_mul_ps (p, P##_castsi##NL##_ps (P##_slli_epi32 (                \
+              P##_add_epi32 (P##_cvtps_epi32 (n), P##_set1_epi32 (127)),     \
+              23)));                                                         \
+}                                                                            \
+                                                                             \
+static inline __attribute__ ((always_inline, target (TARGET))) V             \
+sigmoid_##S (V x)                                                            \
+{                                                                            \
+  x = P##_min_ps (P##_max_ps (x, P##_set1_ps (-EXP_CLAMP)),                  \
+      P##_set1_ps (EXP_CLAMP));                                              \
+  return P##_div_ps (P##_set1_ps (1.0f), P##_add_ps (P##_set1_ps (1.0f),     \
+          exp_##S (P##_sub_ps (P##_setzero_ps (), x))));                     \
+}                                                                            \
+                                                                             \
+static inline __attribute__ ((always_inline, target (TARGET))) V             \
+tanh_##S (V x)                                                               \
+{                                                                            \
+  V sign = P##_and_ps (x, P##_set1_ps (-0.0f));                              \
+  V a = P##_min_ps (P##_andnot_ps (P##_set1_ps (-0.0f), x),                  \
+      P##_set1_ps (TANH_CLAMP));                                             \
+  V x2 = P##_mul_ps (x, x), q = P##_set1_ps (tanh_coef[0]), big;             \
+  guint k;                                                                   \
+  for (k = 1; k < G_N_ELEMENTS (tanh_coef); k++)                             \
+    q = P##_fmadd_ps (q, x2, P##_set1_ps (tanh_coef[k]));                    \
+  q = P##_fmadd_ps (P##_mul_ps (x, x2), q, x);                               \
+  big = P##_sub_ps (P##_set1_ps (1.0f), P##_div_ps (P##_set1_ps (2.0f),      \
+          P##_add_ps (exp_##S (P##_add_ps (a, a)), P##_set1_ps (1.0f))));    \
+  return P##_or_ps (VEC_SELECT_##S (a, q, big), sign);                       \
+}                                                                            \
+                                                                             \
+__attribute__ ((target (TARGET))) static guint                               \
+cell_##S (const float *g, float *c, float *h, guint H)                       \
+{                                                                            \
+  const guint L = sizeof (V) / sizeof (float);                               \
+  guint j;                                                                   \
+  for (j = 0; j + L <= H; j += L) {                                          \
+    V i = sigmoid_##S (P##_loadu_ps (g + j));                                \
+    V f = sigmoid_##S (P##_loadu_ps (g + H + j));                            \
+    V z = tanh_##S (P##_loadu_ps (g + 2 * H + j));                           \
+    V o = sigmoid_##S (P##_loadu_ps (g + 3 * H + j));                        \
+    V cj = P##_fmadd_ps (f, P##_loadu_ps (c + j), P##_mul_ps (i, z));        \
+    P##_storeu_ps (c + j, cj);                                               \
+    P##_storeu_ps (h + j, P##_mul_ps (o, tanh_##S (cj)));                    \
+  }                                                                          \
+  return j;                                                                  \
+}                                                                            \
+                                                                             \
+__attribute__ ((target (TARGET))) static guint                               \
+sigmoid_v_##S (float *x, guint n)                                            \
+{                                                                            \
+  const guint L = sizeof (V) / sizeof (float);                               \
+  guint j;                                                                   \
+  for (j = 0; j + L <= n; j += L)                                            \
+    P##_storeu_ps (x + j, sigmoid_##S (P##_loadu_ps (x + j)));               \
+  return j;                                                                  \
+}                                                                            \
+                                                                             \
+__attribute__ ((target (TARGET))) static guint                               \
+tanh_v_##S (float *x, guint n)                                               \
+{                                                                            \
+  const guint L = sizeof (V) / sizeof (float);                               \
+  guint j;                                                                   \
+  for (j = 0; j + L <= n; j += L)                                            \
+    P##_storeu_ps (x + j, tanh_##S (P##_loadu_ps (x + j)));                  \
+  return j;                                                                  \
 }
 
 /* lanes with |x| < 1/2 take the polynomial */
-#define VEC_SELECT_avx512(a, small, big) \
-  _mm512_mask_blend_ps (_mm512_cmp_ps_mask (a, \
+#define VEC_SELECT_avx512(a, small, big)                                     \
+  _mm512_mask_blend_ps (_mm512_cmp_ps_mask (a,                               \
           _mm512_set1_ps (TANH_SMALL), _CMP_LT_OQ), big, small)
-#define VEC_SELECT_avx2(a, small, big) \
-  _mm256_blendv_ps (big, small, _mm256_cmp_ps (a, \
+#define VEC_SELECT_avx2(a, small, big)                                       \
+  _mm256_blendv_ps (big, small, _mm256_cmp_ps (a,                            \
           _mm256_set1_ps (TANH_SMALL), _CMP_LT_OQ))
 
 /* AVX-512F has no plain round, and/or/andnot on floats (those are DQ). */
 #define _mm512_round_ps(x, mode) _mm512_roundscale_ps (x, mode)
-#define _mm512_and_ps(a, b) _mm512_castsi512_ps (_mm512_and_si512 ( \
+#define _mm512_and_ps(a, b) _mm512_castsi512_ps (_mm512_and_si512 (          \
           _mm512_castps_si512 (a), _mm512_castps_si512 (b)))
-#define _mm512_or_ps(a, b) _mm512_castsi512_ps (_mm512_or_si512 ( \
+#define _mm512_or_ps(a, b) _mm512_castsi512_ps (_mm512_or_si512 (            \
           _mm512_castps_si512 (a), _mm512_castps_si512 (b)))
-#define _mm512_andnot_ps(a, b) _mm512_castsi512_ps (_mm512_andnot_si512 ( \
+#define _mm512_andnot_ps(a, b) _mm512_castsi512_ps (_mm512_andnot_si512 (    \
           _mm512_castps_si512 (a), _mm512_castps_si512 (b)))
 
 /* *INDENT-OFF* */
