@@ -68,6 +68,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_lstm_debug);
 
 /* Frames per forward call; the scratch is sized for this many. */
 #define CHUNK_FRAMES LSTM_DEFAULT_MAX_FRAMES
+#define POOL_MIN_BUFFERS 4      /* output buffers kept ready */
+#define POOL_MAX_BYTES (64 * 1024)      /* larger outputs are allocated */
 
 enum
 {
@@ -1094,13 +1096,67 @@ emit_frames (GstLstm * self, const float *out, guint n, GstClockTime pts,
   return ret;
 }
 
+static void
+clear_pool (GstLstm * self)
+{
+  if (self->pool != NULL)
+    gst_buffer_pool_set_active (self->pool, FALSE);
+  gst_clear_object (&self->pool);
+  self->pool_bytes = 0;
+}
+
+/* A pool of POOL_MIN_BUFFERS buffers of `bytes` (so that a buffer going
+ * back and the next one leaving never meet an empty pool). */
+static gboolean
+make_pool (GstLstm * self, gsize bytes)
+{
+  GstBufferPool *pool = gst_buffer_pool_new ();
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+
+  clear_pool (self);
+  gst_buffer_pool_config_set_params (config, NULL, bytes, POOL_MIN_BUFFERS, 0);
+  if (!gst_buffer_pool_set_config (pool, config)
+      || !gst_buffer_pool_set_active (pool, TRUE)) {
+    gst_object_unref (pool);
+    return FALSE;
+  }
+  self->pool = pool;
+  self->pool_bytes = bytes;
+  return TRUE;
+}
+
+/* Output buffers for vector mode come from the element's pool, so that in
+ * a steady stream nothing is allocated per buffer: the pool's buffers have
+ * the largest size seen so far (rounded up to a power of two, so it is
+ * rebuilt a few times at most) and are cut to each buffer's size.
+ * Buffers above POOL_MAX_BYTES are allocated as they come. */
+static GstBuffer *
+output_buffer (GstLstm * self, gsize bytes)
+{
+  GstBuffer *buf = NULL;
+  gsize size = 256;
+
+  if (bytes <= POOL_MAX_BYTES) {
+    while (size < bytes)
+      size <<= 1;
+    if (self->pool == NULL || bytes > self->pool_bytes)
+      make_pool (self, size);
+    if (self->pool != NULL && gst_buffer_pool_acquire_buffer (self->pool,
+            &buf, NULL) == GST_FLOW_OK) {
+      gst_buffer_set_size (buf, bytes);
+      return buf;
+    }
+  }
+  return gst_buffer_new_allocate (NULL, bytes, NULL);
+}
+
 /* Frame mode with vector output: the outputs of the whole buffer go into
  * one output buffer, written in place by the forward pass. */
 static GstFlowReturn
 process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
 {
-  GstBuffer *out = gst_buffer_new_allocate (NULL,
-      (gsize) n * self->out_size * sizeof (float), NULL);
+  GstBuffer *out = output_buffer (self,
+      (gsize) n * self->out_size * sizeof (float));
   GstMapInfo map;
   guint done = 0, O = self->out_size, I = self->channels;
 
@@ -1220,6 +1276,7 @@ stop (GstLstm * self)
   g_clear_pointer (&m, lstm_model_unref);
   g_clear_pointer (&self->state, lstm_state_free);
   free_scratch (self);
+  clear_pool (self);
   self->channels = 0;
   self->refused_channels = 0;
   self->rate = 0;

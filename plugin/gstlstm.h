@@ -68,6 +68,8 @@ struct _GstLstm
   GstSegment segment;
   GstClockTime next_pts;        /* expected PTS of the next frame */
   gboolean need_caps;           /* src caps must be (re)sent */
+  GstBufferPool *pool;          /* output buffers of vector mode */
+  gsize pool_bytes;             /* their size */
 
   /* Bus messages: the emitted predictions since the last message. */
   float *msg_sum;               /* [out_size] */
