@@ -1,11 +1,34 @@
-/* Frames per second through the lstm element in a real pipeline
- * (appsrc ! lstm ! fakesink, 10-frame buffers) next to the core forward
- * pass fed the same 10 frames per call, both in this process, one shape
- * after the other. Prints a Markdown section (tests/bench/run.sh appends it
- * to BENCHMARKS.md). The element should stay within 10% of the core.
+/* The streaming figures of one model shape through the lstm element, for
+ * the benchmark suite (tests/bench/suite.py), in one process per shape so
+ * that its peak RSS is that shape's:
+ *
+ *   core_fps        lstm_forward fed 10 frames per call (the core)
+ *   element_fps     appsrc ! lstm ! fakesink, 10-frame buffers pushed from
+ *                   appsrc's need-data callback, i.e. in the streaming
+ *                   thread, as a source that makes its data does
+ *   pushed_fps      the same pipeline fed by gst_app_src_push_buffer from
+ *                   another thread (block=true): adds the queue hand-off
+ *   direct_fps      lstm ! fakesink fed by gst_pad_push from this thread
+ *   identity_ns     what one buffer costs through identity ! fakesink fed
+ *                   the same way: GStreamer's own floor per element
+ *   latency_p50_us, latency_p99_us
+ *                   time to push one 1-frame buffer through lstm into
+ *                   fakesink (the frame's processing latency), 2000 frames
+ *   allocs_per_buffer
+ *                   heap allocations made between a buffer entering lstm
+ *                   and its output leaving it, steady state, counted by
+ *                   tests/bench/alloc-count.c (G_SLICE=always-malloc so
+ *                   that GLib's slices are counted too); -1 when not built
+ *                   (sanitizer builds)
+ *   flops_per_frame the multiply-adds of the matrix products x 2
+ *   peak_rss_kib    VmHWM of this process at the end
+ *
+ * Each figure is the median of REPS runs of --seconds / REPS (alternated
+ * between the sides, so a shared machine's drifts hit all alike). Output,
+ * tab-separated: `stream SHAPE KEY VALUE` lines, plus `kernels` and `core`.
  *
  *   GST_PLUGIN_PATH=build/plugin build/tests/bench/bench-element \
- *       [--seconds S] [I,H,L[,O] ...]
+ *       [--seconds S] I,H,L[,O]
  */
 #include "lstm.h"
 
@@ -14,10 +37,18 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define FRAMES_PER_BUFFER 10
 #define N_FRAMES_DATA 1000      /* a ring of input frames, reused */
 #define REPS 7                  /* measurements per side, median reported */
+#define LATENCY_FRAMES 2000
+#define ALLOC_BUFFERS 1000      /* counted after as many for warm-up */
+
+/* tests/bench/alloc-count.c, or -1 without it */
+extern gint64 bench_count_allocs (gboolean start);
 
 static int
 cmp_double (const void *a, const void *b)
@@ -32,10 +63,6 @@ median (double *v, guint n)
   qsort (v, n, sizeof (double), cmp_double);
   return v[n / 2];
 }
-
-static const gchar *const default_shapes[] = {
-  "5,17,1", "40,128,2,12", "3,64,3", "80,512,2", NULL
-};
 
 static LstmModel *
 make_model (const gchar * shape, gchar ** path)
@@ -85,107 +112,305 @@ core_fps (LstmModel * m, const float *data, double seconds)
   return frames / ((now - start) / 1e6);
 }
 
-static double
-element_fps (LstmModel * m, const gchar * path, const float *data,
-    double seconds)
+/* Wraps 10 frames of the ring without a copy, as a source reading memory
+ * does; PTS from the frame count. */
+static GstBuffer *
+ring_buffer (const float *data, guint input_size, guint64 frames, guint n)
 {
-  g_autofree gchar *desc =
-      g_strdup_printf ("appsrc name=src format=time block=true "
-      "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=%u,rate=100 "
-      "! lstm model=%s ! fakesink sync=false", m->input_size, path);
+  gsize bytes = (gsize) n * input_size * sizeof (float);
+  GstBuffer *b = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY,
+      (gpointer) (data + (gsize) (frames % N_FRAMES_DATA) * input_size),
+      bytes, 0, bytes, NULL, NULL);
+
+  GST_BUFFER_PTS (b) = gst_util_uint64_scale_int (frames, GST_SECOND, 100);
+  return b;
+}
+
+static GstElement *
+launch (const gchar * desc)
+{
   g_autoptr (GError) error = NULL;
   GstElement *p = gst_parse_launch (desc, &error);
-  GstElement *src;
-  GstBus *bus;
-  GstMessage *msg;
-  gsize bytes = (gsize) FRAMES_PER_BUFFER * m->input_size * sizeof (float);
-  gint64 start, now = 0;
-  guint64 frames = 0;
 
   if (p == NULL) {
-    g_printerr ("%s\n", error->message);
+    g_printerr ("%s: %s\n", desc, error->message);
     exit (2);
   }
-  src = gst_bin_get_by_name (GST_BIN (p), "src");
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  start = g_get_monotonic_time ();
-  do {
-    guint at = frames % N_FRAMES_DATA;
-    /* wraps the data without a copy, as a source reading memory does */
-    GstBuffer *b = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY,
-        (gpointer) (data + (gsize) at * m->input_size), bytes, 0, bytes,
-        NULL, NULL);
-    GST_BUFFER_PTS (b) = gst_util_uint64_scale_int (frames, GST_SECOND, 100);
-    if (gst_app_src_push_buffer (GST_APP_SRC (src), b) != GST_FLOW_OK)
-      break;
-    frames += FRAMES_PER_BUFFER;
-    now = g_get_monotonic_time ();
-  } while (now - start < seconds * G_USEC_PER_SEC);
-  gst_app_src_end_of_stream (GST_APP_SRC (src));
-  bus = gst_element_get_bus (p);
-  msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+  return p;
+}
+
+/* Waits for EOS; the time then (every frame has gone through). */
+static gint64
+wait_eos (GstElement * p)
+{
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  now = g_get_monotonic_time ();        /* every frame has gone through */
+  gint64 now = g_get_monotonic_time ();
+
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
     g_printerr ("pipeline error\n");
     exit (1);
   }
   gst_message_unref (msg);
   gst_object_unref (bus);
+  return now;
+}
+
+typedef struct
+{
+  const float *data;
+  guint input_size;
+  guint64 frames;
+  gint64 deadline;              /* monotonic microseconds */
+} Feed;
+
+/* appsrc's need-data, in the streaming thread: one buffer per call. */
+static void
+need_data (GstAppSrc * src, guint length, gpointer user_data)
+{
+  Feed *f = user_data;
+
+  if (g_get_monotonic_time () >= f->deadline) {
+    gst_app_src_end_of_stream (src);
+    return;
+  }
+  gst_app_src_push_buffer (src, ring_buffer (f->data, f->input_size,
+          f->frames, FRAMES_PER_BUFFER));
+  f->frames += FRAMES_PER_BUFFER;
+}
+
+static gchar *
+appsrc_pipeline (const LstmModel * m, const gchar * path)
+{
+  return g_strdup_printf ("appsrc name=src format=time block=true "
+      "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=%u,rate=100 "
+      "! lstm model=%s ! fakesink sync=false", m->input_size, path);
+}
+
+/* appsrc fed from its need-data callback */
+static double
+element_fps (LstmModel * m, const gchar * path, const float *data,
+    double seconds)
+{
+  g_autofree gchar *desc = appsrc_pipeline (m, path);
+  GstElement *p = launch (desc);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  GstAppSrcCallbacks cb = { need_data, NULL, NULL };
+  Feed f = { data, m->input_size, 0, G_MAXINT64 };
+  gint64 start, end;
+
+  gst_app_src_set_callbacks (GST_APP_SRC (src), &cb, &f, NULL);
+  gst_element_set_state (p, GST_STATE_PAUSED);
+  gst_element_get_state (p, NULL, NULL, GST_CLOCK_TIME_NONE);
+  start = g_get_monotonic_time ();
+  f.frames = 0;                 /* preroll's buffer not counted */
+  f.deadline = start + (gint64) (seconds * G_USEC_PER_SEC);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  end = wait_eos (p);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (p);
+  return f.frames / ((end - start) / 1e6);
+}
+
+/* appsrc fed by gst_app_src_push_buffer from this thread */
+static double
+pushed_fps (LstmModel * m, const gchar * path, const float *data,
+    double seconds)
+{
+  g_autofree gchar *desc = appsrc_pipeline (m, path);
+  GstElement *p = launch (desc);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
+  gint64 start, now;
+  guint64 frames = 0;
+
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  start = g_get_monotonic_time ();
+  do {
+    if (gst_app_src_push_buffer (GST_APP_SRC (src), ring_buffer (data,
+                m->input_size, frames, FRAMES_PER_BUFFER)) != GST_FLOW_OK)
+      break;
+    frames += FRAMES_PER_BUFFER;
+    now = g_get_monotonic_time ();
+  } while (now - start < seconds * G_USEC_PER_SEC);
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  now = wait_eos (p);
   gst_element_set_state (p, GST_STATE_NULL);
   gst_object_unref (src);
   gst_object_unref (p);
   return frames / ((now - start) / 1e6);
 }
 
-/* The same element fed by gst_pad_push from this thread: no appsrc queue
- * and no thread hand-off, so what is left is lstm and fakesink's own cost. */
-static double
-direct_fps (LstmModel * m, const gchar * path, const float *data,
-    double seconds)
+/* `desc` (its first element named "first") fed by gst_pad_push from this
+ * thread: no appsrc and no thread hand-off. */
+typedef struct
 {
-  g_autofree gchar *desc = g_strdup_printf ("lstm name=net model=%s ! "
-      "fakesink sync=false", path);
-  g_autoptr (GError) error = NULL;
-  GstElement *p = gst_parse_launch (desc, &error);
-  GstElement *net = gst_bin_get_by_name (GST_BIN (p), "net");
-  GstPad *sink = gst_element_get_static_pad (net, "sink");
-  GstPad *src = gst_pad_new ("src", GST_PAD_SRC);
+  GstElement *pipeline;
+  GstElement *first;
+  GstPad *src;
+} Direct;
+
+static void
+direct_open (Direct * d, const gchar * desc, guint input_size)
+{
+  GstPad *sink;
   GstCaps *caps = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING,
       "F32LE", "layout", G_TYPE_STRING, "interleaved", "channels", G_TYPE_INT,
-      (gint) m->input_size, "rate", G_TYPE_INT, 100, NULL);
-  gsize bytes = (gsize) FRAMES_PER_BUFFER * m->input_size * sizeof (float);
+      (gint) input_size, "rate", G_TYPE_INT, 100, NULL);
   GstSegment seg;
-  gint64 start, now = 0;
+
+  d->pipeline = launch (desc);
+  d->first = gst_bin_get_by_name (GST_BIN (d->pipeline), "first");
+  sink = gst_element_get_static_pad (d->first, "sink");
+  d->src = gst_pad_new ("src", GST_PAD_SRC);
+  gst_pad_link (d->src, sink);
+  gst_object_unref (sink);
+  gst_pad_set_active (d->src, TRUE);
+  gst_element_set_state (d->pipeline, GST_STATE_PLAYING);
+  gst_pad_push_event (d->src, gst_event_new_stream_start ("bench"));
+  gst_pad_push_event (d->src, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_pad_push_event (d->src, gst_event_new_segment (&seg));
+}
+
+static void
+direct_close (Direct * d)
+{
+  gst_element_set_state (d->pipeline, GST_STATE_NULL);
+  gst_pad_set_active (d->src, FALSE);
+  gst_object_unref (d->src);
+  gst_object_unref (d->first);
+  gst_object_unref (d->pipeline);
+}
+
+/* Frames per second through `desc`, 10-frame buffers. */
+static double
+direct_fps (const gchar * desc, guint input_size, const float *data,
+    double seconds)
+{
+  Direct d;
+  gint64 start, now;
   guint64 frames = 0;
 
-  gst_pad_link (src, sink);
-  gst_pad_set_active (src, TRUE);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  gst_pad_push_event (src, gst_event_new_stream_start ("bench"));
-  gst_pad_push_event (src, gst_event_new_caps (caps));
-  gst_segment_init (&seg, GST_FORMAT_TIME);
-  gst_pad_push_event (src, gst_event_new_segment (&seg));
-  start = g_get_monotonic_time ();
+  direct_open (&d, desc, input_size);
+  now = start = g_get_monotonic_time ();
   do {
-    guint at = frames % N_FRAMES_DATA;
-    GstBuffer *b = gst_buffer_new_wrapped_full (GST_MEMORY_FLAG_READONLY,
-        (gpointer) (data + (gsize) at * m->input_size), bytes, 0, bytes,
-        NULL, NULL);
-    GST_BUFFER_PTS (b) = gst_util_uint64_scale_int (frames, GST_SECOND, 100);
-    if (gst_pad_push (src, b) != GST_FLOW_OK)
+    if (gst_pad_push (d.src, ring_buffer (data, input_size, frames,
+                FRAMES_PER_BUFFER)) != GST_FLOW_OK)
       break;
     frames += FRAMES_PER_BUFFER;
     now = g_get_monotonic_time ();
   } while (now - start < seconds * G_USEC_PER_SEC);
-  gst_element_set_state (p, GST_STATE_NULL);
-  gst_pad_set_active (src, FALSE);
-  gst_caps_unref (caps);
-  gst_object_unref (src);
-  gst_object_unref (sink);
-  gst_object_unref (net);
-  gst_object_unref (p);
+  direct_close (&d);
   return frames / ((now - start) / 1e6);
+}
+
+/* Median and 99th percentile of the time one 1-frame buffer takes through
+ * lstm into fakesink, microseconds. */
+static void
+latency (const gchar * desc, guint input_size, const float *data,
+    double *p50, double *p99)
+{
+  double *t = g_new (double, LATENCY_FRAMES);
+  Direct d;
+  guint i;
+
+  direct_open (&d, desc, input_size);
+  for (i = 0; i < LATENCY_FRAMES / 10; i++)     /* warm-up */
+    gst_pad_push (d.src, ring_buffer (data, input_size, i, 1));
+  for (i = 0; i < LATENCY_FRAMES; i++) {
+    GstBuffer *b = ring_buffer (data, input_size, i, 1);
+    struct timespec t0, t1;
+    clock_gettime (CLOCK_MONOTONIC, &t0);
+    gst_pad_push (d.src, b);
+    clock_gettime (CLOCK_MONOTONIC, &t1);
+    t[i] = (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+  }
+  direct_close (&d);
+  qsort (t, LATENCY_FRAMES, sizeof (double), cmp_double);
+  *p50 = t[LATENCY_FRAMES / 2];
+  *p99 = t[LATENCY_FRAMES * 99 / 100];
+  g_free (t);
+}
+
+/* Counting starts when a buffer reaches lstm's sink pad and stops when
+ * its output leaves the src pad (both probes run in this thread). */
+static GstPadProbeReturn
+count_probe (GstPad * pad, GstPadProbeInfo * info, gpointer start)
+{
+  bench_count_allocs (GPOINTER_TO_INT (start));
+  return GST_PAD_PROBE_OK;
+}
+
+static double
+allocs_per_buffer (const gchar * desc, guint input_size, const float *data)
+{
+  Direct d;
+  GstPad *sink, *src;
+  gint64 total = 0, n;
+  guint i;
+
+  gpointer probe;
+
+  /* the counter sees an allocation of this thread, or is not there */
+  if (bench_count_allocs (FALSE) < 0)
+    return -1;
+  bench_count_allocs (TRUE);
+  probe = g_malloc (16);
+  g_assert_cmpint (bench_count_allocs (FALSE), ==, 1);
+  g_free (probe);
+  direct_open (&d, desc, input_size);
+  sink = gst_element_get_static_pad (d.first, "sink");
+  src = gst_element_get_static_pad (d.first, "src");
+  for (i = 0; i < 2 * ALLOC_BUFFERS; i++) {
+    if (i == ALLOC_BUFFERS) {
+      gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, count_probe,
+          GINT_TO_POINTER (TRUE), NULL);
+      gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER, count_probe,
+          GINT_TO_POINTER (FALSE), NULL);
+    }
+    gst_pad_push (d.src, ring_buffer (data, input_size, i * 10ULL,
+            FRAMES_PER_BUFFER));
+    if (i >= ALLOC_BUFFERS && (n = bench_count_allocs (FALSE)) > 0)
+      total += n;
+  }
+  gst_object_unref (sink);
+  gst_object_unref (src);
+  direct_close (&d);
+  return (double) total / ALLOC_BUFFERS;
+}
+
+/* 2 x the multiply-adds per frame: per layer 4H x (in + H), the head O x H */
+static double
+flops_per_frame (const LstmModel * m)
+{
+  double f = 0;
+  guint k;
+
+  for (k = 0; k < m->num_layers; k++)
+    f += 2.0 * 4 * m->hidden_size * (m->layers[k].input_size + m->hidden_size);
+  return f + 2.0 * m->head_size * m->hidden_size;
+}
+
+static guint64
+peak_rss_kib (void)
+{
+  g_autofree gchar *status = NULL;
+  const gchar *at;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL)
+      || (at = strstr (status, "VmHWM:")) == NULL)
+    return 0;
+  return g_ascii_strtoull (at + 6, NULL, 10);
+}
+
+static void
+print (const gchar * shape, const gchar * key, double value)
+{
+  printf ("stream\t%s\t%s\t%.4f\n", shape, key, value);
+  fflush (stdout);
 }
 
 int
@@ -194,66 +419,69 @@ main (int argc, char **argv)
   gdouble seconds = 4.0;
   GOptionEntry entries[] = {
     {"seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds,
-        "Seconds per side and shape, split in 7 runs (4)", "S"},
+        "Seconds per side, split in 7 runs (4)", "S"},
     {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("[I,H,L[,O] ...]");
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("I,H,L[,O]");
   g_autoptr (GError) error = NULL;
-  const gchar *const *shapes = default_shapes;
-  gint i;
+  g_autofree gchar *path = NULL, *desc = NULL;
+  double cores[REPS], elems[REPS], pushes[REPS], directs[REPS], ids[REPS];
+  double p50, p99;
+  const gchar *shape;
+  LstmModel *m;
+  float *data;
+  gsize j;
+  guint r;
 
+  /* GLib's slices through malloc, so that alloc-count.c sees them: set
+   * before GLib's first slice, hence a fresh start of this program */
+  if (g_strcmp0 (g_getenv ("G_SLICE"), "always-malloc") != 0) {
+    g_setenv ("G_SLICE", "always-malloc", TRUE);
+    execv ("/proc/self/exe", argv);
+  }
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
-    g_printerr ("%s\n", error->message);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2) {
+    g_printerr ("usage: bench-element [--seconds S] I,H,L[,O]\n");
     return 2;
   }
-  if (argc > 1)
-    shapes = (const gchar * const *) argv + 1;
+  shape = argv[1];
   lstm_blas_set_threads (1);
+  printf ("kernels\t%s\ncore\t%s\n", lstm_blas_get_kernels (),
+      lstm_blas_get_core ());
 
-  printf ("## The lstm element against the core\n\n");
-  printf ("Frames per second through `appsrc ! lstm ! fakesink` with %d-frame "
-      "buffers (vector output, state carried), next to `lstm_forward` fed "
-      "the same %d frames per call, in the same process, one after the "
-      "other, alternating, median of %d runs of %.2f s each. Command: `tests/bench/run.sh` (or "
-      "`GST_PLUGIN_PATH=build/plugin build/tests/bench/bench-element`). "
-      "The last two columns feed the same `lstm ! fakesink` by pushing "
-      "on its sink pad from the measuring thread: no appsrc queue and no "
-      "thread hand-off, so the difference to the core is the element's own "
-      "cost (and fakesink's). Matrix kernels: %s.\n\n", FRAMES_PER_BUFFER,
-      FRAMES_PER_BUFFER, REPS, seconds / REPS, lstm_blas_get_kernels ());
-  printf ("| shape | core fps | appsrc ! lstm ! fakesink fps | / core "
-      "| pad push ! lstm ! fakesink fps | / core |\n");
-  printf ("|---|--:|--:|--:|--:|--:|\n");
-  for (i = 0; shapes[i] != NULL; i++) {
-    g_autofree gchar *path = NULL;
-    LstmModel *m = make_model (shapes[i], &path);
-    float *data = g_new (float, (gsize) (N_FRAMES_DATA + FRAMES_PER_BUFFER)
-        * m->input_size);
-    double core, elem, direct, cores[REPS], elems[REPS], directs[REPS];
-    gsize j;
-    guint r;
+  m = make_model (shape, &path);
+  data = g_new (float, (gsize) (N_FRAMES_DATA + FRAMES_PER_BUFFER)
+      * m->input_size);
+  for (j = 0; j < (gsize) (N_FRAMES_DATA + FRAMES_PER_BUFFER)
+      * m->input_size; j++)
+    data[j] = (float) ((j * 7919) % 2000) / 1000.0f - 1.0f;
+  desc = g_strdup_printf ("lstm name=first model=%s ! fakesink sync=false",
+      path);
 
-    for (j = 0; j < (gsize) (N_FRAMES_DATA + FRAMES_PER_BUFFER)
-        * m->input_size; j++)
-      data[j] = (float) ((j * 7919) % 2000) / 1000.0f - 1.0f;
-    /* alternated, median of REPS each: drifts of a shared machine hit
-     * both sides alike */
-    for (r = 0; r < REPS; r++) {
-      cores[r] = core_fps (m, data, seconds / REPS);
-      elems[r] = element_fps (m, path, data, seconds / REPS);
-      directs[r] = direct_fps (m, path, data, seconds / REPS);
-    }
-    core = median (cores, REPS);
-    elem = median (elems, REPS);
-    direct = median (directs, REPS);
-    printf ("| %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n", shapes[i], core,
-        elem, elem / core, direct, direct / core);
-    fflush (stdout);
-    g_unlink (path);
-    g_free (data);
-    lstm_model_unref (m);
+  for (r = 0; r < REPS; r++) {
+    cores[r] = core_fps (m, data, seconds / REPS);
+    elems[r] = element_fps (m, path, data, seconds / REPS);
+    pushes[r] = pushed_fps (m, path, data, seconds / REPS);
+    directs[r] = direct_fps (desc, m->input_size, data, seconds / REPS);
+    ids[r] = 1e9 * FRAMES_PER_BUFFER / direct_fps ("identity name=first ! "
+        "fakesink sync=false", m->input_size, data, seconds / REPS / 4);
   }
+  print (shape, "core_fps", median (cores, REPS));
+  print (shape, "element_fps", median (elems, REPS));
+  print (shape, "pushed_fps", median (pushes, REPS));
+  print (shape, "direct_fps", median (directs, REPS));
+  print (shape, "identity_ns", median (ids, REPS));
+  latency (desc, m->input_size, data, &p50, &p99);
+  print (shape, "latency_p50_us", p50);
+  print (shape, "latency_p99_us", p99);
+  print (shape, "allocs_per_buffer", allocs_per_buffer (desc, m->input_size,
+          data));
+  print (shape, "flops_per_frame", flops_per_frame (m));
+  print (shape, "peak_rss_kib", peak_rss_kib ());
+
+  g_unlink (path);
+  g_free (data);
+  lstm_model_unref (m);
   return 0;
 }

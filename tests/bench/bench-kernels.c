@@ -4,6 +4,9 @@
  * chunk of 10 or 64 frames (gemm, input projection and head).
  *
  * Usage: bench-kernels [--min-time S]
+ *        bench-kernels --peak    OpenBLAS's single-thread sgemm GFLOP/s on
+ *                                1024 x 1024 x 1024 (the best of 7): the
+ *                                machine's practical peak, for the suite
  *
  * Output, tab-separated, one line per product (times in microseconds,
  * the best of 7 measurements of at least S seconds each, 0.05 by default):
@@ -97,13 +100,42 @@ random_aligned (gsize n, GRand * rand)
   return b;
 }
 
+/* C = A B^T, n x n x n, through OpenBLAS: 2 n^3 flops a call. */
+static double
+sgemm_peak (GRand * rand)
+{
+  const guint n = 1024;
+  float *A = random_aligned ((gsize) n * n, rand);
+  float *B = random_aligned ((gsize) n * n, rand);
+  float *C = random_aligned ((gsize) n * n, rand);
+  double best = 0;
+  guint r;
+
+  for (r = 0; r < REPS + 1; r++) {
+    gint64 start = g_get_monotonic_time ();
+    double gflops;
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, A,
+        n, B, n, 0.0f, C, n);
+    gflops = 2.0 * n * n * n / ((g_get_monotonic_time () - start) * 1e3);
+    if (r > 0)                  /* the first call warms up */
+      best = MAX (best, gflops);
+  }
+  g_aligned_free (A);
+  g_aligned_free (B);
+  g_aligned_free (C);
+  return best;
+}
+
 int
 main (int argc, char **argv)
 {
   gdouble min_time = 0.05;
+  gboolean peak = FALSE;
   GOptionEntry entries[] = {
     {"min-time", 0, 0, G_OPTION_ARG_DOUBLE, &min_time,
         "Seconds per measurement (default 0.05)", "S"},
+    {"peak", 0, 0, G_OPTION_ARG_NONE, &peak,
+        "Only OpenBLAS's sgemm GFLOP/s (1024^3)", NULL},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = NULL;
@@ -120,6 +152,12 @@ main (int argc, char **argv)
   }
 
   lstm_blas_set_threads (1);
+  if (peak) {
+    printf ("core\t%s\nsgemm_gflops\t%.2f\n", lstm_blas_get_core (),
+        sgemm_peak (rand));
+    g_rand_free (rand);
+    return 0;
+  }
   g_log_set_handler ("lstm", G_LOG_LEVEL_DEBUG, catch_kernels_name, NULL);
   lstm_blas_gemv (1, 1, &one, 1, &one, &y);     /* makes the choice */
   printf ("kernels\t%s\n", kernels_name ? kernels_name : "?");

@@ -9,10 +9,16 @@ median reported, after --warmup seconds. Output, tab-separated:
 
     torch   <torch version>
     result  <shape name>  <frames per call>  <median fps>  <min fps>  <max fps>
+    latency <shape name>  <median us>  <99th percentile us>   (--latency)
+    peak_rss_kib  <the process's peak RSS at the end>
+
+--latency N times N single-frame steps (the counterpart of the element's
+per-frame latency in bench-element).
 
 Run with Debian's interpreter (/usr/bin/python3, package python3-torch).
 """
 import argparse
+import resource
 import statistics
 import sys
 import time
@@ -40,7 +46,7 @@ def run_for(step, seconds):
             return frames / (now - start)
 
 
-def bench_shape(spec, frames_list, min_time, reps, warmup):
+def bench_shape(spec, frames_list, min_time, reps, warmup, latency=0):
     sizes = [int(v) for v in spec.split(",")]
     if len(sizes) == 3:
         sizes.append(0)
@@ -72,6 +78,21 @@ def bench_shape(spec, frames_list, min_time, reps, warmup):
         print(f"result\t{name}\t{frames}\t{statistics.median(fps):.1f}"
               f"\t{fps[0]:.1f}\t{fps[-1]:.1f}", flush=True)
 
+    if latency > 0:
+        hc = (torch.zeros(layers, 1, h), torch.zeros(layers, 1, h))
+        times = []
+        with torch.inference_mode():
+            for k in range(latency + latency // 10):
+                x = inputs[k % INPUT_FRAMES:k % INPUT_FRAMES + 1]
+                t = time.perf_counter()
+                y, hc = lstm(x, hc)
+                if head is not None:
+                    y = torch.softmax(head(y), dim=-1)
+                times.append(time.perf_counter() - t)
+        times = sorted(times[latency // 10:])  # after a warm-up
+        print(f"latency\t{name}\t{times[len(times) // 2] * 1e6:.3f}"
+              f"\t{times[len(times) * 99 // 100] * 1e6:.3f}", flush=True)
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -79,6 +100,8 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--warmup", type=float, default=0.3)
     ap.add_argument("--frames", default="1,10,100")
+    ap.add_argument("--latency", type=int, default=0,
+                    help="also time N single-frame steps")
     ap.add_argument("shapes", nargs="*", default=DEFAULT_SHAPES,
                     help="I,H,L[,O] (O: softmax head size, 0 or absent: none)")
     args = ap.parse_args()
@@ -89,7 +112,10 @@ def main():
     print(f"torch\t{torch.__version__}", flush=True)
     frames_list = [int(v) for v in args.frames.split(",")]
     for spec in args.shapes:
-        bench_shape(spec, frames_list, args.min_time, args.reps, args.warmup)
+        bench_shape(spec, frames_list, args.min_time, args.reps, args.warmup,
+                    args.latency)
+    print(f"peak_rss_kib\t"
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", flush=True)
 
 
 if __name__ == "__main__":

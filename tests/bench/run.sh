@@ -1,12 +1,18 @@
 #!/bin/sh
-# Frames per second of gst-lstm's forward pass next to PyTorch's nn.LSTM,
-# single thread, state carried across calls, 1, 10 and 100 frames per call.
-#
-# Run from the top of the source tree after a build:
+# The benchmarks, every figure next to its peer measured in the same run,
+# written to BENCHMARKS.md. Run from the top of the source tree after a
+# build:
 #
 #     ninja -C build && tests/bench/run.sh
 #
-# It prints one table per OpenBLAS core and writes them to BENCHMARKS.md,
+# First the suite (tests/bench/suite.py: S1-S3 streaming through the core
+# and the element, latency, RSS, allocations, GFLOP/s, T1 training, F1
+# features), which ends up at the top of BENCHMARKS.md; then the details
+# below. BENCH_SUITE_ONLY=1 runs the suite alone.
+#
+# Details: frames per second of gst-lstm's forward pass next to PyTorch's
+# nn.LSTM, single thread, state carried across calls, 1, 10 and 100 frames
+# per call. It prints one table per OpenBLAS core and writes them to BENCHMARKS.md,
 # each followed by the matrix kernels alone (build/tests/bench/bench-kernels:
 # src/lstm-blas.c against OpenBLAS's sgemv/sgemm on the same products).
 # Each OpenBLAS setting is run twice over, once per side: gst-lstm
@@ -40,9 +46,8 @@ PYTHON=/usr/bin/python3
 HERE=$(dirname "$0")
 BENCH=$BUILD_DIR/tests/bench/bench-forward
 BENCH_KERNELS=$BUILD_DIR/tests/bench/bench-kernels
-BENCH_ELEMENT=$BUILD_DIR/tests/bench/bench-element
 
-for exe in "$BENCH" "$BENCH_KERNELS" "$BENCH_ELEMENT"; do
+for exe in "$BENCH" "$BENCH_KERNELS"; do
   if [ ! -x "$exe" ]; then
     echo "run.sh: $exe not found; build first (ninja -C $BUILD_DIR)" >&2
     exit 1
@@ -55,6 +60,15 @@ fi
 
 OUT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lstm-bench.XXXXXX")
 trap 'rm -rf "$OUT_DIR"' EXIT
+
+echo "== the benchmark suite"
+"$PYTHON" "$HERE/suite.py" --build "$BUILD_DIR" --out - > "$OUT_DIR/suite.md"
+cat "$OUT_DIR/suite.md"
+if [ -n "${BENCH_SUITE_ONLY:-}" ]; then
+  [ "$BENCH_OUT" = "-" ] || "$PYTHON" "$HERE/suite.py" --insert \
+    "$OUT_DIR/suite.md" --out "$BENCH_OUT"
+  exit 0
+fi
 
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
@@ -93,15 +107,6 @@ fi
   --settings "BENCH_MIN_TIME=$BENCH_MIN_TIME BENCH_REPS=$BENCH_REPS" \
   "$OUT_DIR"/*/
 
-# The element in a pipeline against the core (default OpenBLAS setting).
-echo "== the lstm element against the core"
-unset OPENBLAS_CORETYPE
-GST_PLUGIN_PATH="$BUILD_DIR/plugin" "$BENCH_ELEMENT" > "$OUT_DIR/element.md"
-cat "$OUT_DIR/element.md"
-if [ "$BENCH_OUT" != "-" ]; then
-  { echo; cat "$OUT_DIR/element.md"; } >> "$BENCH_OUT"
-fi
-
 # Feature extraction (lstmfeatures) against torchaudio.compliance.kaldi:
 # its own runner, which writes its own section of BENCHMARKS.md (it needs
 # python3-torchaudio; skipped without it).
@@ -114,3 +119,8 @@ fi
 # Training steps against PyTorch's (run-train.sh appends its own section).
 echo "== training: gst-lstm's core against PyTorch"
 BUILD_DIR="$BUILD_DIR" BENCH_OUT="$BENCH_OUT" "$HERE/run-train.sh"
+
+# The suite goes at the top of the file the sections above wrote.
+if [ "$BENCH_OUT" != "-" ]; then
+  "$PYTHON" "$HERE/suite.py" --insert "$OUT_DIR/suite.md" --out "$BENCH_OUT"
+fi
