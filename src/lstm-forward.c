@@ -144,3 +144,19 @@ lstm_forward (const LstmModel * model, LstmState * state, const float *input,
     done += T;
   }
 }
+
+/* The same steps for the streams of lstm-streams.c, which stack many
+ * streams' frames as rows. */
+void
+lstm_forward_normalize_rows (const LstmModel * model, const float *in,
+    guint rows, float *out)
+{
+  normalize (model, in, rows, out);
+}
+
+void
+lstm_forward_head_rows (const LstmModel * model, const float *y, guint rows,
+    float *out)
+{
+  head_forward (model, y, rows, out);
+}

@@ -32,6 +32,13 @@ G_GNUC_INTERNAL void lstm_blas_gemm_nt (guint M, guint N, guint K,
 G_GNUC_INTERNAL void lstm_blas_gemv (guint M, guint N, const float *A,
     gsize lda, const float *x, float *y);
 
+/* lstm-forward.c's normalization (x - mean) / std and head (the linear
+ * layer and its activation) over `rows` rows, for lstm-streams.c. */
+G_GNUC_INTERNAL void lstm_forward_normalize_rows (const LstmModel * model,
+    const float *in, guint rows, float *out);
+G_GNUC_INTERNAL void lstm_forward_head_rows (const LstmModel * model,
+    const float *y, guint rows, float *out);
+
 /* Gate non-linearities (lstm-act.c), vectorised; every kernel width gives
  * the same bits. lstm_act_cell: one LSTM cell update for one frame, gates =
  * the 4H pre-activations (i, f, g, o), c updated in place, h = o tanh (c). */

@@ -201,6 +201,33 @@ gboolean lstm_state_deserialize (LstmState * state, GBytes * bytes,
 void lstm_forward (const LstmModel * model, LstmState * state,
     const float *input, guint n_frames, float *output);
 
+/* ---------------------------------------------------------------- streams */
+
+/* Many independent streams of one model stepped together: at each frame
+ * time one matrix product computes the recurrent gates of every stream
+ * (the weights are read once for all of them instead of once per stream).
+ * Every stream's outputs and state are bit for bit those of lstm_forward
+ * on that stream alone (the kernels sum every dot product the same way
+ * whatever the number of rows). An LstmStreams is scratch for up to
+ * `max_streams` streams and `max_frames` frames per internal chunk, made
+ * for one model's sizes; it belongs to one caller at a time. */
+typedef struct _LstmStreams LstmStreams;
+
+/* max_frames 0 means LSTM_DEFAULT_MAX_FRAMES. */
+LstmStreams *lstm_streams_new (const LstmModel * model, guint max_streams,
+    guint max_frames);
+void lstm_streams_free (LstmStreams * streams);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmStreams, lstm_streams_free);
+
+/* Advances n_streams <= max_streams streams by n_frames frames each:
+ * states[s] is stream s's state (fitting the model), inputs[s] its
+ * [n_frames, input_size] frames, outputs[s] room for its [n_frames,
+ * output size] outputs (or outputs NULL to only advance the states).
+ * Allocates nothing. */
+void lstm_streams_forward (LstmStreams * streams, const LstmModel * model,
+    LstmState * const *states, guint n_streams, const float *const *inputs,
+    guint n_frames, float *const *outputs);
+
 /* ----------------------------------------------------------------- frames */
 
 /* S16 samples to floats in [-1, 1): x / 32768. */
