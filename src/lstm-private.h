@@ -14,15 +14,40 @@ struct _LstmState
   guint head_size;
   guint max_frames;             /* frames per internal chunk of forward */
 
-  float *h;                     /* [num_layers, H]: h of every layer */
-  float *c;                     /* [num_layers, H]: c of every layer */
+  /* The variant (lstm-state.c keeps these equal to the model's). */
+  LstmCell cell;
+  guint num_directions;         /* D */
+  guint h_size;                 /* width of h: P or H */
+  guint c_size;                 /* width of c: H, or 0 for the GRU */
+  guint layer_out;              /* D * h_size */
 
-  /* Scratch for one chunk, sized at creation so forward never allocates. */
-  float *x_norm;                /* [max_frames, input_size] normalized input */
-  float *gates;                 /* [max_frames, 4H] pre-activations */
-  float *y[2];                  /* [max_frames, H] outputs of alternate layers */
-  float *head;                  /* [max_frames, head_size] */
+  float *h;                     /* [num_layers * D, h_size]: h of every layer */
+  float *c;                     /* [num_layers * D, c_size]: c of every layer */
+
+  /* Scratch for one chunk, sized at creation so forward never allocates
+   * (a bidirectional model grows it to the longest sequence seen). */
+  guint capacity;               /* frames the buffers below hold */
+  float *x_norm;                /* [capacity, input_size] normalized input */
+  float *gates;                 /* [capacity, 4H] pre-activations */
+  float *y[2];                  /* [capacity, layer_out] alternate layers */
+  float *head;                  /* [capacity, head_size] */
+  float *step;                  /* [8H]: one step's scratch (variants) */
 };
+
+/* lstm-variant.c: the forward pass of a model that is not a plain LSTM
+ * (lstm_forward dispatches here). Same contract as lstm_forward. */
+G_GNUC_INTERNAL void lstm_variant_forward (const LstmModel * model,
+    LstmState * state, const float *input, guint n_frames, float *output);
+
+/* lstm-forward.c: x' = (x - mean) / std of T frames; out = the head's
+ * activation of T rows of y (layer_output_size wide). */
+G_GNUC_INTERNAL void lstm_forward_normalize (const LstmModel * m,
+    const float *in, guint T, float *out);
+G_GNUC_INTERNAL void lstm_forward_head (const LstmModel * m, const float *y,
+    guint T, float *out);
+
+/* lstm-state.c: makes the scratch hold n_frames frames (bidirectional). */
+G_GNUC_INTERNAL void lstm_state_reserve (LstmState * state, guint n_frames);
 
 /* C[M,N] += A[M,K] * B[N,K]^T, all row-major with the given leading dims. */
 G_GNUC_INTERNAL void lstm_blas_gemm_nt (guint M, guint N, guint K,
