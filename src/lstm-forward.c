@@ -9,7 +9,8 @@
  *   c_t = f * c_{t-1} + i * g
  *   h_t = o * tanh (c_t)
  *
- * and h_t of layer k is the input of layer k + 1.
+ * and h_t of layer k is the input of layer k + 1. Models with a variant
+ * (GRU, projection, bidirectional, ...) run in lstm-variant.c instead.
  */
 #include "lstm-private.h"
 
@@ -23,8 +24,9 @@ sigmoidf (float x)
 }
 
 /* x' = (x - mean) / std, per feature. */
-static void
-normalize (const LstmModel * m, const float *in, guint T, float *out)
+void
+lstm_forward_normalize (const LstmModel * m, const float *in, guint T,
+    float *out)
 {
   guint t, j, I = m->input_size;
 
@@ -99,15 +101,14 @@ softmax_row (float *z, guint n)
 }
 
 /* out [T, O] = activation (Y W^T + b) */
-static void
-head_forward (const LstmModel * m, const float *y, guint T, float *out)
+void
+lstm_forward_head (const LstmModel * m, const float *y, guint T, float *out)
 {
-  guint O = m->head_size, t, j;
+  guint O = m->head_size, W = m->layer_output_size, t, j;
 
   for (t = 0; t < T; t++)
     memcpy (out + (gsize) t * O, m->head_bias, O * sizeof (float));
-  lstm_blas_gemm_nt (T, O, m->hidden_size, y, m->hidden_size,
-      m->head_weight, m->hidden_size, out, O);
+  lstm_blas_gemm_nt (T, O, W, y, W, m->head_weight, W, out, O);
 
   for (t = 0; t < T; t++) {
     float *z = out + (gsize) t * O;
@@ -134,7 +135,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
   float *y = NULL;
 
   if (m->input_mean != NULL) {
-    normalize (m, input, T, s->x_norm);
+    lstm_forward_normalize (m, input, T, s->x_norm);
     x = s->x_norm;
   }
   for (k = 0; k < m->num_layers; k++) {
@@ -146,7 +147,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
   if (output == NULL)
     return;
   if (m->head_size > 0)
-    head_forward (m, y, T, output);
+    lstm_forward_head (m, y, T, output);
   else
     memcpy (output, y, (gsize) T * H * sizeof (float));
 }
@@ -161,6 +162,10 @@ lstm_forward (const LstmModel * model, LstmState * state, const float *input,
   g_return_if_fail (lstm_state_fits (state, model));
   g_return_if_fail (input != NULL || n_frames == 0);
 
+  if (!lstm_model_is_plain (model)) {
+    lstm_variant_forward (model, state, input, n_frames, output);
+    return;
+  }
   out_size = lstm_model_get_output_size (model);
   while (done < n_frames) {
     guint T = MIN (n_frames - done, state->max_frames);

@@ -1,5 +1,5 @@
 /* LstmModel: construction, flat parameter layout, initialization, metadata. */
-#include "lstm.h"
+#include "lstm-private.h"
 
 #include <math.h>
 #include <string.h>
@@ -86,6 +86,13 @@ check_variant (const LstmModelConfig * c, GError ** error)
     return FALSE;
   }
   return TRUE;
+}
+
+gboolean
+lstm_model_config_validate (const LstmModelConfig * c, GError ** error)
+{
+  return check_sizes (c->input_size, c->hidden_size, c->num_layers,
+      c->head_size, error) && check_variant (c, error);
 }
 
 /* The block of n floats at *off (NULL while only counting), *off moved
@@ -200,8 +207,7 @@ lstm_model_new_full (const LstmModelConfig * c, GError ** error)
   g_return_val_if_fail (c->output <= LSTM_OUTPUT_SIGMOID, NULL);
   g_return_val_if_fail (c->cell <= LSTM_CELL_GRU, NULL);
 
-  if (!check_sizes (c->input_size, c->hidden_size, c->num_layers,
-          c->head_size, error) || !check_variant (c, error))
+  if (!lstm_model_config_validate (c, error))
     return NULL;
 
   m = g_new0 (LstmModel, 1);
@@ -470,8 +476,7 @@ check_finite_layer (const LstmModel * m, const LstmLayer * l, guint k,
       && check_finite_block (l->ln_hh_weight, G, "layer_norm_hh_weight", k,
       error)
       && check_finite_block (l->ln_hh_bias, G, "layer_norm_hh_bias", k, error)
-      && check_finite_block (l->ln_c_weight, H, "layer_norm_c_weight", k,
-      error)
+      && check_finite_block (l->ln_c_weight, H, "layer_norm_c_weight", k, error)
       && check_finite_block (l->ln_c_bias, H, "layer_norm_c_bias", k, error);
 }
 

@@ -126,6 +126,44 @@ typedef struct
 G_GNUC_INTERNAL GBytes *lstm_safetensors_write (const LstmTensorOut * tensors,
     guint n_tensors, GHashTable * metadata);
 
+/* ------------------------------------------------ model-file variants */
+
+/* The tensors of one direction of one layer, in file-name order. */
+enum
+{
+  LSTM_T_WEIGHT_IH, LSTM_T_WEIGHT_HH, LSTM_T_BIAS_IH, LSTM_T_BIAS_HH,
+  LSTM_T_WEIGHT_HR, LSTM_T_PEEPHOLE,
+  LSTM_T_LN_IH_WEIGHT, LSTM_T_LN_IH_BIAS, LSTM_T_LN_HH_WEIGHT,
+  LSTM_T_LN_HH_BIAS, LSTM_T_LN_C_WEIGHT, LSTM_T_LN_C_BIAS,
+  LSTM_N_LAYER_TENSORS
+};
+
+/* "weight_ih", ..., "layer_norm_c_bias": the names before "_l{k}". */
+G_GNUC_INTERNAL extern const gchar *const
+    lstm_layer_tensor_names[LSTM_N_LAYER_TENSORS];
+
+/* The layer's tensor of that kind (NULL when the model has none). */
+G_GNUC_INTERNAL float *lstm_layer_tensor (const LstmLayer * l, guint kind);
+
+/* The shape the tensor of `kind` of layer k has in a model of config c:
+ * returns the number of dimensions (1 or 2) and fills shape. */
+G_GNUC_INTERNAL guint lstm_layer_tensor_shape (const LstmModelConfig * c,
+    guint k, guint kind, guint64 shape[2]);
+
+/* The checks of lstm_model_new_full, without building anything. */
+G_GNUC_INTERNAL gboolean lstm_model_config_validate (const LstmModelConfig *
+    c, GError ** error);
+
+/* lstm-io-variant.c: the variant's metadata keys (`cell`,
+ * `coupled-gates`, `cell-clip`, `bidirectional`) into c (cell only when
+ * the key is there: *cell_given); `file` names the file in messages. */
+G_GNUC_INTERNAL gboolean lstm_io_read_variant_metadata (GHashTable *
+    metadata, const gchar * file, LstmModelConfig * c, gboolean * cell_given,
+    gboolean * bidirectional, GError ** error);
+/* Replaces those keys in meta with the model's variant. */
+G_GNUC_INTERNAL void lstm_io_write_variant_metadata (const LstmModel * m,
+    GHashTable * meta);
+
 G_END_DECLS
 
 #endif /* __LSTM_PRIVATE_H__ */

@@ -269,8 +269,7 @@ check_state_header (const LstmState * s, const guint8 * p, gsize size,
   if (size != STATE_HEADER_SIZE + n * 4) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
         "LSTM state is %" G_GSIZE_FORMAT " bytes; %u layers of hidden size "
-        "%u need %" G_GSIZE_FORMAT, size, slots, hw,
-        STATE_HEADER_SIZE + n * 4);
+        "%u need %" G_GSIZE_FORMAT, size, slots, hw, STATE_HEADER_SIZE + n * 4);
     return FALSE;
   }
   return TRUE;
