@@ -150,6 +150,136 @@ test_chunked_and_state (void)
   }
 }
 
+/* ------------------------------------------------ the PyTorch references */
+
+static const gchar *const ref_names[] = {
+  "gru", "proj", "bidir", "bidir_gru", "bidir_proj", "peephole", "cifg",
+  "clip", "layer_norm", "all"
+};
+
+/* A case of tests/reference/variants (generate_variants.py). */
+typedef struct
+{
+  LstmModel *model;
+  LstmModel *grad;              /* the gradients, laid out as the model */
+  LstmTensorFile *data;
+  GBytes *data_bytes;
+  guint T[2];
+  float *input[2];
+  gint32 *classes[2];
+  float loss;
+} VarRef;
+
+static gchar *
+variant_path (const gchar * name, const gchar * suffix)
+{
+  g_autofree gchar *file = g_strdup_printf ("../variants/%s%s", name, suffix);
+  return ref_path (file);
+}
+
+static void
+var_ref_free (VarRef * r)
+{
+  guint b;
+
+  for (b = 0; b < 2; b++) {
+    g_free (r->input[b]);
+    g_free (r->classes[b]);
+  }
+  lstm_model_unref (r->model);
+  lstm_model_unref (r->grad);
+  lstm_tensor_file_free (r->data);
+  g_bytes_unref (r->data_bytes);
+  g_free (r);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VarRef, var_ref_free);
+
+static VarRef *
+var_ref_load (const gchar * name)
+{
+  g_autofree gchar *model = variant_path (name, ".safetensors");
+  g_autofree gchar *grad = variant_path (name, ".grad.safetensors");
+  g_autofree gchar *data = variant_path (name, ".data.safetensors");
+  g_autoptr (GError) error = NULL;
+  VarRef *r = g_new0 (VarRef, 1);
+  const guint8 *p;
+  gsize size;
+  guint b, t;
+
+  r->model = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  r->grad = lstm_model_load (grad, &error);
+  g_assert_no_error (error);
+  r->data_bytes = read_file_or_fail (data);
+  p = g_bytes_get_data (r->data_bytes, &size);
+  r->data = lstm_safetensors_parse (p, size, data, &error);
+  g_assert_no_error (error);
+  for (b = 0; b < 2; b++) {
+    g_autofree gchar *in = g_strdup_printf ("input%u", b);
+    g_autofree gchar *cls = g_strdup_printf ("class%u", b);
+    LstmTensor *ti = g_hash_table_lookup (r->data->by_name, in);
+    g_autofree float *c = NULL;
+
+    g_assert_nonnull (ti);
+    r->T[b] = ti->shape[0];
+    r->input[b] = ref_take_tensor (r->data, in, 2, r->T[b],
+        r->model->input_size);
+    c = ref_take_tensor (r->data, cls, 1, r->T[b], 0);
+    r->classes[b] = g_new (gint32, r->T[b]);
+    for (t = 0; t < r->T[b]; t++)
+      r->classes[b][t] = (gint32) c[t];
+  }
+  {
+    g_autofree float *loss = ref_take_tensor (r->data, "loss", 1, 1, 0);
+    r->loss = loss[0];
+  }
+  return r;
+}
+
+/* Sequence 0 from a zero state: the outputs, then h_n and c_n of every
+ * layer and direction, against the reference. Tolerance: 1e-5 of each
+ * tensor's largest value (float32 against float64). */
+static void
+test_reference_forward (void)
+{
+  guint v;
+
+  for (v = 0; v < G_N_ELEMENTS (ref_names); v++) {
+    g_autoptr (VarRef) r = var_ref_load (ref_names[v]);
+    LstmModel *m = r->model;
+    g_autoptr (LstmState) s = lstm_state_new (m, 4);
+    guint O = lstm_model_get_output_size (m), T = r->T[0];
+    guint slots = m->num_layers * m->num_directions, k;
+    guint hw = m->proj_size > 0 ? m->proj_size : m->hidden_size;
+    g_autofree float *out = g_new (float, T * O);
+    g_autofree float *ref = ref_take_tensor (r->data, "output0", 2, T, O);
+    g_autofree float *h_n = ref_take_tensor (r->data, "h_n", 2, slots, hw);
+    g_autofree float *c_n = NULL;
+    g_autofree float *h = g_new (float, slots * hw);
+    double e_out, e_h, e_c = 0.0;
+
+    lstm_forward (m, s, r->input[0], T, out);
+    for (k = 0; k < slots; k++)
+      memcpy (h + k * hw, lstm_state_get_h (s, k), hw * sizeof (float));
+    e_out = rel_error (out, ref, T * O);
+    e_h = rel_error (h, h_n, slots * hw);
+    if (m->cell == LSTM_CELL_LSTM) {
+      g_autofree float *c = g_new (float, slots * m->hidden_size);
+      c_n = ref_take_tensor (r->data, "c_n", 2, slots, m->hidden_size);
+      for (k = 0; k < slots; k++)
+        memcpy (c + k * m->hidden_size, lstm_state_get_c (s, k),
+            m->hidden_size * sizeof (float));
+      e_c = rel_error (c, c_n, slots * m->hidden_size);
+    }
+    g_test_message ("%-11s output %.2e  h_n %.2e  c_n %.2e", ref_names[v],
+        e_out, e_h, e_c);
+    g_assert_cmpfloat (e_out, <=, 1e-5);
+    g_assert_cmpfloat (e_h, <=, 1e-5);
+    g_assert_cmpfloat (e_c, <=, 1e-5);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -158,5 +288,6 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/variants/roundtrip", test_roundtrip);
   g_test_add_func ("/lstm/variants/bad-config", test_bad_config);
   g_test_add_func ("/lstm/variants/chunked-and-state", test_chunked_and_state);
+  g_test_add_func ("/lstm/variants/reference-forward", test_reference_forward);
   return g_test_run ();
 }
