@@ -25,7 +25,7 @@
  * A bidirectional layer runs direction 1 from the last frame to the first
  * and its output is concat (forward h_t, backward h_t).
  */
-#include "lstm-private.h"
+#include "lstm-variant-private.h"
 
 #include <math.h>
 #include <string.h>
@@ -46,9 +46,12 @@ clipf (float a, float c)
 }
 
 /* y = (x - mean) / sqrt (var + eps) * w + b over n values (population
- * variance, as nn.LayerNorm); y may be x. */
+ * variance, as nn.LayerNorm); y may be x. With xhat, the normalized values
+ * (x - mean) / sqrt (var + eps) go there and 1 / sqrt (var + eps) to
+ * *rstd_out, for the backward pass. */
 static void
-layer_norm (const float *x, guint n, const float *w, const float *b, float *y)
+layer_norm (const float *x, guint n, const float *w, const float *b, float *y,
+    float *xhat, float *rstd_out)
 {
   double mean = 0.0, var = 0.0;
   float rstd;
@@ -60,27 +63,39 @@ layer_norm (const float *x, guint n, const float *w, const float *b, float *y)
   for (j = 0; j < n; j++)
     var += (x[j] - mean) * (x[j] - mean);
   rstd = 1.0f / sqrtf ((float) (var / n) + LN_EPS);
-  for (j = 0; j < n; j++)
-    y[j] = ((float) (x[j] - mean)) * rstd * w[j] + b[j];
+  for (j = 0; j < n; j++) {
+    float v = ((float) (x[j] - mean)) * rstd;
+    if (xhat != NULL)
+      xhat[j] = v;
+    y[j] = v * w[j] + b[j];
+  }
+  if (rstd_out != NULL)
+    *rstd_out = rstd;
 }
 
 /* One LSTM-variant step. xa [4H] holds W_ih x_t (it is overwritten),
  * c [H] is updated in place, h [out] receives h_t; ha is [4H] and hx [H]
- * scratch. */
-static void
-lstm_step (const LstmModel * m, const LstmLayer * l, float *xa,
-    const float *h_prev, float *c, float *h, float *ha, float *hx)
+ * scratch (hx keeps h~ = o tanh (c_t)). cache, when not NULL, receives
+ * what the backward pass needs. */
+void
+lstm_variant_lstm_step (const LstmModel * m, const LstmLayer * l, float *xa,
+    const float *h_prev, float *c, float *h, float *ha, float *hx,
+    const LstmVarCache * cache)
 {
   guint H = l->hidden_size, G = l->gate_size, j;
   float *ai = xa, *af = xa + H, *ag = xa + 2 * H, *ao = xa + 3 * H;
   const float *p = l->peephole;
   float cc = m->cell_clip;
+  float *act = cache != NULL ? cache->act : NULL;
+  float *pre = cache != NULL ? cache->pre : NULL;
 
   memset (ha, 0, G * sizeof (float));
   lstm_blas_gemv (G, l->out_size, l->weight_hh, l->out_size, h_prev, ha);
   if (l->ln_ih_weight != NULL) {
-    layer_norm (xa, G, l->ln_ih_weight, l->ln_ih_bias, xa);
-    layer_norm (ha, G, l->ln_hh_weight, l->ln_hh_bias, ha);
+    layer_norm (xa, G, l->ln_ih_weight, l->ln_ih_bias, xa,
+        cache ? cache->xhat : NULL, cache ? &cache->rstd[0] : NULL);
+    layer_norm (ha, G, l->ln_hh_weight, l->ln_hh_bias, ha,
+        cache ? cache->hhat : NULL, cache ? &cache->rstd[1] : NULL);
   }
   for (j = 0; j < G; j++)
     xa[j] += ha[j] + l->bias_ih[j] + l->bias_hh[j];
@@ -94,13 +109,25 @@ lstm_step (const LstmModel * m, const LstmLayer * l, float *xa,
     i = m->coupled_gates ? 1.0f - f : sigmoidf (clipf (ai[j], cc));
     g = tanhf (clipf (ag[j], cc));
     c[j] = f * c[j] + i * g;
+    if (act != NULL) {
+      act[j] = i;
+      act[H + j] = f;
+      act[2 * H + j] = g;
+    }
   }
   if (l->ln_c_weight != NULL)
-    layer_norm (c, H, l->ln_c_weight, l->ln_c_bias, c);
+    layer_norm (c, H, l->ln_c_weight, l->ln_c_bias, c,
+        cache ? cache->chat : NULL, cache ? &cache->rstd[2] : NULL);
   for (j = 0; j < H; j++) {
-    float o = ao[j] + (p != NULL ? p[2 * H + j] * c[j] : 0.0f);
-    hx[j] = sigmoidf (clipf (o, cc)) * tanhf (c[j]);
+    float o;
+    ao[j] += p != NULL ? p[2 * H + j] * c[j] : 0.0f;
+    o = sigmoidf (clipf (ao[j], cc));
+    hx[j] = o * tanhf (c[j]);
+    if (act != NULL)
+      act[3 * H + j] = o;
   }
+  if (pre != NULL)
+    memcpy (pre, xa, G * sizeof (float));
   if (l->weight_hr == NULL) {
     memcpy (h, hx, H * sizeof (float));
     return;
@@ -111,9 +138,9 @@ lstm_step (const LstmModel * m, const LstmLayer * l, float *xa,
 
 /* One GRU step: xa [3H] holds W_ih x_t (overwritten), h [H] receives h_t;
  * ha [3H] scratch. */
-static void
-gru_step (const LstmModel * m, const LstmLayer * l, float *xa,
-    const float *h_prev, float *h, float *ha)
+void
+lstm_variant_gru_step (const LstmModel * m, const LstmLayer * l, float *xa,
+    const float *h_prev, float *h, float *ha, const LstmVarCache * cache)
 {
   guint H = l->hidden_size, j;
   const float *bi = l->bias_ih, *bh = l->bias_hh;
@@ -122,12 +149,25 @@ gru_step (const LstmModel * m, const LstmLayer * l, float *xa,
   memset (ha, 0, 3 * H * sizeof (float));
   lstm_blas_gemv (3 * H, H, l->weight_hh, H, h_prev, ha);
   for (j = 0; j < H; j++) {
-    float r = sigmoidf (clipf (xa[j] + bi[j] + ha[j] + bh[j], cc));
-    float z = sigmoidf (clipf (xa[H + j] + bi[H + j] + ha[H + j] + bh[H + j],
-            cc));
-    float n = tanhf (clipf (xa[2 * H + j] + bi[2 * H + j]
-            + r * (ha[2 * H + j] + bh[2 * H + j]), cc));
+    float ar = xa[j] + bi[j] + ha[j] + bh[j];
+    float az = xa[H + j] + bi[H + j] + ha[H + j] + bh[H + j];
+    float hn = ha[2 * H + j] + bh[2 * H + j];
+    float r = sigmoidf (clipf (ar, cc)), z = sigmoidf (clipf (az, cc));
+    float an = xa[2 * H + j] + bi[2 * H + j] + r * hn;
+    float n = tanhf (clipf (an, cc));
+
     h[j] = (1.0f - z) * n + z * h_prev[j];
+    if (cache == NULL)
+      continue;
+    cache->act[j] = r;
+    cache->act[H + j] = z;
+    cache->act[2 * H + j] = n;
+    cache->hn[j] = hn;
+    if (cache->pre != NULL) {
+      cache->pre[j] = ar;
+      cache->pre[H + j] = az;
+      cache->pre[2 * H + j] = an;
+    }
   }
 }
 
@@ -151,9 +191,10 @@ direction_forward (const LstmModel * m, const LstmLayer * l, LstmState * s,
     float *yt = y + (gsize) t * ldy + y_off;
 
     if (m->cell == LSTM_CELL_GRU)
-      gru_step (m, l, s->gates + (gsize) t * G, h, yt, ha);
+      lstm_variant_gru_step (m, l, s->gates + (gsize) t * G, h, yt, ha, NULL);
     else
-      lstm_step (m, l, s->gates + (gsize) t * G, h, c, yt, ha, hx);
+      lstm_variant_lstm_step (m, l, s->gates + (gsize) t * G, h, c, yt, ha,
+          hx, NULL);
     memcpy (h, yt, out * sizeof (float));
   }
 }

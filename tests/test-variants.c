@@ -280,6 +280,77 @@ test_reference_forward (void)
   }
 }
 
+/* Worst error of the trainer's gradient against the reference's, tensor
+ * by tensor, relative to each tensor's largest reference value. */
+static double
+gradient_error (const LstmModel * m, const float *grad, const LstmModel * ref,
+    const gchar * name)
+{
+  double worst = 0.0;
+  guint k, i;
+
+  for (k = 0; k < m->num_layers * m->num_directions; k++) {
+    for (i = 0; i < LSTM_N_LAYER_TENSORS; i++) {
+      const float *p = lstm_layer_tensor (&m->layers[k], i);
+      const float *want = lstm_layer_tensor (&ref->layers[k], i);
+      guint64 shape[2];
+      LstmModelConfig c;
+      gsize n;
+      double e;
+
+      if (p == NULL)
+        continue;
+      lstm_model_get_config (m, &c);
+      n = lstm_layer_tensor_shape (&c, k / m->num_directions, i, shape) == 2
+          ? shape[0] * shape[1] : shape[0];
+      e = rel_error (grad + (p - m->params), want, n);
+      if (e > 1e-4)
+        g_test_message ("%s: layer %u %s%s gradient error %.2e", name,
+            k / m->num_directions, lstm_layer_tensor_names[i],
+            m->layers[k].direction ? "_reverse" : "", e);
+      worst = MAX (worst, e);
+    }
+  }
+  worst = MAX (worst, rel_error (grad + (m->head_weight - m->params),
+          ref->head_weight, m->head_size * m->layer_output_size));
+  return MAX (worst, rel_error (grad + (m->head_bias - m->params),
+          ref->head_bias, m->head_size));
+}
+
+/* Cross-entropy on every frame of two sequences (9 and 6 frames): the
+ * loss to 1e-5 and every gradient to 1e-4 of its tensor's largest value
+ * (float32 against float64 autograd). */
+static void
+test_reference_gradients (void)
+{
+  guint v;
+
+  for (v = 0; v < G_N_ELEMENTS (ref_names); v++) {
+    g_autoptr (VarRef) r = var_ref_load (ref_names[v]);
+    g_autoptr (LstmTrainer) tr = NULL;
+    g_autoptr (GError) error = NULL;
+    LstmTrainConfig config;
+    const float *inputs[2] = { r->input[0], r->input[1] };
+    const gint32 *classes[2] = { r->classes[0], r->classes[1] };
+    LstmBatch batch = { 2, r->T, inputs, classes, NULL, NULL };
+    float loss;
+    double e;
+
+    lstm_train_config_init (&config, LSTM_OPTIMIZER_SGD);
+    tr = lstm_trainer_new (r->model, &config, 2, 16, &error);
+    g_assert_no_error (error);
+    g_assert_true (lstm_trainer_compute_gradients (tr, &batch, &loss, NULL,
+            &error));
+    g_assert_no_error (error);
+    e = gradient_error (r->model, lstm_trainer_get_gradients (tr, NULL),
+        r->grad, ref_names[v]);
+    g_test_message ("%-11s loss %.6f (reference %.6f)  gradient %.2e",
+        ref_names[v], loss, r->loss, e);
+    g_assert_cmpfloat (fabs (loss - r->loss), <=, 1e-5 * r->loss);
+    g_assert_cmpfloat (e, <=, 1e-4);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -289,5 +360,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/variants/bad-config", test_bad_config);
   g_test_add_func ("/lstm/variants/chunked-and-state", test_chunked_and_state);
   g_test_add_func ("/lstm/variants/reference-forward", test_reference_forward);
+  g_test_add_func ("/lstm/variants/reference-gradients",
+      test_reference_gradients);
   return g_test_run ();
 }
