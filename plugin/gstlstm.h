@@ -69,6 +69,10 @@ struct _GstLstm
   GstClockTime next_pts;        /* expected PTS of the next frame */
   gboolean need_caps;           /* src caps must be (re)sent */
 
+  /* Bidirectional model: the sequence's frames, held until it ends. */
+  GArray *held;                 /* floats, [frames, channels] */
+  GstClockTime held_pts;        /* PTS of its first frame */
+
   /* Bus messages: the emitted predictions since the last message. */
   float *msg_sum;               /* [out_size] */
   guint msg_count;
