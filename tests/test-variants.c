@@ -351,6 +351,96 @@ test_reference_gradients (void)
   }
 }
 
+/* Windows with carried states (truncated BPTT): evaluate leaves each
+ * sequence's state where lstm_forward over the same frames does (to
+ * float32 rounding: 1e-6 of the largest value), for every variant. */
+static void
+test_trainer_states (void)
+{
+  float x[2][11 * 3];
+  guint i, v, b, k;
+
+  for (i = 0; i < 11 * 3; i++) {
+    x[0][i] = sinf (0.37f * i);
+    x[1][i] = cosf (0.21f * i);
+  }
+  for (v = 0; v < G_N_ELEMENTS (variants); v++) {
+    g_autoptr (LstmModel) m = variant_model (&variants[v], 50 + v);
+    g_autoptr (LstmTrainer) tr = NULL;
+    g_autoptr (GError) error = NULL;
+    LstmTrainConfig config;
+    LstmState *states[2], *ref[2];
+    const guint lengths[2] = { 11, 7 };
+    const float *inputs[2] = { x[0], x[1] };
+    gint32 ids0[11] = { 0 }, ids1[11] = { 1 };
+    const gint32 *ids[2] = { ids0, ids1 };
+    LstmBatch batch = { 2, lengths, inputs, ids, NULL, states };
+    guint slots = m->num_layers * m->num_directions;
+    guint hw = m->proj_size > 0 ? m->proj_size : m->hidden_size;
+
+    lstm_train_config_init (&config, LSTM_OPTIMIZER_ADAM);
+    tr = lstm_trainer_new (m, &config, 2, 11, &error);
+    g_assert_no_error (error);
+    for (b = 0; b < 2; b++) {
+      states[b] = lstm_state_new (m, 0);
+      ref[b] = lstm_state_new (m, 0);
+      /* a window that does not start from zero */
+      lstm_forward (m, states[b], x[1 - b], 3, NULL);
+      lstm_state_copy (ref[b], states[b]);
+      lstm_forward (m, ref[b], x[b], lengths[b], NULL);
+    }
+    g_assert_true (lstm_trainer_evaluate (tr, &batch, NULL, NULL, &error));
+    g_assert_no_error (error);
+    for (b = 0; b < 2; b++) {
+      for (k = 0; k < slots; k++) {
+        g_assert_cmpfloat (rel_error (lstm_state_get_h (states[b], k),
+                lstm_state_get_h (ref[b], k), hw), <=, 1e-6);
+        if (m->cell == LSTM_CELL_LSTM)
+          g_assert_cmpfloat (rel_error (lstm_state_get_c (states[b], k),
+                  lstm_state_get_c (ref[b], k), m->hidden_size), <=, 1e-6);
+      }
+      lstm_state_free (states[b]);
+      lstm_state_free (ref[b]);
+    }
+  }
+}
+
+/* Dropout between the layers of a variant: the same seed gives the same
+ * gradients, another seed other ones, both unlike those without it. */
+static void
+test_trainer_dropout (void)
+{
+  g_autoptr (VarRef) r = var_ref_load ("all");
+  const float *inputs[2] = { r->input[0], r->input[1] };
+  const gint32 *classes[2] = { r->classes[0], r->classes[1] };
+  LstmBatch batch = { 2, r->T, inputs, classes, NULL, NULL };
+  float *g[3];
+  gsize n = 0;
+  guint i;
+
+  for (i = 0; i < 3; i++) {
+    g_autoptr (LstmTrainer) tr = NULL;
+    g_autoptr (GError) error = NULL;
+    LstmTrainConfig config;
+
+    lstm_train_config_init (&config, LSTM_OPTIMIZER_SGD);
+    config.dropout = 0.5;
+    config.seed = i == 2 ? 8 : 7;
+    tr = lstm_trainer_new (r->model, &config, 2, 16, &error);
+    g_assert_no_error (error);
+    g_assert_true (lstm_trainer_compute_gradients (tr, &batch, NULL, NULL,
+            &error));
+    g[i] = lstm_trainer_get_gradients (tr, &n);
+    g[i] = g_memdup2 (g[i], n * 4);
+  }
+  g_assert_cmpmem (g[0], n * 4, g[1], n * 4);
+  g_assert_cmpfloat (rel_error (g[0], g[2], n), >, 1e-3);
+  /* without dropout: the reference's (test_reference_gradients) */
+  g_assert_cmpfloat (rel_error (g[0], r->grad->params, n), >, 1e-3);
+  for (i = 0; i < 3; i++)
+    g_free (g[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -362,5 +452,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/variants/reference-forward", test_reference_forward);
   g_test_add_func ("/lstm/variants/reference-gradients",
       test_reference_gradients);
+  g_test_add_func ("/lstm/variants/trainer-states", test_trainer_states);
+  g_test_add_func ("/lstm/variants/trainer-dropout", test_trainer_dropout);
   return g_test_run ();
 }
