@@ -13,6 +13,13 @@
  * `text/x-raw, format=utf8`, one line per prediction: `<label> <confidence>`
  * or, with `text-format=json`, one JSON object.
  *
+ * A bidirectional model's backward direction needs the future, so its
+ * whole sequence is held: the frames are kept until the sequence ends (EOS,
+ * a reset, a DISCONT, STREAM_START, a caps change), then run at once, and
+ * the predictions go out as the output mode says with the frames'
+ * timestamps. The delay is the sequence's length; the LATENCY answer says
+ * it is unbounded (maximum latency none).
+ *
  * The state is reset on FLUSH_STOP, STREAM_START, a caps change, a DISCONT
  * buffer (when #GstLstm:reset-on-discont is true), the #GstLstm::reset
  * action signal, and a custom downstream event whose structure is named
@@ -275,6 +282,7 @@ gst_lstm_init (GstLstm * self)
 
   self->reset_on_discont = DEFAULT_RESET_ON_DISCONT;
   self->output_mode = DEFAULT_OUTPUT_MODE;
+  self->held = g_array_new (FALSE, FALSE, sizeof (float));
   self->stride = DEFAULT_STRIDE;
   self->text_format = DEFAULT_TEXT_FORMAT;
   self->post_messages = DEFAULT_POST_MESSAGES;
@@ -295,6 +303,8 @@ free_scratch (GstLstm * self)
   g_clear_pointer (&self->out_frames, g_free);
   g_clear_pointer (&self->last_out, g_free);
   g_clear_pointer (&self->msg_sum, g_free);
+  if (self->held != NULL)
+    g_array_set_size (self->held, 0);
 }
 
 /* Sizes the scratch for the current model and channels: the streaming loop
@@ -320,6 +330,8 @@ reset_sequence (GstLstm * self)
   self->have_any = FALSE;
   self->frames_in_seq = 0;
   self->seq_start = GST_CLOCK_TIME_NONE;
+  if (self->held != NULL)
+    g_array_set_size (self->held, 0);
 }
 
 static void
@@ -578,6 +590,7 @@ gst_lstm_finalize (GObject * object)
   g_clear_pointer (&self->state, lstm_state_free);
   g_clear_pointer (&self->model, lstm_model_unref);
   free_scratch (self);
+  g_array_unref (self->held);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -713,11 +726,18 @@ emit_prediction (GstLstm * self, const float *scores, GstClockTime pts,
 
 /* The sequence ends (EOS, discont, reset, new stream): in last mode its
  * last frame's prediction goes out now. */
+static GstFlowReturn run_held (GstLstm * self);
+
 static GstFlowReturn
 end_sequence (GstLstm * self)
 {
   GstClockTime end, dur = GST_CLOCK_TIME_NONE;
 
+  if (self->held->len > 0) {
+    GstFlowReturn ret = run_held (self);
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
   if (self->output_mode != GST_LSTM_OUTPUT_MODE_LAST || !self->have_last)
     return GST_FLOW_OK;
   self->have_last = FALSE;
@@ -872,7 +892,15 @@ gst_lstm_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
      * frame: no delay of our own, so upstream's answer stands. (In
      * output-mode=last a prediction waits for its sequence to end, which
      * is the point of that mode, not a latency.) */
-    return gst_pad_peer_query (self->sinkpad, query);
+    gboolean live, ok = gst_pad_peer_query (self->sinkpad, query);
+    GstClockTime min, max;
+
+    /* A bidirectional model holds each sequence until it ends: no bound. */
+    if (ok && self->model != NULL && self->model->num_directions == 2) {
+      gst_query_parse_latency (query, &live, &min, &max);
+      gst_query_set_latency (query, live, min, GST_CLOCK_TIME_NONE);
+    }
+    return ok;
   }
   return gst_pad_query_default (pad, parent, query);
 }
@@ -1208,6 +1236,69 @@ process_predictions (GstLstm * self, const guint8 * data, guint n,
   return ret;
 }
 
+/* Bidirectional model: the frames join the sequence held until its end.
+ * A non-finite frame is held as a copy of the one before (zeros first), so
+ * that every frame keeps its prediction; it is counted as skipped. */
+static GstFlowReturn
+hold_frames (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
+{
+  guint I = self->channels, i, skipped = 0;
+  gsize at = self->held->len;
+
+  if (at == 0)
+    self->held_pts = pts;
+  g_array_set_size (self->held, at + (gsize) n * I);
+  for (i = 0; i < n; i++) {
+    float *x = &g_array_index (self->held, float, at + (gsize) i * I);
+    if (self->s16)
+      lstm_frames_from_s16 ((const gint16 *) data + (gsize) i * I, I, x);
+    else
+      memcpy (x, data + (gsize) i * I * 4, (gsize) I * 4);
+    if (!lstm_frame_is_finite (x, I)) {
+      if (at + i * I > 0)
+        memcpy (x, x - I, (gsize) I * sizeof (float));
+      else
+        memset (x, 0, (gsize) I * sizeof (float));
+      skipped++;
+    }
+  }
+  self->frames_in_seq += n;
+  if (skipped > 0)
+    warn_skipped (self, skipped);
+  return GST_FLOW_OK;
+}
+
+/* The held sequence through the model from a fresh state (both directions
+ * see all of it), its predictions out as the output mode says. */
+static GstFlowReturn
+run_held (GstLstm * self)
+{
+  guint I = self->channels, O = self->out_size;
+  guint n = self->held->len / I;
+  g_autofree float *out = g_new (float, (gsize) n * O);
+  GstFlowReturn ret;
+
+  lstm_state_reset (self->state);
+  lstm_forward (self->model, self->state, (const float *) self->held->data, n,
+      out);
+  g_array_set_size (self->held, 0);
+  memcpy (self->last_out, out + (gsize) (n - 1) * O, O * sizeof (float));
+  self->have_any = TRUE;
+  self->seq_start = self->held_pts;
+  if (self->output_mode == GST_LSTM_OUTPUT_MODE_FRAME && !self->text) {
+    GstBuffer *buf = gst_buffer_new_memdup (out, (gsize) n * O * 4);
+    guint i;
+    for (i = 0; i < n && self->cur_post_messages; i++)
+      account_message (self, out + (gsize) i * O, frame_time (self,
+              self->held_pts, i), frame_time (self, 0, 1));
+    GST_BUFFER_PTS (buf) = self->held_pts;
+    GST_BUFFER_DURATION (buf) = frame_time (self, 0, n);
+    return gst_pad_push (self->srcpad, buf);
+  }
+  ret = emit_frames (self, out, n, self->held_pts, 0);
+  return ret;
+}
+
 static GstFlowReturn
 gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
@@ -1247,6 +1338,8 @@ gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 
   if (n == 0)
     ret = GST_FLOW_OK;
+  else if (self->model->num_directions == 2)
+    ret = hold_frames (self, map.data, n, pts);
   else if (self->output_mode == GST_LSTM_OUTPUT_MODE_FRAME && !self->text)
     ret = process_vectors (self, map.data, n, pts);
   else

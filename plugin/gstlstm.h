@@ -71,6 +71,10 @@ struct _GstLstm
   GstBufferPool *pool;          /* output buffers of vector mode */
   gsize pool_bytes;             /* their size */
 
+  /* Bidirectional model: the sequence's frames, held until it ends. */
+  GArray *held;                 /* floats, [frames, channels] */
+  GstClockTime held_pts;        /* PTS of its first frame */
+
   /* Bus messages: the emitted predictions since the last message. */
   float *msg_sum;               /* [out_size] */
   guint msg_count;

@@ -1,6 +1,7 @@
-/* lstmtrain's internals shared by its three files: the element
- * (gstlstmtrain.c), sequence assembly (gstlstmtrain-data.c) and the
- * training loops (gstlstmtrain-run.c). */
+/* lstmtrain's internals shared by its files: the element
+ * (gstlstmtrain.c), sequence assembly (gstlstmtrain-data.c), the
+ * training loops (gstlstmtrain-run.c) and the variant properties
+ * (gstlstmtrain-variant.c). */
 #ifndef __GST_LSTM_TRAIN_PRIVATE_H__
 #define __GST_LSTM_TRAIN_PRIVATE_H__
 
@@ -47,6 +48,17 @@ GstFlowReturn gst_lstm_train_train_offline (GstLstmTrain * self);
 GstFlowReturn gst_lstm_train_train_online (GstLstmTrain * self,
     gboolean eos);
 void gst_lstm_train_online_free (gpointer online);
+
+/* gstlstmtrain-variant.c: the variant properties, ids first .. first + 6,
+ * kept in an LstmModelConfig (its sizes unused). set/get return FALSE
+ * for an id that is not theirs (id counted from first). */
+void gst_lstm_train_install_variant_properties (GObjectClass * klass,
+    guint first);
+void gst_lstm_train_init_variant (LstmModelConfig * c);
+gboolean gst_lstm_train_set_variant_property (LstmModelConfig * c, guint id,
+    const GValue * value);
+gboolean gst_lstm_train_get_variant_property (const LstmModelConfig * c,
+    guint id, GValue * value);
 
 G_END_DECLS
 

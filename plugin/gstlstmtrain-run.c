@@ -25,6 +25,8 @@ typedef struct
   gdouble learning_rate, momentum, weight_decay, clip, dropout, val_fraction;
   gboolean shuffle;
   guint64 seed;
+  LstmModelConfig variant;
+  GstLstmTrainMode mode;
 } Settings;
 
 static void
@@ -50,6 +52,8 @@ read_settings (GstLstmTrain * self, Settings * s)
   s->val_fraction = self->validation_fraction;
   s->shuffle = self->shuffle;
   s->seed = self->seed;
+  s->variant = self->variant;
+  s->mode = self->mode;
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -66,6 +70,7 @@ make_model (GstLstmTrain * self, const Settings * s, const Dataset * d,
     GError ** error)
 {
   LstmOutput output = d->labels ? LSTM_OUTPUT_SOFTMAX : LSTM_OUTPUT_IDENTITY;
+  LstmModelConfig config;
   LstmModel *m;
 
   if (s->init_model != NULL) {
@@ -84,12 +89,27 @@ make_model (GstLstmTrain * self, const Settings * s, const Dataset * d,
     }
     m = lstm_model_copy (init);
     m->output = output;
-    return m;
-  }
-  m = lstm_model_new (self->channels, s->hidden_size, s->num_layers,
-      d->out_size, output, error);
-  if (m != NULL)
+  } else {
+    config = s->variant;
+    config.input_size = self->channels;
+    config.hidden_size = s->hidden_size;
+    config.num_layers = s->num_layers;
+    config.head_size = d->out_size;
+    config.output = output;
+    m = lstm_model_new_full (&config, error);
+    if (m == NULL)
+      return NULL;
     lstm_model_init_random (m, s->seed);
+  }
+  /* carrying the state forward in time does not fit the backward
+   * direction: it sees each window as a whole sequence */
+  if (m->num_directions == 2 && s->mode == GST_LSTM_TRAIN_MODE_ONLINE) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "a bidirectional model trains in mode=offline only (mode=online "
+        "carries the state from one window to the next)");
+    lstm_model_unref (m);
+    return NULL;
+  }
   return m;
 }
 

@@ -115,6 +115,7 @@ enum
   PROP_BPTT,
   PROP_HORIZON,
   PROP_CHECKPOINT_INTERVAL,
+  PROP_VARIANT_FIRST,           /* gstlstmtrain-variant.c's, from here on */
 };
 
 #define FRAME_CAPS \
@@ -245,8 +246,8 @@ gst_lstm_train_class_init (GstLstmTrainClass * klass)
   g_object_class_install_property (gobject_class, PROP_INIT_MODEL,
       g_param_spec_string ("init-model", "Initial model",
           "Start from this model instead of random weights (fine-tuning); "
-          "its sizes override hidden-size and num-layers", DEFAULT_INIT_MODEL,
-          rw));
+          "its sizes and variant override hidden-size, num-layers and the "
+          "variant properties (cell, ...)", DEFAULT_INIT_MODEL, rw));
   install_uint (gobject_class, PROP_HIDDEN_SIZE, "hidden-size", "Hidden size",
       "Units per LSTM layer of a new model", 1, LSTM_MAX_HIDDEN_SIZE,
       DEFAULT_HIDDEN_SIZE);
@@ -317,6 +318,7 @@ gst_lstm_train_class_init (GstLstmTrainClass * klass)
       g_param_spec_uint64 ("checkpoint-interval", "Checkpoint interval",
           "mode=online: nanoseconds of stream between two saves", 0,
           G_MAXUINT64, DEFAULT_CHECKPOINT_INTERVAL, rw));
+  gst_lstm_train_install_variant_properties (gobject_class, PROP_VARIANT_FIRST);
 
   gst_element_class_add_static_pad_template_with_gtype (element_class,
       &sink_template, GST_TYPE_AGGREGATOR_PAD);
@@ -382,6 +384,7 @@ gst_lstm_train_init (GstLstmTrain * self)
   self->validation_fraction = DEFAULT_VALIDATION_FRACTION;
   self->patience = DEFAULT_PATIENCE;
   self->mode = DEFAULT_MODE;
+  gst_lstm_train_init_variant (&self->variant);
   self->bptt = DEFAULT_BPTT;
   self->horizon = DEFAULT_HORIZON;
   self->checkpoint_interval = DEFAULT_CHECKPOINT_INTERVAL;
@@ -500,7 +503,10 @@ gst_lstm_train_set_property (GObject * object, guint prop_id,
       self->checkpoint_interval = g_value_get_uint64 (value);
       break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      if (prop_id < PROP_VARIANT_FIRST
+          || !gst_lstm_train_set_variant_property (&self->variant,
+              prop_id - PROP_VARIANT_FIRST, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -587,7 +593,10 @@ gst_lstm_train_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_uint64 (value, self->checkpoint_interval);
       break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      if (prop_id < PROP_VARIANT_FIRST
+          || !gst_lstm_train_get_variant_property (&self->variant,
+              prop_id - PROP_VARIANT_FIRST, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
   GST_OBJECT_UNLOCK (self);

@@ -81,6 +81,7 @@ struct _GstLstmTrain
   guint bptt;                   /* frames per window */
   guint horizon;                /* forecast: frames ahead */
   guint64 checkpoint_interval;  /* online: ns of stream between saves */
+  LstmModelConfig variant;      /* cell, proj-size, ...; sizes unused */
 
   /* Collected on the aggregator's thread. */
   guint channels;               /* features per frame */

@@ -34,24 +34,12 @@
  * Gradients stop at the initial states (truncated BPTT): dh_{-1} and
  * dc_{-1} are not computed.
  */
-#include "lstm-train-private.h"
+#include "lstm-variant-private.h"
 
 #include <math.h>
 #include <string.h>
 
 /* ---------------------------------------------------------------- forward */
-
-/* splitmix64 (Steele, Lea and Flood, 2014): a 64-bit counter through a
- * mixing function; passes BigCrush, and one add per draw keeps the stream
- * a pure function of the seed and the number of draws. */
-static inline guint64
-next_random (guint64 * s)
-{
-  guint64 z = (*s += G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xBF58476D1CE4E5B9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94D049BB133111EB);
-  return z ^ (z >> 31);
-}
 
 /* m = 0 with probability p, else 1 / (1 - p); dropped = y * m. A draw is
  * u = (top 24 bits) / 2^24, uniform in [0, 1); the value is kept when
@@ -64,7 +52,8 @@ dropout_forward (LstmTrainer * t, TrainLayer * tl, guint H)
   gsize n = t->n_rows * H, i;
 
   for (i = 0; i < n; i++) {
-    float u = (float) (next_random (&t->rng) >> 40) * (1.0f / 16777216.0f);
+    float u =
+        (float) (lstm_train_next_random (&t->rng) >> 40) * (1.0f / 16777216.0f);
     tl->mask[i] = u >= p ? scale : 0.0f;
     tl->dropped[i] = tl->y[i] * tl->mask[i];
   }
@@ -111,19 +100,28 @@ layer_forward (LstmTrainer * t, guint k, const float *x)
   }
 }
 
+/* The top layer's output on the packed rows ([N, layer_output_size]). */
+static const float *
+top_output (LstmTrainer * t)
+{
+  if (t->var != NULL)
+    return lstm_variant_bptt_top (t);
+  return t->layers[t->model->num_layers - 1].y;
+}
+
 /* The head's input: the top layer's h on every row, or gathered from the
  * last frames (last_frame_only). */
 static const float *
 head_input (LstmTrainer * t)
 {
-  const TrainLayer *top = &t->layers[t->model->num_layers - 1];
-  guint H = t->model->hidden_size, j;
+  const float *top = top_output (t);
+  guint W = t->model->layer_output_size, j;
 
   if (!t->config.last_frame_only)
-    return top->y;
+    return top;
   for (j = 0; j < t->n_seq; j++)
-    memcpy (t->y_last + (gsize) j * H, top->y + t->loss_row[j] * H,
-        H * sizeof (float));
+    memcpy (t->y_last + (gsize) j * W, top + t->loss_row[j] * W,
+        W * sizeof (float));
   return t->y_last;
 }
 
@@ -131,11 +129,13 @@ void
 lstm_bptt_forward (LstmTrainer * t)
 {
   const LstmModel *m = t->model;
-  guint H = m->hidden_size, O = m->head_size, k;
+  guint H = m->layer_output_size, O = m->head_size, k;
   gsize R = t->n_loss_rows, r;
   const float *x = t->x0, *yh;
 
-  for (k = 0; k < m->num_layers; k++) {
+  if (t->var != NULL)
+    lstm_variant_bptt_forward (t);
+  for (k = 0; t->var == NULL && k < m->num_layers; k++) {
     TrainLayer *tl = &t->layers[k];
     layer_forward (t, k, x);
     x = tl->y;
@@ -159,12 +159,7 @@ lstm_bptt_forward (LstmTrainer * t)
 
 /* --------------------------------------------------------------- backward */
 
-/* The gradient block of a parameter tensor: same offset as in params. */
-static inline float *
-grad_of (LstmTrainer * t, const float *param)
-{
-  return t->grad + (param - t->model->params);
-}
+#define grad_of lstm_train_grad_of
 
 /* Layer k: dy [N, H] holds dL/dh^k on entry; on exit, for k > 0, dL/dh^{k-1}
  * (through layer k - 1's dropout mask). */
@@ -236,12 +231,11 @@ static void
 head_backward (LstmTrainer * t)
 {
   const LstmModel *m = t->model;
-  guint H = m->hidden_size, O = m->head_size, j;
+  guint H = m->layer_output_size, O = m->head_size, j;
   gsize R = t->n_loss_rows;
   /* every frame: straight into dy; last frames: into dh, then scattered */
   float *dyh = t->config.last_frame_only ? t->dh : t->dy;
-  const float *yh = t->config.last_frame_only ? t->y_last :
-      t->layers[m->num_layers - 1].y;
+  const float *yh = t->config.last_frame_only ? t->y_last : top_output (t);
 
   if (O == 0) {
     memcpy (dyh, t->dz, R * H * sizeof (float));
@@ -268,6 +262,10 @@ lstm_bptt_backward (LstmTrainer * t)
 
   memset (t->grad, 0, t->model->n_params * sizeof (float));
   head_backward (t);
+  if (t->var != NULL) {
+    lstm_variant_bptt_backward (t);
+    return;
+  }
   for (k = t->model->num_layers; k-- > 0;)
     layer_backward (t, k);
 }

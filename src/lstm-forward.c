@@ -9,7 +9,8 @@
  *   c_t = f * c_{t-1} + i * g               (lstm-act.c, vectorised)
  *   h_t = o * tanh (c_t)
  *
- * and h_t of layer k is the input of layer k + 1.
+ * and h_t of layer k is the input of layer k + 1. Models with a variant
+ * (GRU, projection, bidirectional, ...) run in lstm-variant.c instead.
  */
 #include "lstm-private.h"
 
@@ -17,8 +18,9 @@
 #include <string.h>
 
 /* x' = (x - mean) / std, per feature. */
-static void
-normalize (const LstmModel * m, const float *in, guint T, float *out)
+void
+lstm_forward_normalize (const LstmModel * m, const float *in, guint T,
+    float *out)
 {
   guint t, j, I = m->input_size;
 
@@ -75,15 +77,14 @@ softmax_row (float *z, guint n)
 }
 
 /* out [T, O] = activation (Y W^T + b) */
-static void
-head_forward (const LstmModel * m, const float *y, guint T, float *out)
+void
+lstm_forward_head (const LstmModel * m, const float *y, guint T, float *out)
 {
-  guint O = m->head_size, t;
+  guint O = m->head_size, W = m->layer_output_size, t;
 
   for (t = 0; t < T; t++)
     memcpy (out + (gsize) t * O, m->head_bias, O * sizeof (float));
-  lstm_blas_gemm_nt (T, O, m->hidden_size, y, m->hidden_size,
-      m->head_weight, m->hidden_size, out, O);
+  lstm_blas_gemm_nt (T, O, W, y, W, m->head_weight, W, out, O);
 
   for (t = 0; t < T; t++) {
     float *z = out + (gsize) t * O;
@@ -109,7 +110,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
   float *y = NULL;
 
   if (m->input_mean != NULL) {
-    normalize (m, input, T, s->x_norm);
+    lstm_forward_normalize (m, input, T, s->x_norm);
     x = s->x_norm;
   }
   for (k = 0; k < m->num_layers; k++) {
@@ -121,7 +122,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
   if (output == NULL)
     return;
   if (m->head_size > 0)
-    head_forward (m, y, T, output);
+    lstm_forward_head (m, y, T, output);
   else
     memcpy (output, y, (gsize) T * H * sizeof (float));
 }
@@ -136,6 +137,10 @@ lstm_forward (const LstmModel * model, LstmState * state, const float *input,
   g_return_if_fail (lstm_state_fits (state, model));
   g_return_if_fail (input != NULL || n_frames == 0);
 
+  if (!lstm_model_is_plain (model)) {
+    lstm_variant_forward (model, state, input, n_frames, output);
+    return;
+  }
   out_size = lstm_model_get_output_size (model);
   while (done < n_frames) {
     guint T = MIN (n_frames - done, state->max_frames);
@@ -145,18 +150,3 @@ lstm_forward (const LstmModel * model, LstmState * state, const float *input,
   }
 }
 
-/* The same steps for the streams of lstm-streams.c, which stack many
- * streams' frames as rows. */
-void
-lstm_forward_normalize_rows (const LstmModel * model, const float *in,
-    guint rows, float *out)
-{
-  normalize (model, in, rows, out);
-}
-
-void
-lstm_forward_head_rows (const LstmModel * model, const float *y, guint rows,
-    float *out)
-{
-  head_forward (model, y, rows, out);
-}

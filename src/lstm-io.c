@@ -12,18 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum
-{ T_WEIGHT_IH, T_WEIGHT_HH, T_BIAS_IH, T_BIAS_HH, N_LAYER_TENSORS };
-
-static const gchar *const layer_tensor_names[N_LAYER_TENSORS] = {
-  "weight_ih", "weight_hh", "bias_ih", "bias_hh"
-};
+#define T_WEIGHT_IH LSTM_T_WEIGHT_IH
+#define T_WEIGHT_HH LSTM_T_WEIGHT_HH
+#define N_BASE_TENSORS 4        /* weight_ih, weight_hh, bias_ih, bias_hh */
+#define N_LAYER_TENSORS LSTM_N_LAYER_TENSORS
+#define layer_tensor_names lstm_layer_tensor_names
 
 /* What the names of a file say; tensors borrowed from the LstmTensorFile. */
 typedef struct
 {
   gchar *prefix;                /* LSTM prefix, "" for a bare nn.LSTM */
-  GPtrArray *layers;            /* [L] of LstmTensor *[N_LAYER_TENSORS] */
+  GPtrArray *layers;            /* [L] of LstmTensor *[2 * N_LAYER_TENSORS],
+                                 * direction d's at d * N_LAYER_TENSORS */
+  guint n_directions;           /* 2 when a `_reverse` tensor is there */
+  gboolean has[N_LAYER_TENSORS];        /* some layer has that kind */
   const LstmTensor *head_weight, *head_bias;
   const LstmTensor *mean, *std;
 } Layout;
@@ -59,29 +61,27 @@ model_error (GError ** error, LstmError code, const gchar * file,
 }
 
 /* Splits "<prefix><kind>_l<k>[suffix]" into its parts. Returns the tensor
- * kind index, N_LAYER_TENSORS for "weight_hr" (projection), or -1. */
+ * kind index (lstm_layer_tensor_names), or -1. */
 static gint
 parse_layer_name (const gchar * name, gsize * prefix_len, guint64 * layer,
     const gchar ** suffix)
 {
-  static const gchar *const kinds[] = {
-    "weight_ih_l", "weight_hh_l", "bias_ih_l", "bias_hh_l", "weight_hr_l"
-  };
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (kinds); i++) {
-    const gchar *at = strstr (name, kinds[i]);
+  for (i = 0; i < N_LAYER_TENSORS; i++) {
+    g_autofree gchar *kind = g_strconcat (layer_tensor_names[i], "_l", NULL);
+    const gchar *at = strstr (name, kind);
     const gchar *digits;
     gchar *end;
 
     /* the last occurrence, so a prefix may contain the word itself */
-    while (at != NULL && strstr (at + 1, kinds[i]) != NULL)
-      at = strstr (at + 1, kinds[i]);
+    while (at != NULL && strstr (at + 1, kind) != NULL)
+      at = strstr (at + 1, kind);
     if (at == NULL)
       continue;
     if (at != name && at[-1] != '.')
       continue;                 /* "foo_weight_ih_l0" is not ours */
-    digits = at + strlen (kinds[i]);
+    digits = at + strlen (kind);
     if (!g_ascii_isdigit (digits[0]))
       continue;
     *layer = g_ascii_strtoull (digits, &end, 10);
@@ -110,17 +110,14 @@ classify_lstm_tensor (Layout * lay, const LstmTensorFile * f,
   gint kind = parse_layer_name (t->name, &prefix_len, &k, &suffix);
   const LstmTensor **slots;
 
+  guint d = 0;
+
   if (kind < 0)
     return TRUE;                /* not an LSTM tensor; the caller looks again */
-  if (kind == N_LAYER_TENSORS)
-    return model_error (error, LSTM_ERROR_UNSUPPORTED, f->name,
-        "tensor '%s' is a projection (nn.LSTM proj_size); projection is not "
-        "supported yet", t->name);
-  if (strcmp (suffix, "_reverse") == 0)
-    return model_error (error, LSTM_ERROR_UNSUPPORTED, f->name,
-        "tensor '%s' belongs to a bidirectional LSTM; bidirectional models "
-        "are not supported yet", t->name);
-  if (*suffix != '\0')
+  if (strcmp (suffix, "_reverse") == 0) {
+    d = 1;
+    lay->n_directions = 2;
+  } else if (*suffix != '\0')
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "tensor '%s' looks like an LSTM tensor but its name ends in '%s'",
         t->name, suffix);
@@ -137,14 +134,17 @@ classify_lstm_tensor (Layout * lay, const LstmTensorFile * f,
         "file holds one LSTM", lay->prefix, (int) prefix_len, t->name, t->name);
 
   while (lay->layers->len <= k)
-    g_ptr_array_add (lay->layers, g_new0 (const LstmTensor *, N_LAYER_TENSORS));
-  slots = lay->layers->pdata[k];
+    g_ptr_array_add (lay->layers, g_new0 (const LstmTensor *,
+            2 * N_LAYER_TENSORS));
+  slots = (const LstmTensor **) lay->layers->pdata[k] + d * N_LAYER_TENSORS;
   /* "weight_ih_l1" and "weight_ih_l01" both name layer 1 */
   if (slots[kind] != NULL)
     return model_error (error, LSTM_ERROR_MODEL, f->name,
-        "tensors '%s' and '%s' are both %s of layer %" G_GUINT64_FORMAT,
-        slots[kind]->name, t->name, layer_tensor_names[kind], k);
+        "tensors '%s' and '%s' are both %s%s of layer %" G_GUINT64_FORMAT,
+        slots[kind]->name, t->name, layer_tensor_names[kind],
+        d == 1 ? "_reverse" : "", k);
   slots[kind] = t;
+  lay->has[kind] = TRUE;
   return TRUE;
 }
 
@@ -188,6 +188,49 @@ classify_other_tensor (Layout * lay, const LstmTensorFile * f,
       "head (weight and bias), input_mean and input_std", t->name);
 }
 
+/* Layer norm's six tensors come together: one present means all. */
+static gboolean
+layout_needs (const Layout * lay, guint kind)
+{
+  if (kind < N_BASE_TENSORS)
+    return TRUE;
+  if (kind >= LSTM_T_LN_IH_WEIGHT) {
+    guint j;
+    for (j = LSTM_T_LN_IH_WEIGHT; j < N_LAYER_TENSORS; j++)
+      if (lay->has[j])
+        return TRUE;
+    return FALSE;
+  }
+  return lay->has[kind];
+}
+
+/* Every direction of layer k has every tensor the file's variant needs:
+ * a `_reverse` tensor anywhere makes every layer bidirectional, a
+ * projection, peephole or layer-norm tensor anywhere makes every layer
+ * have it. */
+static gboolean
+check_layer_complete (Layout * lay, const LstmTensorFile * f, guint k,
+    GHashTable * seen, GError ** error)
+{
+  const LstmTensor **slots = lay->layers->pdata[k];
+  guint d, i;
+
+  for (d = 0; d < lay->n_directions; d++) {
+    for (i = 0; i < N_LAYER_TENSORS; i++) {
+      const LstmTensor *t = slots[d * N_LAYER_TENSORS + i];
+      if (t == NULL && layout_needs (lay, i))
+        return model_error (error, LSTM_ERROR_MODEL, f->name,
+            "missing tensor '%s%s_l%u%s'%s", lay->prefix,
+            layer_tensor_names[i], k, d == 1 ? "_reverse" : "",
+            d == 1 ? " (the model is bidirectional: a '_reverse' tensor is "
+            "present)" : i >= N_BASE_TENSORS ? " (another layer has it)" : "");
+      if (t != NULL)
+        g_hash_table_add (seen, (gpointer) t);
+    }
+  }
+  return TRUE;
+}
+
 static gboolean
 find_layout (Layout * lay, const LstmTensorFile * f, GError ** error)
 {
@@ -195,18 +238,13 @@ find_layout (Layout * lay, const LstmTensorFile * f, GError ** error)
   guint i, k;
 
   lay->layers = g_ptr_array_new_with_free_func (g_free);
+  lay->n_directions = 1;
   for (i = 0; i < f->tensors->len; i++)
     if (!classify_lstm_tensor (lay, f, f->tensors->pdata[i], error))
       return FALSE;
-  for (k = 0; k < lay->layers->len; k++) {
-    const LstmTensor **slots = lay->layers->pdata[k];
-    for (i = 0; i < N_LAYER_TENSORS; i++) {
-      if (slots[i] == NULL)
-        return model_error (error, LSTM_ERROR_MODEL, f->name,
-            "missing tensor '%s%s_l%u'", lay->prefix, layer_tensor_names[i], k);
-      g_hash_table_add (seen, (gpointer) slots[i]);
-    }
-  }
+  for (k = 0; k < lay->layers->len; k++)
+    if (!check_layer_complete (lay, f, k, seen, error))
+      return FALSE;
   if (lay->layers->len == 0)
     return model_error (error, LSTM_ERROR_MODEL, f->name,
         "no LSTM tensors (expected names like 'weight_ih_l0', "
@@ -251,68 +289,129 @@ expect_shape (const LstmTensorFile * f, const LstmTensor * t, guint n_dims,
       G_GUINT64_FORMAT "]%s", t->name, got, d0, d1, why);
 }
 
-/* Reads the sizes off layer 0 and the head, then checks every shape. */
+/* The hidden size and the cell from layer 0: with a projection weight_hr
+ * is [P, H]; else weight_hh is [4H, H] (LSTM) or [3H, H] (GRU), which
+ * names the cell when the metadata does not. */
 static gboolean
-check_shapes (const Layout * lay, const LstmTensorFile * f, guint * in_size,
-    guint * hidden, guint * head, GError ** error)
+read_hidden (const Layout * lay, const LstmTensorFile * f, gboolean cell_given,
+    LstmModelConfig * c, GError ** error)
 {
   const LstmTensor **l0 = lay->layers->pdata[0];
-  const LstmTensor *hh = l0[T_WEIGHT_HH], *ih = l0[T_WEIGHT_IH];
-  guint64 H, I, O = 0, g4;
-  guint k;
+  const LstmTensor *hh = l0[T_WEIGHT_HH], *hr = l0[LSTM_T_WEIGHT_HR];
+  g_autofree gchar *got = NULL;
 
-  if (hh->n_dims != 2 || hh->shape[1] == 0
-      || hh->shape[1] > LSTM_MAX_HIDDEN_SIZE
-      || hh->shape[0] != 4 * hh->shape[1]) {
-    g_autofree gchar *got = lstm_tensor_shape_string (hh);
+  if (hr != NULL) {
+    if (hr->n_dims == 2 && hr->shape[1] > 0
+        && hr->shape[1] <= LSTM_MAX_HIDDEN_SIZE && hr->shape[0] > 0
+        && hr->shape[0] < hr->shape[1]) {
+      c->hidden_size = hr->shape[1];
+      c->proj_size = hr->shape[0];
+      return TRUE;
+    }
+    got = lstm_tensor_shape_string (hr);
     return model_error (error, LSTM_ERROR_MODEL, f->name,
-        "tensor '%s' has shape %s; expected [4H, H] with H from 1 to %u",
-        hh->name, got, LSTM_MAX_HIDDEN_SIZE);
+        "tensor '%s' has shape %s; expected [P, H] with P < H and H from 1 "
+        "to %u", hr->name, got, LSTM_MAX_HIDDEN_SIZE);
   }
-  H = hh->shape[1];
-  g4 = 4 * H;
+  if (hh->n_dims == 2 && hh->shape[1] > 0
+      && hh->shape[1] <= LSTM_MAX_HIDDEN_SIZE) {
+    if (!cell_given && hh->shape[0] == 3 * hh->shape[1])
+      c->cell = LSTM_CELL_GRU;
+    if (hh->shape[0] == (c->cell == LSTM_CELL_GRU ? 3 : 4) * hh->shape[1]) {
+      c->hidden_size = hh->shape[1];
+      return TRUE;
+    }
+  }
+  got = lstm_tensor_shape_string (hh);
+  return model_error (error, LSTM_ERROR_MODEL, f->name,
+      "tensor '%s' has shape %s; expected [%s, H] with H from 1 to %u%s",
+      hh->name, got, c->cell == LSTM_CELL_GRU ? "3H" : "4H",
+      LSTM_MAX_HIDDEN_SIZE, c->cell == LSTM_CELL_GRU ?
+      " (metadata 'cell' is 'gru')" : cell_given ? "" : " (or [3H, H], a GRU)");
+}
+
+/* The model's shape from the names, layer 0's shapes and the metadata. */
+static gboolean
+read_config (const Layout * lay, const LstmTensorFile * f,
+    LstmModelConfig * c, GError ** error)
+{
+  const LstmTensor *ih = ((const LstmTensor **) lay->layers->pdata[0])
+      [T_WEIGHT_IH];
+  g_autoptr (GError) err = NULL;
+  gboolean cell_given, bidirectional;
+
+  lstm_model_config_init (c, 1, 1, lay->layers->len, 0, LSTM_OUTPUT_IDENTITY);
+  if (!lstm_io_read_variant_metadata (f->metadata, f->name, c, &cell_given,
+          &bidirectional, error)
+      || !read_hidden (lay, f, cell_given, c, error))
+    return FALSE;
   if (ih->n_dims != 2 || ih->shape[1] == 0
       || ih->shape[1] > LSTM_MAX_INPUT_SIZE) {
     g_autofree gchar *got = lstm_tensor_shape_string (ih);
     return model_error (error, LSTM_ERROR_MODEL, f->name,
-        "tensor '%s' has shape %s; expected [%" G_GUINT64_FORMAT ", input "
-        "size] with an input size from 1 to %u", ih->name, got, g4,
+        "tensor '%s' has shape %s; expected [%u, input size] with an input "
+        "size from 1 to %u", ih->name, got,
+        (c->cell == LSTM_CELL_GRU ? 3 : 4) * c->hidden_size,
         LSTM_MAX_INPUT_SIZE);
   }
-  I = ih->shape[1];
+  c->input_size = ih->shape[1];
+  c->bidirectional = lay->n_directions == 2;
+  if (bidirectional && !c->bidirectional)
+    return model_error (error, LSTM_ERROR_MODEL, f->name,
+        "metadata 'bidirectional' is 'true' but there is no '_reverse' "
+        "tensor (missing '%sweight_ih_l0_reverse')", lay->prefix);
+  c->peephole = lay->has[LSTM_T_PEEPHOLE];
+  c->layer_norm = lay->has[LSTM_T_LN_IH_WEIGHT];
+  if (lay->head_weight != NULL) {
+    guint64 O = lay->head_weight->shape[0];
+    if (O == 0 || O > LSTM_MAX_HEAD_SIZE)
+      return model_error (error, LSTM_ERROR_MODEL, f->name,
+          "head '%s' has %" G_GUINT64_FORMAT " outputs; 1 to %u are supported",
+          lay->head_weight->name, O, LSTM_MAX_HEAD_SIZE);
+    c->head_size = O;
+  }
+  if (!lstm_model_config_validate (c, &err))
+    return model_error (error, LSTM_ERROR_MODEL, f->name, "%s", err->message);
+  return TRUE;
+}
+
+/* Every tensor against the shape the config gives it. */
+static gboolean
+check_shapes (const Layout * lay, const LstmTensorFile * f,
+    const LstmModelConfig * c, GError ** error)
+{
+  guint64 W = (c->bidirectional ? 2 : 1) *
+      (guint64) (c->proj_size > 0 ? c->proj_size : c->hidden_size);
+  guint k, i;
 
   for (k = 0; k < lay->layers->len; k++) {
     const LstmTensor **t = lay->layers->pdata[k];
     g_autofree gchar *why = k == 0 ? g_strdup ("") :
         g_strdup_printf (" (layer %u takes the %" G_GUINT64_FORMAT
-        " outputs of layer %u)", k, H, k - 1);
-    if (!expect_shape (f, t[T_WEIGHT_IH], 2, g4, k == 0 ? I : H, why, error)
-        || !expect_shape (f, t[T_WEIGHT_HH], 2, g4, H, "", error)
-        || !expect_shape (f, t[T_BIAS_IH], 1, g4, 0, "", error)
-        || !expect_shape (f, t[T_BIAS_HH], 1, g4, 0, "", error))
-      return FALSE;
-  }
-  if (lay->head_weight != NULL) {
-    O = lay->head_weight->shape[0];
-    if (O == 0 || O > LSTM_MAX_HEAD_SIZE)
-      return model_error (error, LSTM_ERROR_MODEL, f->name,
-          "head '%s' has %" G_GUINT64_FORMAT " outputs; 1 to %u are supported",
-          lay->head_weight->name, O, LSTM_MAX_HEAD_SIZE);
-    if (!expect_shape (f, lay->head_weight, 2, O, H,
-            " (the head takes the top layer's h)", error)
-        || !expect_shape (f, lay->head_bias, 1, O, 0, "", error))
-      return FALSE;
-  }
-  if (lay->mean != NULL
-      && (!expect_shape (f, lay->mean, 1, I, 0, " (one per input feature)",
-              error)
-          || !expect_shape (f, lay->std, 1, I, 0, " (one per input feature)",
-              error)))
-    return FALSE;
+        " outputs of layer %u)", k, W, k - 1);
+    for (i = 0; i < 2 * N_LAYER_TENSORS; i++) {
+      guint64 shape[2];
+      guint n_dims;
 
-  *in_size = I;
-  *hidden = H;
-  *head = O;
+      if (t[i] == NULL)
+        continue;
+      n_dims = lstm_layer_tensor_shape (c, k, i % N_LAYER_TENSORS, shape);
+      if (!expect_shape (f, t[i], n_dims, shape[0], shape[1],
+              i % N_LAYER_TENSORS == T_WEIGHT_IH ? why : "", error))
+        return FALSE;
+    }
+  }
+  if (lay->head_weight != NULL
+      && (!expect_shape (f, lay->head_weight, 2, c->head_size, W,
+              " (the head takes the top layer's h)", error)
+          || !expect_shape (f, lay->head_bias, 1, c->head_size, 0, "", error)))
+    return FALSE;
+  if (lay->mean != NULL
+      && (!expect_shape (f, lay->mean, 1, c->input_size, 0,
+              " (one per input feature)", error)
+          || !expect_shape (f, lay->std, 1, c->input_size, 0,
+              " (one per input feature)", error)))
+    return FALSE;
   return TRUE;
 }
 
@@ -325,7 +424,7 @@ check_dtypes (const Layout * lay, const LstmTensorFile * f, GError ** error)
   guint i, k;
 
   for (k = 0; k < lay->layers->len; k++)
-    for (i = 0; i < N_LAYER_TENSORS; i++)
+    for (i = 0; i < 2 * N_LAYER_TENSORS; i++)
       g_ptr_array_add (used, ((gpointer *) lay->layers->pdata[k])[i]);
   g_ptr_array_add (used, (gpointer) lay->head_weight);
   g_ptr_array_add (used, (gpointer) lay->head_bias);
@@ -404,16 +503,16 @@ static gboolean
 fill_weights (LstmModel * m, const Layout * lay, const LstmTensorFile * f,
     GError ** error)
 {
-  guint k;
+  guint D = m->num_directions, k, i;
 
   for (k = 0; k < m->num_layers; k++) {
     const LstmTensor **t = lay->layers->pdata[k];
-    LstmLayer *l = &m->layers[k];
-    if (!lstm_tensor_to_f32 (f, t[T_WEIGHT_IH], l->weight_ih, error)
-        || !lstm_tensor_to_f32 (f, t[T_WEIGHT_HH], l->weight_hh, error)
-        || !lstm_tensor_to_f32 (f, t[T_BIAS_IH], l->bias_ih, error)
-        || !lstm_tensor_to_f32 (f, t[T_BIAS_HH], l->bias_hh, error))
-      return FALSE;
+    for (i = 0; i < D * N_LAYER_TENSORS; i++) {
+      const LstmLayer *l = &m->layers[k * D + i / N_LAYER_TENSORS];
+      if (t[i] != NULL && !lstm_tensor_to_f32 (f, t[i],
+              lstm_layer_tensor (l, i % N_LAYER_TENSORS), error))
+        return FALSE;
+    }
   }
   if (m->head_size > 0
       && (!lstm_tensor_to_f32 (f, lay->head_weight, m->head_weight, error)
@@ -439,7 +538,7 @@ lstm_model_load_from_data (const guint8 * data, gsize size,
   g_autoptr (LstmTensorFile) f = NULL;
   g_autoptr (LstmModel) m = NULL;
   Layout lay = { 0 };
-  guint in_size = 0, hidden = 0, head = 0;
+  LstmModelConfig config;
   gboolean ok;
 
   g_return_val_if_fail (data != NULL || size == 0, NULL);
@@ -448,11 +547,11 @@ lstm_model_load_from_data (const guint8 * data, gsize size,
   if (f == NULL)
     return NULL;
   ok = find_layout (&lay, f, error)
-      && check_shapes (&lay, f, &in_size, &hidden, &head, error)
+      && read_config (&lay, f, &config, error)
+      && check_shapes (&lay, f, &config, error)
       && check_dtypes (&lay, f, error);
   if (ok) {
-    m = lstm_model_new (in_size, hidden, lay.layers->len, head,
-        LSTM_OUTPUT_IDENTITY, error);
+    m = lstm_model_new_full (&config, error);
     ok = m != NULL && apply_metadata (m, f, error)
         && fill_weights (m, &lay, f, error);
   }
@@ -501,31 +600,32 @@ lstm_model_save_to_bytes (const LstmModel * model)
   g_autoptr (GHashTable) meta = NULL;
   GHashTableIter it;
   gpointer key, value;
-  guint64 g4 = 4 * (guint64) model->hidden_size;
-  guint k, i;
+  LstmModelConfig config;
+  guint D = model->num_directions, k, i;
 
   g_return_val_if_fail (model != NULL, NULL);
 
-  for (k = 0; k < model->num_layers; k++) {
+  lstm_model_get_config (model, &config);
+  for (k = 0; k < model->num_layers * D; k++) {
     const LstmLayer *l = &model->layers[k];
-    const float *data[N_LAYER_TENSORS] = { l->weight_ih, l->weight_hh,
-      l->bias_ih, l->bias_hh
-    };
     for (i = 0; i < N_LAYER_TENSORS; i++) {
       LstmTensorOut t = { 0 };
-      gchar *name = g_strdup_printf ("lstm.%s_l%u", layer_tensor_names[i], k);
+      gchar *name;
+
+      t.data = lstm_layer_tensor (l, i);
+      if (t.data == NULL)
+        continue;
+      name = g_strdup_printf ("lstm.%s_l%u%s", layer_tensor_names[i], k / D,
+          l->direction == 1 ? "_reverse" : "");
       g_ptr_array_add (names, name);
       t.name = name;
-      t.n_dims = i < T_BIAS_IH ? 2 : 1;
-      t.shape[0] = g4;
-      t.shape[1] = i == T_WEIGHT_IH ? l->input_size : l->hidden_size;
-      t.data = data[i];
+      t.n_dims = lstm_layer_tensor_shape (&config, k / D, i, t.shape);
       g_array_append_val (out, t);
     }
   }
   if (model->head_size > 0) {
     LstmTensorOut w = { "head.weight", 2, {model->head_size,
-        model->hidden_size}, model->head_weight
+        model->layer_output_size}, model->head_weight
     };
     LstmTensorOut b = { "head.bias", 1, {model->head_size}, model->head_bias };
     g_array_append_val (out, w);
@@ -554,6 +654,7 @@ lstm_model_save_to_bytes (const LstmModel * model)
   if (model->labels != NULL)
     g_hash_table_insert (meta, g_strdup ("labels"),
         labels_to_json (model->labels));
+  lstm_io_write_variant_metadata (model, meta);
 
   return lstm_safetensors_write ((LstmTensorOut *) out->data, out->len, meta);
 }

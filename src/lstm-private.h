@@ -14,15 +14,40 @@ struct _LstmState
   guint head_size;
   guint max_frames;             /* frames per internal chunk of forward */
 
-  float *h;                     /* [num_layers, H]: h of every layer */
-  float *c;                     /* [num_layers, H]: c of every layer */
+  /* The variant (lstm-state.c keeps these equal to the model's). */
+  LstmCell cell;
+  guint num_directions;         /* D */
+  guint h_size;                 /* width of h: P or H */
+  guint c_size;                 /* width of c: H, or 0 for the GRU */
+  guint layer_out;              /* D * h_size */
 
-  /* Scratch for one chunk, sized at creation so forward never allocates. */
-  float *x_norm;                /* [max_frames, input_size] normalized input */
-  float *gates;                 /* [max_frames, 4H] pre-activations */
-  float *y[2];                  /* [max_frames, H] outputs of alternate layers */
-  float *head;                  /* [max_frames, head_size] */
+  float *h;                     /* [num_layers * D, h_size]: h of every layer */
+  float *c;                     /* [num_layers * D, c_size]: c of every layer */
+
+  /* Scratch for one chunk, sized at creation so forward never allocates
+   * (a bidirectional model grows it to the longest sequence seen). */
+  guint capacity;               /* frames the buffers below hold */
+  float *x_norm;                /* [capacity, input_size] normalized input */
+  float *gates;                 /* [capacity, 4H] pre-activations */
+  float *y[2];                  /* [capacity, layer_out] alternate layers */
+  float *head;                  /* [capacity, head_size] */
+  float *step;                  /* [8H]: one step's scratch (variants) */
 };
+
+/* lstm-variant.c: the forward pass of a model that is not a plain LSTM
+ * (lstm_forward dispatches here). Same contract as lstm_forward. */
+G_GNUC_INTERNAL void lstm_variant_forward (const LstmModel * model,
+    LstmState * state, const float *input, guint n_frames, float *output);
+
+/* lstm-forward.c: x' = (x - mean) / std of T frames; out = the head's
+ * activation of T rows of y (layer_output_size wide). */
+G_GNUC_INTERNAL void lstm_forward_normalize (const LstmModel * m,
+    const float *in, guint T, float *out);
+G_GNUC_INTERNAL void lstm_forward_head (const LstmModel * m, const float *y,
+    guint T, float *out);
+
+/* lstm-state.c: makes the scratch hold n_frames frames (bidirectional). */
+G_GNUC_INTERNAL void lstm_state_reserve (LstmState * state, guint n_frames);
 
 /* C[M,N] += A[M,K] * B[N,K]^T, all row-major with the given leading dims. */
 G_GNUC_INTERNAL void lstm_blas_gemm_nt (guint M, guint N, guint K,
@@ -31,13 +56,6 @@ G_GNUC_INTERNAL void lstm_blas_gemm_nt (guint M, guint N, guint K,
 /* y[M] += A[M,N] * x[N], A row-major with leading dim lda. */
 G_GNUC_INTERNAL void lstm_blas_gemv (guint M, guint N, const float *A,
     gsize lda, const float *x, float *y);
-
-/* lstm-forward.c's normalization (x - mean) / std and head (the linear
- * layer and its activation) over `rows` rows, for lstm-streams.c. */
-G_GNUC_INTERNAL void lstm_forward_normalize_rows (const LstmModel * model,
-    const float *in, guint rows, float *out);
-G_GNUC_INTERNAL void lstm_forward_head_rows (const LstmModel * model,
-    const float *y, guint rows, float *out);
 
 /* Gate non-linearities (lstm-act.c), vectorised; every kernel width gives
  * the same bits. lstm_act_cell: one LSTM cell update for one frame, gates =
@@ -116,6 +134,44 @@ typedef struct
 
 G_GNUC_INTERNAL GBytes *lstm_safetensors_write (const LstmTensorOut * tensors,
     guint n_tensors, GHashTable * metadata);
+
+/* ------------------------------------------------ model-file variants */
+
+/* The tensors of one direction of one layer, in file-name order. */
+enum
+{
+  LSTM_T_WEIGHT_IH, LSTM_T_WEIGHT_HH, LSTM_T_BIAS_IH, LSTM_T_BIAS_HH,
+  LSTM_T_WEIGHT_HR, LSTM_T_PEEPHOLE,
+  LSTM_T_LN_IH_WEIGHT, LSTM_T_LN_IH_BIAS, LSTM_T_LN_HH_WEIGHT,
+  LSTM_T_LN_HH_BIAS, LSTM_T_LN_C_WEIGHT, LSTM_T_LN_C_BIAS,
+  LSTM_N_LAYER_TENSORS
+};
+
+/* "weight_ih", ..., "layer_norm_c_bias": the names before "_l{k}". */
+G_GNUC_INTERNAL extern const gchar *const
+    lstm_layer_tensor_names[LSTM_N_LAYER_TENSORS];
+
+/* The layer's tensor of that kind (NULL when the model has none). */
+G_GNUC_INTERNAL float *lstm_layer_tensor (const LstmLayer * l, guint kind);
+
+/* The shape the tensor of `kind` of layer k has in a model of config c:
+ * returns the number of dimensions (1 or 2) and fills shape. */
+G_GNUC_INTERNAL guint lstm_layer_tensor_shape (const LstmModelConfig * c,
+    guint k, guint kind, guint64 shape[2]);
+
+/* The checks of lstm_model_new_full, without building anything. */
+G_GNUC_INTERNAL gboolean lstm_model_config_validate (const LstmModelConfig *
+    c, GError ** error);
+
+/* lstm-io-variant.c: the variant's metadata keys (`cell`,
+ * `coupled-gates`, `cell-clip`, `bidirectional`) into c (cell only when
+ * the key is there: *cell_given); `file` names the file in messages. */
+G_GNUC_INTERNAL gboolean lstm_io_read_variant_metadata (GHashTable *
+    metadata, const gchar * file, LstmModelConfig * c, gboolean * cell_given,
+    gboolean * bidirectional, GError ** error);
+/* Replaces those keys in meta with the model's variant. */
+G_GNUC_INTERNAL void lstm_io_write_variant_metadata (const LstmModel * m,
+    GHashTable * meta);
 
 G_END_DECLS
 

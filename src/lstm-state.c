@@ -5,14 +5,54 @@
 #include <string.h>
 
 #define STATE_MAGIC "LSTMSTAT"
-#define STATE_VERSION 1
+#define STATE_VERSION 1         /* plain LSTM: h and c both H wide */
+#define STATE_VERSION_VARIANT 2 /* any model: slots, h width, c width */
 #define STATE_HEADER_SIZE 24    /* magic 8 + version, layers, hidden, reserved */
+
+static void
+alloc_scratch (LstmState * s, guint frames)
+{
+  gsize H = s->hidden_size;
+
+  s->capacity = frames;
+  s->x_norm = g_aligned_alloc0 ((gsize) frames * s->input_size,
+      sizeof (float), 64);
+  s->gates = g_aligned_alloc0 ((gsize) frames * 4 * H, sizeof (float), 64);
+  s->y[0] = g_aligned_alloc0 ((gsize) frames * s->layer_out, sizeof (float),
+      64);
+  s->y[1] = g_aligned_alloc0 ((gsize) frames * s->layer_out, sizeof (float),
+      64);
+  s->head = g_aligned_alloc0 ((gsize) frames * MAX (s->head_size, 1),
+      sizeof (float), 64);
+}
+
+static void
+free_scratch (LstmState * s)
+{
+  g_aligned_free (s->x_norm);
+  g_aligned_free (s->gates);
+  g_aligned_free (s->y[0]);
+  g_aligned_free (s->y[1]);
+  g_aligned_free (s->head);
+}
+
+/* Buffers for the sizes already set in s. */
+static LstmState *
+state_alloc (LstmState * s)
+{
+  gsize slots = (gsize) s->num_layers * s->num_directions;
+
+  s->h = g_aligned_alloc0 (MAX (slots * s->h_size, 1), sizeof (float), 64);
+  s->c = g_aligned_alloc0 (MAX (slots * s->c_size, 1), sizeof (float), 64);
+  s->step = g_aligned_alloc0 (8 * (gsize) s->hidden_size, sizeof (float), 64);
+  alloc_scratch (s, s->max_frames);
+  return s;
+}
 
 LstmState *
 lstm_state_new (const LstmModel * model, guint max_frames)
 {
   LstmState *s;
-  gsize H, L;
 
   g_return_val_if_fail (model != NULL, NULL);
 
@@ -25,19 +65,21 @@ lstm_state_new (const LstmModel * model, guint max_frames)
   s->num_layers = model->num_layers;
   s->head_size = model->head_size;
   s->max_frames = max_frames;
+  s->cell = model->cell;
+  s->num_directions = model->num_directions;
+  s->h_size = model->proj_size > 0 ? model->proj_size : model->hidden_size;
+  s->c_size = model->cell == LSTM_CELL_GRU ? 0 : model->hidden_size;
+  s->layer_out = model->layer_output_size;
+  return state_alloc (s);
+}
 
-  H = s->hidden_size;
-  L = s->num_layers;
-  s->h = g_aligned_alloc0 (L * H, sizeof (float), 64);
-  s->c = g_aligned_alloc0 (L * H, sizeof (float), 64);
-  s->x_norm = g_aligned_alloc0 ((gsize) max_frames * s->input_size,
-      sizeof (float), 64);
-  s->gates = g_aligned_alloc0 ((gsize) max_frames * 4 * H, sizeof (float), 64);
-  s->y[0] = g_aligned_alloc0 ((gsize) max_frames * H, sizeof (float), 64);
-  s->y[1] = g_aligned_alloc0 ((gsize) max_frames * H, sizeof (float), 64);
-  s->head = g_aligned_alloc0 ((gsize) max_frames * MAX (s->head_size, 1),
-      sizeof (float), 64);
-  return s;
+void
+lstm_state_reserve (LstmState * s, guint n_frames)
+{
+  if (n_frames <= s->capacity)
+    return;
+  free_scratch (s);
+  alloc_scratch (s, MAX (n_frames, 2 * s->capacity));
 }
 
 void
@@ -47,11 +89,8 @@ lstm_state_free (LstmState * state)
     return;
   g_aligned_free (state->h);
   g_aligned_free (state->c);
-  g_aligned_free (state->x_norm);
-  g_aligned_free (state->gates);
-  g_aligned_free (state->y[0]);
-  g_aligned_free (state->y[1]);
-  g_aligned_free (state->head);
+  g_aligned_free (state->step);
+  free_scratch (state);
   g_free (state);
 }
 
@@ -62,7 +101,10 @@ lstm_state_fits (const LstmState * state, const LstmModel * model)
   return state->input_size == model->input_size
       && state->hidden_size == model->hidden_size
       && state->num_layers == model->num_layers
-      && state->head_size == model->head_size;
+      && state->head_size == model->head_size
+      && state->cell == model->cell
+      && state->num_directions == model->num_directions
+      && state->layer_out == model->layer_output_size;
 }
 
 void
@@ -71,9 +113,9 @@ lstm_state_reset (LstmState * state)
   gsize n;
 
   g_return_if_fail (state != NULL);
-  n = (gsize) state->num_layers * state->hidden_size;
-  memset (state->h, 0, n * sizeof (float));
-  memset (state->c, 0, n * sizeof (float));
+  n = (gsize) state->num_layers * state->num_directions;
+  memset (state->h, 0, n * state->h_size * sizeof (float));
+  memset (state->c, 0, n * state->c_size * sizeof (float));
 }
 
 void
@@ -83,25 +125,23 @@ lstm_state_copy (LstmState * dest, const LstmState * src)
 
   g_return_if_fail (dest != NULL && src != NULL);
   g_return_if_fail (dest->num_layers == src->num_layers
-      && dest->hidden_size == src->hidden_size);
-  n = (gsize) src->num_layers * src->hidden_size;
-  memcpy (dest->h, src->h, n * sizeof (float));
-  memcpy (dest->c, src->c, n * sizeof (float));
+      && dest->hidden_size == src->hidden_size
+      && dest->num_directions == src->num_directions
+      && dest->h_size == src->h_size && dest->c_size == src->c_size);
+  n = (gsize) src->num_layers * src->num_directions;
+  memcpy (dest->h, src->h, n * src->h_size * sizeof (float));
+  memcpy (dest->c, src->c, n * src->c_size * sizeof (float));
 }
 
 LstmState *
 lstm_state_dup (const LstmState * state)
 {
   LstmState *copy;
-  LstmModel sizes = { 0 };
 
   g_return_val_if_fail (state != NULL, NULL);
-  /* lstm_state_new only reads the sizes of the model. */
-  sizes.input_size = state->input_size;
-  sizes.hidden_size = state->hidden_size;
-  sizes.num_layers = state->num_layers;
-  sizes.head_size = state->head_size;
-  copy = lstm_state_new (&sizes, state->max_frames);
+  copy = g_new0 (LstmState, 1);
+  *copy = *state;
+  state_alloc (copy);
   lstm_state_copy (copy, state);
   return copy;
 }
@@ -109,15 +149,18 @@ lstm_state_dup (const LstmState * state)
 const float *
 lstm_state_get_h (const LstmState * state, guint layer)
 {
-  g_return_val_if_fail (state != NULL && layer < state->num_layers, NULL);
-  return state->h + (gsize) layer *state->hidden_size;
+  g_return_val_if_fail (state != NULL
+      && layer < state->num_layers * state->num_directions, NULL);
+  return state->h + (gsize) layer *state->h_size;
 }
 
 const float *
 lstm_state_get_c (const LstmState * state, guint layer)
 {
-  g_return_val_if_fail (state != NULL && layer < state->num_layers, NULL);
-  return state->c + (gsize) layer *state->hidden_size;
+  g_return_val_if_fail (state != NULL
+      && layer < state->num_layers * state->num_directions, NULL);
+  g_return_val_if_fail (state->c_size > 0, NULL);
+  return state->c + (gsize) layer *state->c_size;
 }
 
 static void
@@ -156,38 +199,48 @@ get_floats (float *f, const guint8 * p, gsize n)
   }
 }
 
+/* Version 1 for a plain LSTM (h and c H wide; the format of old
+ * snapshots), else version 2. */
+static gboolean
+state_is_plain (const LstmState * s)
+{
+  return s->num_directions == 1 && s->h_size == s->hidden_size
+      && s->c_size == s->hidden_size;
+}
+
 GBytes *
 lstm_state_serialize (const LstmState * state)
 {
-  gsize n, size;
+  gsize slots, nh, nc, size;
   guint8 *buf;
+  gboolean plain;
 
   g_return_val_if_fail (state != NULL, NULL);
 
-  n = (gsize) state->num_layers * state->hidden_size;
-  size = STATE_HEADER_SIZE + 2 * n * 4;
+  plain = state_is_plain (state);
+  slots = (gsize) state->num_layers * state->num_directions;
+  nh = slots * state->h_size;
+  nc = slots * state->c_size;
+  size = STATE_HEADER_SIZE + (nh + nc) * 4;
   buf = g_malloc (size);
   memcpy (buf, STATE_MAGIC, 8);
-  put_u32 (buf + 8, STATE_VERSION);
-  put_u32 (buf + 12, state->num_layers);
-  put_u32 (buf + 16, state->hidden_size);
-  put_u32 (buf + 20, 0);
-  put_floats (buf + STATE_HEADER_SIZE, state->h, n);
-  put_floats (buf + STATE_HEADER_SIZE + n * 4, state->c, n);
+  put_u32 (buf + 8, plain ? STATE_VERSION : STATE_VERSION_VARIANT);
+  put_u32 (buf + 12, slots);
+  put_u32 (buf + 16, plain ? state->hidden_size : state->h_size);
+  put_u32 (buf + 20, plain ? 0 : state->c_size);
+  put_floats (buf + STATE_HEADER_SIZE, state->h, nh);
+  put_floats (buf + STATE_HEADER_SIZE + nh * 4, state->c, nc);
   return g_bytes_new_take (buf, size);
 }
 
-gboolean
-lstm_state_deserialize (LstmState * state, GBytes * bytes, GError ** error)
+/* The header against the state's sizes. */
+static gboolean
+check_state_header (const LstmState * s, const guint8 * p, gsize size,
+    GError ** error)
 {
-  const guint8 *p;
-  gsize size, n, i;
-  guint32 version, layers, hidden;
-  float *tmp;
+  guint32 version, slots, hw, cw;
+  gsize n;
 
-  g_return_val_if_fail (state != NULL && bytes != NULL, FALSE);
-
-  p = g_bytes_get_data (bytes, &size);
   if (size < STATE_HEADER_SIZE || memcmp (p, STATE_MAGIC, 8) != 0) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
         "not an LSTM state (%" G_GSIZE_FORMAT " bytes, no '" STATE_MAGIC
@@ -195,44 +248,63 @@ lstm_state_deserialize (LstmState * state, GBytes * bytes, GError ** error)
     return FALSE;
   }
   version = get_u32 (p + 8);
-  layers = get_u32 (p + 12);
-  hidden = get_u32 (p + 16);
-  if (version != STATE_VERSION) {
+  slots = get_u32 (p + 12);
+  hw = get_u32 (p + 16);
+  cw = version == STATE_VERSION ? hw : get_u32 (p + 20);
+  if (version != STATE_VERSION && version != STATE_VERSION_VARIANT) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
-        "LSTM state version %u is not supported (expected %u)", version,
-        STATE_VERSION);
+        "LSTM state version %u is not supported (expected %u or %u)", version,
+        STATE_VERSION, STATE_VERSION_VARIANT);
     return FALSE;
   }
-  if (layers != state->num_layers || hidden != state->hidden_size) {
+  if (slots != s->num_layers * s->num_directions || hw != s->h_size
+      || cw != s->c_size) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
-        "LSTM state is for %u layers of hidden size %u, but the model has %u "
-        "layers of hidden size %u", layers, hidden, state->num_layers,
-        state->hidden_size);
+        "LSTM state is for %u layers of hidden size %u (c size %u), but the "
+        "model has %u layers (times %u directions) of h size %u and c size %u",
+        slots, hw, cw, s->num_layers, s->num_directions, s->h_size, s->c_size);
     return FALSE;
   }
-  n = (gsize) layers *hidden;
-  if (size != STATE_HEADER_SIZE + 2 * n * 4) {
+  n = (gsize) slots *(hw + cw);
+  if (size != STATE_HEADER_SIZE + n * 4) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
         "LSTM state is %" G_GSIZE_FORMAT " bytes; %u layers of hidden size "
-        "%u need %" G_GSIZE_FORMAT, size, layers, hidden,
-        STATE_HEADER_SIZE + 2 * n * 4);
+        "%u need %" G_GSIZE_FORMAT, size, slots, hw, STATE_HEADER_SIZE + n * 4);
     return FALSE;
   }
+  return TRUE;
+}
+
+gboolean
+lstm_state_deserialize (LstmState * state, GBytes * bytes, GError ** error)
+{
+  const guint8 *p;
+  gsize size, nh, n, i;
+  float *tmp;
+
+  g_return_val_if_fail (state != NULL && bytes != NULL, FALSE);
+
+  p = g_bytes_get_data (bytes, &size);
+  if (!check_state_header (state, p, size, error))
+    return FALSE;
+  nh = (gsize) state->num_layers * state->num_directions * state->h_size;
+  n = nh + (gsize) state->num_layers * state->num_directions * state->c_size;
   /* Check everything before touching the state, so a bad blob changes
    * nothing. */
-  tmp = g_new (float, 2 * n);
-  get_floats (tmp, p + STATE_HEADER_SIZE, 2 * n);
-  for (i = 0; i < 2 * n; i++) {
+  tmp = g_new (float, n);
+  get_floats (tmp, p + STATE_HEADER_SIZE, n);
+  for (i = 0; i < n; i++) {
     if (!isfinite (tmp[i])) {
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
           "LSTM state holds a non-finite value in %s of layer %" G_GSIZE_FORMAT,
-          i < n ? "h" : "c", (i % n) / hidden);
+          i < nh ? "h" : "c", i < nh ? i / state->h_size :
+          (i - nh) / state->c_size);
       g_free (tmp);
       return FALSE;
     }
   }
-  memcpy (state->h, tmp, n * sizeof (float));
-  memcpy (state->c, tmp + n, n * sizeof (float));
+  memcpy (state->h, tmp, nh * sizeof (float));
+  memcpy (state->c, tmp + nh, (n - nh) * sizeof (float));
   g_free (tmp);
   return TRUE;
 }

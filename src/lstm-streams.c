@@ -18,7 +18,8 @@
  * kernels (lstm-blas.c) sum each output element the same way whatever the
  * rows around it, so every stream gets exactly lstm_forward's bits. Where
  * the products fall back to OpenBLAS (no AVX2), whose sgemm and sgemv do
- * not promise that, the streams run one after the other instead.
+ * not promise that, and for the variants (lstm-variant.c), the streams
+ * run one after the other instead.
  */
 #include "lstm-private.h"
 
@@ -133,7 +134,7 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
     memcpy (st->x + (gsize) s * T * I, inputs[s] + (gsize) done * I,
         (gsize) T * I * sizeof (float));
   if (m->input_mean != NULL)
-    lstm_forward_normalize_rows (m, st->x, S * T, st->x);
+    lstm_forward_normalize (m, st->x, S * T, st->x);
   for (k = 0; k < m->num_layers; k++) {
     y = st->y[k & 1];
     layer_streams (st, &m->layers[k], k, states, S, x, T, y);
@@ -144,7 +145,7 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
   O = lstm_model_get_output_size (m);
   out = y;
   if (m->head_size > 0) {
-    lstm_forward_head_rows (m, y, S * T, st->out);
+    lstm_forward_head (m, y, S * T, st->out);
     out = st->out;
   }
   for (s = 0; s < S; s++)
@@ -168,7 +169,8 @@ lstm_streams_forward (LstmStreams * st, const LstmModel * model,
   for (s = 0; s < n_streams; s++)
     g_return_if_fail (lstm_state_fits (states[s], model));
 
-  if (g_str_equal (lstm_blas_get_kernels (), "openblas")) {
+  if (!lstm_model_is_plain (model)
+      || g_str_equal (lstm_blas_get_kernels (), "openblas")) {
     for (s = 0; s < n_streams; s++)
       lstm_forward (model, states[s], inputs[s], n_frames,
           outputs != NULL ? outputs[s] : NULL);

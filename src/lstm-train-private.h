@@ -84,7 +84,30 @@ struct _LstmTrainer
   double grad_norm;
 
   guint64 rng;                  /* dropout's stream (splitmix64) */
+
+  /* A model with a variant trains through lstm-variant-bptt.c, which keeps
+   * its own caches here (NULL for a plain LSTM; `layers` is then unused). */
+  struct _LstmVarTrainer *var;
 };
+
+/* The gradient block of a parameter tensor: same offset as in params. */
+static inline float *
+lstm_train_grad_of (LstmTrainer * t, const float *param)
+{
+  return t->grad + (param - t->model->params);
+}
+
+/* splitmix64 (Steele, Lea and Flood, 2014): a 64-bit counter through a
+ * mixing function; passes BigCrush, and one add per draw keeps the stream
+ * a pure function of the seed and the number of draws. */
+static inline guint64
+lstm_train_next_random (guint64 * s)
+{
+  guint64 z = (*s += G_GUINT64_CONSTANT (0x9E3779B97F4A7C15));
+  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xBF58476D1CE4E5B9);
+  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94D049BB133111EB);
+  return z ^ (z >> 31);
+}
 
 /* lstm-bptt.c: the stacked layers over the packed batch in x0 (and the
  * states in h0/c0), then the head on the loss rows into z. */

@@ -2,7 +2,7 @@
  * The maths lives in lstm-bptt.c (forward and backward), lstm-loss.c and
  * lstm-optim.c; the packed layout is described in lstm-train-private.h.
  */
-#include "lstm-train-private.h"
+#include "lstm-variant-private.h"
 
 #include <math.h>
 #include <string.h>
@@ -67,7 +67,7 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
     guint max_batch, guint max_frames, GError ** error)
 {
   LstmTrainer *t;
-  gsize H, I, O, N, G4, per_row, n;
+  gsize H, I, O, N, G4, W, per_row, n;
   guint k, L;
 
   g_return_val_if_fail (model != NULL, NULL);
@@ -82,7 +82,8 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
     return NULL;
   }
   per_row = floats_per_row (model, config);
-  if ((guint64) max_batch * max_frames > MAX_CACHE_FLOATS / per_row) {
+  if (lstm_model_is_plain (model)
+      && (guint64) max_batch * max_frames > MAX_CACHE_FLOATS / per_row) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
         "batches of %u sequences of %u frames need %" G_GUINT64_FORMAT
         " floats of cache for this model (%" G_GSIZE_FORMAT " per frame); "
@@ -92,6 +93,14 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   }
 
   t = g_new0 (LstmTrainer, 1);
+  if (!lstm_model_is_plain (model)) {
+    t->var = lstm_variant_bptt_new (model, config, max_batch, max_frames,
+        MAX_CACHE_FLOATS, error);
+    if (t->var == NULL) {
+      g_free (t);
+      return NULL;
+    }
+  }
   t->model = lstm_model_ref (model);
   t->config = *config;
   t->max_batch = max_batch;
@@ -101,9 +110,10 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
 
   H = model->hidden_size;
   I = model->input_size;
-  L = model->num_layers;
+  L = t->var == NULL ? model->num_layers : 0;   /* the plain caches */
   O = lstm_model_get_output_size (model);
   G4 = 4 * H;
+  W = model->layer_output_size;
 
   t->order = g_new0 (guint, max_batch);
   t->sorted_len = g_new0 (guint, max_batch);
@@ -114,7 +124,7 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   t->loss_row = g_new0 (gsize, max_batch);
 
   t->x0 = alloc_floats (N * I);
-  t->layers = g_new0 (TrainLayer, L);
+  t->layers = g_new0 (TrainLayer, model->num_layers);
   for (k = 0; k < L; k++) {
     TrainLayer *tl = &t->layers[k];
     tl->gates = alloc_floats (N * G4);
@@ -131,15 +141,15 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
       tl->dropped = alloc_floats (N * H);
     }
   }
-  t->y_last = alloc_floats ((gsize) max_batch * H);
+  t->y_last = alloc_floats ((gsize) max_batch * W);
   t->z = alloc_floats (N * O);
   t->dz = alloc_floats (N * O);
   t->p_row = alloc_floats (O);
-  t->dy = alloc_floats (N * H);
-  t->da = alloc_floats (N * G4);
-  t->dh = alloc_floats ((gsize) max_batch * H);
+  t->dy = alloc_floats (N * MAX (H, W));
+  t->da = alloc_floats (t->var == NULL ? N * G4 : 0);
+  t->dh = alloc_floats ((gsize) max_batch * MAX (H, W));
   t->dc = alloc_floats ((gsize) max_batch * H);
-  t->head_w_t = alloc_floats (O * H);
+  t->head_w_t = alloc_floats (O * W);
   t->bias_sum = alloc_floats (G4);
 
   n = model->n_params;
@@ -172,6 +182,7 @@ lstm_trainer_free (LstmTrainer * t)
 
   if (t == NULL)
     return;
+  lstm_variant_bptt_free (t->var);
   for (k = 0; k < t->model->num_layers; k++) {
     TrainLayer *tl = &t->layers[k];
     g_aligned_free (tl->gates);
@@ -350,6 +361,10 @@ pack_batch (LstmTrainer * t, const LstmBatch * b)
     t->loss_row[j] = t->step_off[t->sorted_len[j] - 1] + j;
   t->n_loss_rows = t->config.last_frame_only ? B : t->n_rows;
 
+  if (t->var != NULL) {
+    lstm_variant_bptt_pack (t, b);
+    return;
+  }
   for (k = 0; k < m->num_layers; k++) {
     TrainLayer *tl = &t->layers[k];
     gsize bytes = (gsize) H * sizeof (float);
@@ -372,6 +387,10 @@ store_states (LstmTrainer * t, const LstmBatch * b)
 {
   guint H = t->model->hidden_size, j, k;
 
+  if (t->var != NULL) {
+    lstm_variant_bptt_store_states (t, b);
+    return;
+  }
   for (j = 0; j < t->n_seq; j++) {
     LstmState *st = b->states[t->order[j]];
     for (k = 0; k < t->model->num_layers; k++) {

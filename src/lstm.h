@@ -49,17 +49,59 @@ typedef enum
   LSTM_OUTPUT_SIGMOID,          /* multi-label: an independent probability per output */
 } LstmOutput;
 
-/* One nn.LSTM layer. Gate rows in PyTorch's order i, f, g, o, each block
- * hidden_size rows long. The pointers point into LstmModel.params. */
+/* The recurrent cell of every layer. */
+typedef enum
+{
+  LSTM_CELL_LSTM,               /* nn.LSTM: gate rows i, f, g, o */
+  LSTM_CELL_GRU,                /* nn.GRU: gate rows r, z, n */
+} LstmCell;
+
+/* One direction of one layer (nn.LSTM or nn.GRU). Gate rows in PyTorch's
+ * order (LSTM i, f, g, o; GRU r, z, n), each block hidden_size rows long.
+ * The pointers point into LstmModel.params; the variant tensors are NULL
+ * when the model does not have that variant. */
 typedef struct
 {
-  guint input_size;             /* in_k: the model's input size for k = 0, else H */
+  guint input_size;             /* in_k: the model's input size for k = 0, else
+                                 * the previous layer's output width */
   guint hidden_size;            /* H */
-  float *weight_ih;             /* [4H, in_k] row-major */
-  float *weight_hh;             /* [4H, H] row-major */
-  float *bias_ih;               /* [4H] */
-  float *bias_hh;               /* [4H] */
+  float *weight_ih;             /* [G, in_k] row-major, G = 4H (LSTM), 3H (GRU) */
+  float *weight_hh;             /* [G, out] row-major, out = P or H */
+  float *bias_ih;               /* [G] */
+  float *bias_hh;               /* [G] */
+
+  /* Variants (appended so plain code above keeps its layout). */
+  guint gate_size;              /* G */
+  guint out_size;               /* width of h: proj_size P, else H */
+  guint direction;              /* 0 forward, 1 backward (`_reverse`) */
+  float *weight_hr;             /* [P, H] projection, or NULL */
+  float *peephole;              /* [3H] p_i, p_f, p_o, or NULL */
+  float *ln_ih_weight;          /* [G] layer norm of W_ih x: gain ... */
+  float *ln_ih_bias;            /* [G]                        ... and shift */
+  float *ln_hh_weight;          /* [G] layer norm of W_hh h */
+  float *ln_hh_bias;            /* [G] */
+  float *ln_c_weight;           /* [H] layer norm of c_t */
+  float *ln_c_bias;             /* [H] */
 } LstmLayer;
+
+/* The shape of a model: plain nn.LSTM by default (lstm_model_config_init),
+ * and the variants the README lists. */
+typedef struct
+{
+  guint input_size;
+  guint hidden_size;            /* H */
+  guint num_layers;
+  guint head_size;              /* 0: no head */
+  LstmOutput output;
+  LstmCell cell;                /* LSTM_CELL_LSTM */
+  guint proj_size;              /* LSTM only: P < H, 0 for none (0) */
+  gboolean bidirectional;       /* FALSE */
+  gboolean peephole;            /* LSTM only (FALSE) */
+  gboolean coupled_gates;       /* LSTM only, CIFG: i = 1 - f (FALSE) */
+  gboolean layer_norm;          /* LSTM only (FALSE) */
+  double cell_clip;             /* > 0: clip gate pre-activations to
+                                 * [-cell_clip, cell_clip]; 0: none (0) */
+} LstmModelConfig;
 
 /* Read-only after construction (load, or new + init/set_*), shared by
  * reference. Every trainable float lives in the one flat `params` buffer
@@ -91,6 +133,19 @@ typedef struct
   float *params;                /* every trainable float, 64-byte aligned blocks */
   gsize n_params;               /* length of params in floats, padding included */
   gsize n_weights;              /* trainable floats, padding excluded */
+
+  /*< public, read-only: the variant > */
+  LstmCell cell;
+  guint proj_size;              /* P, or 0 */
+  guint num_directions;         /* 1, or 2 when bidirectional */
+  gboolean peephole;
+  gboolean coupled_gates;
+  gboolean layer_norm;
+  float cell_clip;              /* 0: none */
+  /* Width of every layer's output, the next layer's input and the head's
+   * input: num_directions * (P or H). `layers` holds num_layers *
+   * num_directions entries, layer k direction d at k * num_directions + d. */
+  guint layer_output_size;
 } LstmModel;
 
 /* A model with every weight zero. head_size 0 means no head (the output is
@@ -98,6 +153,23 @@ typedef struct
  * above the LSTM_MAX_* limits. */
 LstmModel *lstm_model_new (guint input_size, guint hidden_size,
     guint num_layers, guint head_size, LstmOutput output, GError ** error);
+
+/* Fills `config` with a plain nn.LSTM of the given sizes (no variant). */
+void lstm_model_config_init (LstmModelConfig * config, guint input_size,
+    guint hidden_size, guint num_layers, guint head_size, LstmOutput output);
+
+/* A model of any variant, every weight zero (layer-norm gains 1). Fails with
+ * LSTM_ERROR_INVALID on sizes out of range or a variant combination that
+ * is not defined (projection, peephole, coupled gates or layer norm with
+ * the GRU; proj_size >= H; a cell_clip that is negative or not finite). */
+LstmModel *lstm_model_new_full (const LstmModelConfig * config,
+    GError ** error);
+
+/* The model's shape back as a config. */
+void lstm_model_get_config (const LstmModel * model, LstmModelConfig * config);
+
+/* TRUE for a plain nn.LSTM (none of the variants): the fast path. */
+gboolean lstm_model_is_plain (const LstmModel * model);
 
 LstmModel *lstm_model_ref (LstmModel * model);
 void lstm_model_unref (LstmModel * model);

@@ -983,20 +983,86 @@ test_unexpected_names (void)
   expect_refused (b, LSTM_ERROR_MODEL, "unexpected tensor", "'ln.weight'");
 }
 
+/* Variant tensors that do not make a whole variant. */
 static void
-test_unsupported_lstm (void)
+test_incomplete_variant (void)
 {
   g_autoptr (Builder) b = base_model ();
 
   add_tensor (b, "lstm.weight_ih_l0_reverse", "F32", "[16, 3]");
-  expect_refused (b, LSTM_ERROR_UNSUPPORTED, "'lstm.weight_ih_l0_reverse'",
-      "bidirectional");
+  expect_refused (b, LSTM_ERROR_MODEL, "missing tensor",
+      "'lstm.weight_hh_l0_reverse'", "bidirectional");
+  g_clear_pointer (&b, builder_free);
+
+  /* weight_hr [2, 4] makes weight_hh [16, 2]: the file's [16, 4] is wrong */
+  b = base_model ();
+  add_tensor (b, "lstm.weight_hr_l0", "F32", "[2, 4]");
+  expect_refused (b, LSTM_ERROR_MODEL, "missing tensor", "'lstm.weight_hr_l1'");
+  add_tensor (b, "lstm.weight_hr_l1", "F32", "[2, 4]");
+  expect_refused (b, LSTM_ERROR_MODEL, "'lstm.weight_hh_l0'", "[16, 4]",
+      "[16, 2]");
+}
+
+/* Peephole, layer norm, GRU and the variant metadata keys, each wrong. */
+static void
+test_bad_variant (void)
+{
+  g_autoptr (Builder) b = base_model ();
+  g_autoptr (LstmModel) m = NULL;
+
+  add_tensor (b, "lstm.weight_peephole_l0", "F32", "[12]");
+  add_tensor (b, "lstm.weight_peephole_l1", "F32", "[12]");
+  m = expect_loads (b);
+  g_assert_true (m->peephole);
+  g_clear_pointer (&m, lstm_model_unref);
+  remove_entry (b, "lstm.weight_peephole_l1");
+  add_tensor (b, "lstm.weight_peephole_l1", "F32", "[16]");
+  expect_refused (b, LSTM_ERROR_MODEL, "'lstm.weight_peephole_l1'", "[16]",
+      "[12]");
   g_clear_pointer (&b, builder_free);
 
   b = base_model ();
-  add_tensor (b, "lstm.weight_hr_l0", "F32", "[2, 4]");
-  expect_refused (b, LSTM_ERROR_UNSUPPORTED, "'lstm.weight_hr_l0'",
-      "projection");
+  add_filled (b, "lstm.layer_norm_ih_weight_l0", "[16]", 1.0f);
+  expect_refused (b, LSTM_ERROR_MODEL, "missing tensor",
+      "'lstm.layer_norm_ih_bias_l0'");
+  g_clear_pointer (&b, builder_free);
+
+  b = base_model ();
+  set_metadata (b, "{'cell-clip': '-1'}");
+  expect_refused (b, LSTM_ERROR_MODEL, "'cell-clip'", "'-1'", "positive");
+  set_metadata (b, "{'cell-clip': '3x'}");
+  expect_refused (b, LSTM_ERROR_MODEL, "'cell-clip'", "'3x'");
+  set_metadata (b, "{'cell-clip': 'inf'}");
+  expect_refused (b, LSTM_ERROR_MODEL, "'cell-clip'", "'inf'");
+  set_metadata (b, "{'cell': 'rnn'}");
+  expect_refused (b, LSTM_ERROR_MODEL, "'cell'", "'rnn'", "lstm or gru");
+  set_metadata (b, "{'coupled-gates': 'yes'}");
+  expect_refused (b, LSTM_ERROR_MODEL, "'coupled-gates'", "'yes'");
+  set_metadata (b, "{'bidirectional': 'true'}");
+  expect_refused (b, LSTM_ERROR_MODEL, "'bidirectional'",
+      "'lstm.weight_ih_l0_reverse'");
+  /* the LSTM's [16, 4] recurrent weights are not a GRU's [12, 4] */
+  set_metadata (b, "{'cell': 'gru'}");
+  expect_refused (b, LSTM_ERROR_MODEL, "'lstm.weight_hh_l0'", "[3H, H]",
+      "'gru'");
+  set_metadata (b, "{'cell-clip': '2.5', 'coupled-gates': 'true'}");
+  m = expect_loads (b);
+  g_assert_cmpfloat (m->cell_clip, ==, 2.5f);
+  g_assert_true (m->coupled_gates);
+  g_clear_pointer (&m, lstm_model_unref);
+  g_clear_pointer (&b, builder_free);
+
+  /* a GRU (inferred from [12, 4]) with a peephole is not defined */
+  b = builder_new ();
+  add_tensor (b, "gru.weight_ih_l0", "F32", "[12, 3]");
+  add_tensor (b, "gru.weight_hh_l0", "F32", "[12, 4]");
+  add_tensor (b, "gru.bias_ih_l0", "F32", "[12]");
+  add_tensor (b, "gru.bias_hh_l0", "F32", "[12]");
+  m = expect_loads (b);
+  g_assert_cmpint (m->cell, ==, LSTM_CELL_GRU);
+  g_clear_pointer (&m, lstm_model_unref);
+  add_tensor (b, "gru.weight_peephole_l0", "F32", "[12]");
+  expect_refused (b, LSTM_ERROR_MODEL, "GRU", "peephole");
 }
 
 static void
@@ -1160,7 +1226,8 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/io/bad/output-unknown", test_output_unknown);
   g_test_add_func ("/lstm/io/bad/non-finite", test_non_finite);
   g_test_add_func ("/lstm/io/bad/unexpected-names", test_unexpected_names);
-  g_test_add_func ("/lstm/io/bad/unsupported-lstm", test_unsupported_lstm);
+  g_test_add_func ("/lstm/io/bad/incomplete-variant", test_incomplete_variant);
+  g_test_add_func ("/lstm/io/bad/variant", test_bad_variant);
   g_test_add_func ("/lstm/io/bad/two-prefixes", test_two_prefixes);
   g_test_add_func ("/lstm/io/bad/missing-path", test_missing_path);
   g_test_add_func ("/lstm/io/good/valid-variants", test_valid_variants);

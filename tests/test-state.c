@@ -113,7 +113,7 @@ test_deserialize_bad (void)
   g_autoptr (GBytes) version = NULL;
   float in[3 * 4] = { 1, 2, 3, -1, 0.5f, 0, 0, 0, 1, 2, 2, 2 };
   float nanf_ = NAN;
-  guint32 v2 = GUINT32_TO_LE (2);
+  guint32 v3 = GUINT32_TO_LE (3);       /* 1 and 2 exist */
 
   lstm_model_init_random (m, 5);
   lstm_model_init_random (m2, 5);
@@ -132,8 +132,8 @@ test_deserialize_bad (void)
   expect_refused (s, truncated, "bytes");
   nan = patched (good, 24 + 4 * 3, &nanf_, 4);
   expect_refused (s, nan, "non-finite");
-  version = patched (good, 8, &v2, 4);
-  expect_refused (s, version, "version 2");
+  version = patched (good, 8, &v3, 4);
+  expect_refused (s, version, "version 3");
 }
 
 int

@@ -28,8 +28,8 @@ read_file_or_fail (const gchar * path)
   return g_bytes_new_take (contents, size);
 }
 
-static float *
-take_tensor (LstmTensorFile * f, const gchar * name, guint n_dims,
+float *
+ref_take_tensor (LstmTensorFile * f, const gchar * name, guint n_dims,
     guint64 d0, guint64 d1)
 {
   g_autoptr (GError) error = NULL;
@@ -76,10 +76,10 @@ ref_case_load (const gchar * name)
   L = rc->model->num_layers;
   H = rc->model->hidden_size;
   O = lstm_model_get_output_size (rc->model);
-  rc->input = take_tensor (f, "input", 2, rc->T, rc->model->input_size);
-  rc->output = take_tensor (f, "output", 2, rc->T, O);
-  rc->h_n = take_tensor (f, "h_n", 2, L, H);
-  rc->c_n = take_tensor (f, "c_n", 2, L, H);
+  rc->input = ref_take_tensor (f, "input", 2, rc->T, rc->model->input_size);
+  rc->output = ref_take_tensor (f, "output", 2, rc->T, O);
+  rc->h_n = ref_take_tensor (f, "h_n", 2, L, H);
+  rc->c_n = ref_take_tensor (f, "c_n", 2, L, H);
   return rc;
 }
 

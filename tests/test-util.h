@@ -27,6 +27,11 @@ RefCase *ref_case_load (const gchar * name);
 void ref_case_free (RefCase * rc);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RefCase, ref_case_free);
 
+/* The F32 copy of tensor `name` of a reference data file, checked to have
+ * n_dims dimensions [d0] or [d0, d1]; g_free it. */
+float *ref_take_tensor (LstmTensorFile * f, const gchar * name, guint n_dims,
+    guint64 d0, guint64 d1);
+
 /* max_i |a_i - b_i| / max_i |b_i|: the error relative to the tensor's
  * scale, which does not blow up on elements that happen to be near 0. */
 double rel_error (const float *a, const float *b, gsize n);
