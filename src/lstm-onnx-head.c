@@ -23,8 +23,8 @@ lstm_onnx_constant (const LstmOnnxModel * m, const gchar * value)
 }
 
 float *
-lstm_onnx_input_floats (const LstmOnnxModel * m, const LstmOnnxNode * n, guint k,
-    const gchar * what, guint rank, gint64 * dims, GError ** error)
+lstm_onnx_input_floats (const LstmOnnxModel * m, const LstmOnnxNode * n,
+    guint k, const gchar * what, guint rank, gint64 * dims, GError ** error)
 {
   const gchar *v = lstm_onnx_node_input (n, k);
   const LstmOnnxTensor *t;
@@ -63,7 +63,8 @@ take_bias (const LstmOnnxModel * m, LstmOnnxNet * net,
   const LstmOnnxTensor *t;
 
   if (a == NULL || b == NULL || n->inputs->len != 2
-      || (lstm_onnx_constant (m, a) == NULL) == (lstm_onnx_constant (m, b) == NULL))
+      || (lstm_onnx_constant (m, a) == NULL) == (lstm_onnx_constant (m,
+              b) == NULL))
     return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
         "an Add in the head must add a constant bias to a MatMul's output");
   k = lstm_onnx_constant (m, a) != NULL ? 0 : 1;
@@ -72,7 +73,8 @@ take_bias (const LstmOnnxModel * m, LstmOnnxNet * net,
   if (t->n_dims == 0 || t->dims[t->n_dims - 1] != (gint64) t->n_elements)
     return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
         "the bias '%s' must be a vector (one value per output)", t->name);
-  net->head_bias = lstm_onnx_input_floats (m, n, k, "bias", t->n_dims, dims, error);
+  net->head_bias =
+      lstm_onnx_input_floats (m, n, k, "bias", t->n_dims, dims, error);
   net->head_size = t->n_elements;
   return net->head_bias != NULL;
 }
@@ -127,8 +129,9 @@ take_weight (const LstmOnnxModel * m, LstmOnnxNet * net,
   if (O == 0 || O > LSTM_MAX_HEAD_SIZE || in == 0 || in > 2 *
       LSTM_MAX_HIDDEN_SIZE || (net->head_bias != NULL && O != net->head_size))
     return lstm_onnx_refuse (m, n, LSTM_ERROR_MODEL, error, "weight B is "
-        "[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]; that is %" G_GUINT64_FORMAT
-        " outputs (1 to %u%s)", d[0], d[1], O, LSTM_MAX_HEAD_SIZE,
+        "[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]; that is %"
+        G_GUINT64_FORMAT " outputs (1 to %u%s)", d[0], d[1], O,
+        LSTM_MAX_HEAD_SIZE,
         net->head_bias != NULL ? ", and as many as the bias" : "");
   net->head_size = O;
   net->head_input_size = in;
@@ -138,15 +141,18 @@ take_weight (const LstmOnnxModel * m, LstmOnnxNet * net,
       net->head_weight[i * in + j] = alpha * (trans_b ? B[i * in + j] :
           B[j * O + i]);
   if (gemm && lstm_onnx_node_input (n, 2) != NULL) {
-    const LstmOnnxTensor *c = lstm_onnx_constant (m, lstm_onnx_node_input (n, 2));
+    const LstmOnnxTensor *c =
+        lstm_onnx_constant (m, lstm_onnx_node_input (n, 2));
     if (net->head_bias != NULL)
       return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
           "a Gemm with a bias C followed by an Add (two biases)");
-    if (c == NULL || c->n_dims == 0 || c->n_elements != O || c->dims[c->n_dims - 1] != (gint64) O)
+    if (c == NULL || c->n_dims == 0 || c->n_elements != O
+        || c->dims[c->n_dims - 1] != (gint64) O)
       return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
           "the bias C must be a constant vector of %" G_GUINT64_FORMAT
           " values", O);
-    if ((net->head_bias = lstm_onnx_input_floats (m, n, 2, "C", c->n_dims, cd,
+    if ((net->head_bias =
+            lstm_onnx_input_floats (m, n, 2, "C", c->n_dims, cd,
                 error)) == NULL)
       return FALSE;
     for (i = 0; i < O; i++)

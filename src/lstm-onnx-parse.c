@@ -196,7 +196,9 @@ attr_field (LstmPbReader * r, LstmPbField * f, LstmOnnxAttr * a,
       a->type = f->value;
       return lstm_pb_expect (r, f, LSTM_PB_VARINT, error);
     case 2:
-      memcpy (&a->f, &(guint32) { f->value }, 4);
+    memcpy (&a->f, &(guint32) {
+        f->value}
+          , 4);
       return lstm_pb_expect (r, f, LSTM_PB_FIXED32, error);
     case 3:
       a->i = (gint64) f->value;

@@ -235,8 +235,7 @@ lstm_pb_append_fixed64 (const LstmPbReader * r, const LstmPbField * f,
 }
 
 gchar *
-lstm_pb_string (const LstmPbReader * r, const LstmPbField * f,
-    GError ** error)
+lstm_pb_string (const LstmPbReader * r, const LstmPbField * f, GError ** error)
 {
   if (!lstm_pb_expect (r, f, LSTM_PB_LEN, error))
     return NULL;

@@ -32,7 +32,7 @@ check_activations (const LstmOnnxModel * m, const LstmOnnxNode * n,
 
   if (a->strings->len != per * at->dirs)
     return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
-        "attribute 'activations' lists %u functions; expected %u", 
+        "attribute 'activations' lists %u functions; expected %u",
         a->strings->len, per * at->dirs);
   for (i = 0; i < a->strings->len; i++) {
     const gchar *s = a->strings->pdata[i];
@@ -80,10 +80,12 @@ read_attr (const LstmOnnxModel * m, const LstmOnnxNode * n,
       return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
           "attribute 'linear_before_reset' is %" G_GINT64_FORMAT "; only 1 "
           "(PyTorch's GRU: r multiplies (R_h h + Rb_h)) is supported", a->i);
-  } else
+  } else if (a->type == LSTM_ONNX_ATTR_INT)
     return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
-        "attribute '%s' is not supported%s", name,
-        a->type == LSTM_ONNX_ATTR_INT ? " with this value" : "");
+        "attribute '%s' = %" G_GINT64_FORMAT " is not supported", name, a->i);
+  else
+    return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
+        "attribute '%s' is not supported", name);
   return TRUE;
 }
 
@@ -99,15 +101,13 @@ read_attrs (const LstmOnnxModel * m, const LstmOnnxNode * n, Attrs * at,
   /* direction first: 'activations' is checked against it */
   for (i = 0; i < n->attrs->len; i++) {
     const LstmOnnxAttr *a = n->attrs->pdata[i];
-    if (strcmp (a->name, "direction") == 0
-        && !read_attr (m, n, a, at, error))
+    if (strcmp (a->name, "direction") == 0 && !read_attr (m, n, a, at, error))
       return FALSE;
   }
   for (i = 0; i < n->attrs->len; i++) {
     const LstmOnnxAttr *a = n->attrs->pdata[i];
     lbr |= strcmp (a->name, "linear_before_reset") == 0;
-    if (strcmp (a->name, "direction") != 0
-        && !read_attr (m, n, a, at, error))
+    if (strcmp (a->name, "direction") != 0 && !read_attr (m, n, a, at, error))
       return FALSE;
   }
   if (at->gru && !lbr)

@@ -110,6 +110,7 @@ metadata (const LstmOnnxNet * net)
   GHashTable *meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       g_free);
   gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+  gint i;
 
 #define SET(k, v) g_hash_table_insert (meta, g_strdup (k), g_strdup (v))
   SET ("cell", net->gru ? "gru" : "lstm");
@@ -121,8 +122,14 @@ metadata (const LstmOnnxNet * net)
   if (net->dirs == 2)
     SET ("bidirectional", "true");
   if (net->clip > 0) {
-    /* shortest decimal that reads back as the same float32 */
-    g_ascii_formatd (buf, sizeof buf, "%.9g", net->clip);
+    /* the shortest decimal that reads back as the same float32 */
+    for (i = 1; i <= 9; i++) {
+      gchar fmt[8];
+      g_snprintf (fmt, sizeof fmt, "%%.%dg", i);
+      g_ascii_formatd (buf, sizeof buf, fmt, net->clip);
+      if ((float) g_ascii_strtod (buf, NULL) == net->clip)
+        break;
+    }
     SET ("cell-clip", buf);
   }
   if (net->head_size > 0)

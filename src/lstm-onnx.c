@@ -93,10 +93,10 @@ take_activation (Walk * w, const LstmOnnxNode * n, GError ** error)
   if (op_is (n, "Softmax") && (axis != NULL ? axis->i != -1 && axis->i != 2
           : w->m->opset != 0 && w->m->opset < 13))
     return lstm_onnx_refuse (w->m, n, LSTM_ERROR_UNSUPPORTED, error,
-        "attribute 'axis' must select the last axis (-1); got %" G_GINT64_FORMAT,
-        axis != NULL ? axis->i : 1);
-  w->net->output = op_is (n, "Softmax") ? LSTM_OUTPUT_SOFTMAX :
-      LSTM_OUTPUT_SIGMOID;
+        "attribute 'axis' must select the last axis (-1); got %"
+        G_GINT64_FORMAT, axis != NULL ? axis->i : 1);
+  w->net->output =
+      op_is (n, "Softmax") ? LSTM_OUTPUT_SOFTMAX : LSTM_OUTPUT_SIGMOID;
   w->activation = n;
   w->stage = AT_ACTIVATION;
   return TRUE;

@@ -28,8 +28,7 @@ main (int argc, char **argv)
     fprintf (stderr, "%s\n", error->message);
     return 1;
   }
-  bytes = lstm_onnx_convert ((const guint8 *) contents, size, argv[1],
-      &error);
+  bytes = lstm_onnx_convert ((const guint8 *) contents, size, argv[1], &error);
   /* what the element would load: refuse here what it would refuse */
   if (bytes != NULL) {
     out = g_bytes_get_data (bytes, &size);
