@@ -80,6 +80,17 @@ take_bias (const LstmOnnxModel * m, LstmOnnxNet * net,
 }
 
 static gboolean
+all_finite (const float *x, guint64 n)
+{
+  guint64 i;
+
+  for (i = 0; i < n; i++)
+    if (!isfinite (x[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
 check_gemm_attrs (const LstmOnnxModel * m, const LstmOnnxNode * n,
     float *alpha, float *beta, gboolean * trans_b, GError ** error)
 {
@@ -140,6 +151,9 @@ take_weight (const LstmOnnxModel * m, LstmOnnxNet * net,
     for (j = 0; j < in; j++)
       net->head_weight[i * in + j] = alpha * (trans_b ? B[i * in + j] :
           B[j * O + i]);
+  if (!all_finite (net->head_weight, O * in))
+    return lstm_onnx_refuse (m, n, LSTM_ERROR_MODEL, error,
+        "alpha (%g) times B is not finite in float32", alpha);
   if (gemm && lstm_onnx_node_input (n, 2) != NULL) {
     const LstmOnnxTensor *c =
         lstm_onnx_constant (m, lstm_onnx_node_input (n, 2));
@@ -157,6 +171,9 @@ take_weight (const LstmOnnxModel * m, LstmOnnxNet * net,
       return FALSE;
     for (i = 0; i < O; i++)
       net->head_bias[i] *= beta;
+    if (!all_finite (net->head_bias, O))
+      return lstm_onnx_refuse (m, n, LSTM_ERROR_MODEL, error,
+          "beta (%g) times C is not finite in float32", beta);
   }
   if (net->head_bias == NULL)
     net->head_bias = g_new0 (float, O);

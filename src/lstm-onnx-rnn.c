@@ -124,7 +124,8 @@ check_zero_state (const LstmOnnxModel * m, const LstmOnnxNode * n, guint k,
     const gchar * what, GError ** error)
 {
   const gchar *v = lstm_onnx_node_input (n, k);
-  static const gchar *const pass[] = { "Expand", "Identity", "Cast",
+  /* each keeps a zero tensor zero (input 0 is the data) */
+  static const gchar *const pass[] = { "Expand", "Identity", "Cast", "Slice",
     "Unsqueeze", "Squeeze", "Reshape", "Transpose", NULL
   };
   guint steps, i;

@@ -8,8 +8,8 @@
 #include <string.h>
 
 static const gchar *const cases[] = {
-  "lstm_l2_softmax", "gru_l2", "bilstm_l2_sigmoid", "lstm_peephole_mixed",
-  "lstm_cifg_clip", NULL
+  "lstm_l2_softmax", "lstm_batchfirst_nobias", "gru_l2", "bilstm_l2_sigmoid",
+  "lstm_peephole_mixed", "lstm_cifg_clip", NULL
 };
 
 static GBytes *
@@ -71,16 +71,16 @@ test_convert (gconstpointer data)
       g_hash_table_size (exp->file->metadata));
 }
 
-/* The 2-layer LSTM + Linear + softmax exported by torch.onnx.export, loaded
- * through lstm_model_load's .onnx path, against PyTorch's output. */
+/* The LSTMs exported by torch.onnx.export, loaded through lstm_model_load's
+ * .onnx path, against PyTorch's output. */
 static void
-test_forward_lstm (void)
+test_forward_lstm (gconstpointer data)
 {
   /* float32 forward vs PyTorch float32: 1e-5 of the output's scale (the
    * safetensors reference cases pass at the same tolerance) */
-  double err = onnx_case_forward_error ("lstm_l2_softmax");
+  double err = onnx_case_forward_error (data);
 
-  g_test_message ("max relative error %.3g", err);
+  g_test_message ("%s: max relative error %.3g", (const gchar *) data, err);
   g_assert_cmpfloat (err, <=, 1e-5);
 }
 
@@ -258,7 +258,10 @@ main (int argc, char **argv)
     g_autofree gchar *p = g_strdup_printf ("/onnx/convert/%s", cases[i]);
     g_test_add_data_func (p, cases[i], test_convert);
   }
-  g_test_add_func ("/onnx/forward/lstm-equals-pytorch", test_forward_lstm);
+  g_test_add_data_func ("/onnx/forward/lstm_l2_softmax", "lstm_l2_softmax",
+      test_forward_lstm);
+  g_test_add_data_func ("/onnx/forward/lstm_batchfirst_nobias",
+      "lstm_batchfirst_nobias", test_forward_lstm);
   for (i = 0; i < G_N_ELEMENTS (refusals); i++) {
     g_autofree gchar *p = g_strdup_printf ("/onnx/refuse/%s",
         refusals[i].file);

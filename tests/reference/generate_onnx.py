@@ -199,50 +199,62 @@ def onnx_weights(model_proto, node_index):
 # --------------------------------------------------------------------------
 
 class Net(nn.Module):
-    def __init__(self, rnn, fc, act):
+    def __init__(self, rnn, fc, act, state_out=False):
         super().__init__()
         self.rnn = rnn
         self.fc = fc
         self.act = act
+        self.state_out = state_out
 
     def forward(self, x):
-        y, _ = self.rnn(x)
-        if self.fc is None:
-            return y
+        y, state = self.rnn(x)
         z = self.fc(y)
         if self.act == "softmax":
-            return torch.softmax(z, dim=-1)
-        if self.act == "sigmoid":
-            return torch.sigmoid(z)
+            z = torch.softmax(z, dim=-1)
+        elif self.act == "sigmoid":
+            z = torch.sigmoid(z)
+        if self.state_out:      # a second graph output, h_n
+            return z, state[0]
         return z
 
 
 EXPORTED = [
-    # case, seed, cell, I, H, L, bidirectional, O, output
-    ("lstm_l2_softmax", 2001, "lstm", 5, 16, 2, False, 4, "softmax"),
-    ("gru_l2", 2002, "gru", 4, 8, 2, False, 3, "identity"),
-    ("bilstm_l2_sigmoid", 2003, "lstm", 3, 6, 2, True, 2, "sigmoid"),
+    # case, seed, cell, I, H, L, bidirectional, O, output, options
+    ("lstm_l2_softmax", 2001, "lstm", 5, 16, 2, False, 4, "softmax", {}),
+    ("gru_l2", 2002, "gru", 4, 8, 2, False, 3, "identity", {}),
+    ("bilstm_l2_sigmoid", 2003, "lstm", 3, 6, 2, True, 2, "sigmoid", {}),
+    # batch_first (Transposes), no biases, a dynamic time axis (Slices of
+    # zeros as initial states) and h_n as a second output
+    ("lstm_batchfirst_nobias", 2004, "lstm", 3, 7, 2, False, 2, "sigmoid",
+     dict(batch_first=True, bias=False, state_out=True)),
 ]
 
 
-def exported_case(case, seed, cell, I, H, L, bi, O, output):
+def exported_case(case, seed, cell, I, H, L, bi, O, output, opt):
     torch.manual_seed(seed)
     cls = nn.GRU if cell == "gru" else nn.LSTM
-    rnn = cls(I, H, L, bidirectional=bi)
+    bf = opt.get("batch_first", False)
+    rnn = cls(I, H, L, bidirectional=bi, batch_first=bf,
+              bias=opt.get("bias", True))
     fc = nn.Linear(H * (2 if bi else 1), O)
     with torch.no_grad():       # a head that spreads the outputs apart
         fc.weight.mul_(4.0)
-    net = Net(rnn, fc, output).eval()
-    x = torch.randn(T, 1, I)
+    net = Net(rnn, fc, output, opt.get("state_out", False)).eval()
+    x = torch.randn(1, T, I) if bf else torch.randn(T, 1, I)
     path = os.path.join(OUT, case + ".onnx")
-    torch.onnx.export(net, (x,), path, opset_version=14,
-                      input_names=["x"], output_names=["y"])
+    names = ["y", "h_n"] if opt.get("state_out") else ["y"]
+    dyn = {"x": {1 if bf else 0: "T"}, "y": {1 if bf else 0: "T"}} \
+        if bf else None
+    torch.onnx.export(net, (x,), path, opset_version=14, input_names=["x"],
+                      output_names=names, dynamic_axes=dyn)
     with torch.inference_mode():
-        y = net(x).squeeze(1).numpy().astype(np.float64)
+        y = net(x)
+        y = y[0] if opt.get("state_out") else y
+        y = y.squeeze(0 if bf else 1).numpy().astype(np.float64)
     m = onnx.load(path)
 
     # ONNX's equations on the weights as stored in the file = PyTorch
-    xs = x.squeeze(1).numpy().astype(np.float64)
+    xs = x.squeeze(0 if bf else 1).numpy().astype(np.float64)
     h = xs
     for k in range(L):
         W, R, B = onnx_weights(m, k)
@@ -260,6 +272,12 @@ def exported_case(case, seed, cell, I, H, L, bi, O, output):
             expected[prefix + k[4:]] = v
         else:
             expected["head." + k[3:]] = v
+    for k in range(L):          # biases the converter writes as zeros
+        for b in ["bias_ih", "bias_hh"]:
+            name = "%s%s_l%d" % (prefix, b, k)
+            if name not in expected:
+                rows = sd["rnn.weight_hh_l%d" % k].shape[0]
+                expected[name] = np.zeros(rows, np.float32)
     meta = {"cell": cell, "source-format": "onnx", "output": output,
             "onnx-producer": m.producer_name + " " + m.producer_version}
     if bi:
