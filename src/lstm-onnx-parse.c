@@ -174,7 +174,8 @@ parse_tensor (const LstmPbReader * parent, const LstmPbField * pf,
     goto fail;
   }
   t->n_dims = dims->len;
-  memcpy (t->dims, dims->data, dims->len * sizeof (gint64));
+  if (dims->len > 0)            /* an empty GArray's data may be NULL */
+    memcpy (t->dims, dims->data, dims->len * sizeof (gint64));
   if (!finish_tensor (&r, t, error))
     goto fail;
   return t;
