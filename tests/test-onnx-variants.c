@@ -1,7 +1,8 @@
 /* ONNX import end to end for the variants: GRU and bidirectional LSTM
  * (exported by torch.onnx.export, against PyTorch's outputs), and the
- * hand-built peephole and CIFG + clip LSTMs (against generate_onnx.py's
- * numpy implementation of ONNX's equations).
+ * hand-built peephole, CIFG + clip LSTMs and bidirectional GRU/LSTM with
+ * clip (against generate_onnx.py's numpy implementation of ONNX's
+ * equations).
  *
  * Needs the loader and forward pass to run GRU, `_reverse`, peephole,
  * coupled-gates and cell-clip models (the variants work): register it in
@@ -26,6 +27,7 @@ main (int argc, char **argv)
 {
   static const gchar *const cases[] = {
     "gru_l2", "bilstm_l2_sigmoid", "lstm_peephole_mixed", "lstm_cifg_clip",
+    "bigru_clip", "bilstm_peephole_clip",
   };
   guint i;
 

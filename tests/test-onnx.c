@@ -9,7 +9,8 @@
 
 static const gchar *const cases[] = {
   "lstm_l2_softmax", "lstm_batchfirst_nobias", "gru_l2", "bilstm_l2_sigmoid",
-  "lstm_peephole_mixed", "lstm_cifg_clip", NULL
+  "lstm_peephole_mixed", "lstm_cifg_clip", "bigru_clip",
+  "bilstm_peephole_clip", NULL
 };
 
 static GBytes *

@@ -366,8 +366,16 @@ def rnn_layer(b, rng, k, x_name, I, H, D=1, gru=False, scale=0.5, how=None,
         attrs["direction"] = "bidirectional"
     b.node("GRU" if gru else "LSTM", ins, ["Y%d" % k], "rnn%d" % k,
            hidden_size=H, **attrs)
-    b.init("axes%d" % k, np.array([1], np.int64))
-    b.node("Squeeze", ["Y%d" % k, "axes%d" % k], ["S%d" % k], "squeeze%d" % k)
+    if D == 2:  # Y [T, 2, 1, H] -> [T, 1, 2, H] -> [T, 1, 2H], as torch
+        b.node("Transpose", ["Y%d" % k], ["Yt%d" % k], "transpose%d" % k,
+               perm=[0, 2, 1, 3])
+        b.init("shape%d" % k, np.array([0, 0, -1], np.int64))
+        b.node("Reshape", ["Yt%d" % k, "shape%d" % k], ["S%d" % k],
+               "reshape%d" % k)
+    else:       # Y [T, 1, 1, H] -> [T, 1, H]
+        b.init("axes%d" % k, np.array([1], np.int64))
+        b.node("Squeeze", ["Y%d" % k, "axes%d" % k], ["S%d" % k],
+               "squeeze%d" % k)
     return "S%d" % k, W, R, B, P
 
 
@@ -450,6 +458,33 @@ def cifg_clip_case():
     save_case("lstm_cifg_clip", b.model(I, O), exp, meta, x, y, 2)
 
 
+def bidirectional_case(case, seed, gru, clip, peephole):
+    """1 bidirectional layer (GRU or LSTM with P), clip, MatMul head with no
+    Add (zero bias), no activation."""
+    rng = np.random.default_rng(seed)
+    I, H, O = 3, 4, 2
+    b = Builder()
+    attrs = dict(clip=clip)
+    if gru:
+        attrs["linear_before_reset"] = 1
+    s, W, R, B, P = rnn_layer(b, rng, 0, "x", I, H, D=2, gru=gru, scale=1.5,
+                              peephole=peephole, **attrs)
+    Wh = b.init("head_w", rng.uniform(-1, 1, (2 * H, O)))
+    b.node("MatMul", [s, "head_w"], ["y"], "fc")
+    x = 2 * rng.standard_normal((T, I))
+    y = onnx_rnn(x, W, R, B, P, gru=gru, clip=clip) @ Wh.astype(np.float64)
+    loose = onnx_rnn(x, W, R, B, P, gru=gru) @ Wh.astype(np.float64)
+    assert np.abs(loose - y).max() > 1e-2, "clip %g changes nothing" % clip
+    exp = {}
+    expected_layer(exp, 0, W, R, B, P, gru=gru)
+    exp["head.weight"] = Wh.T
+    exp["head.bias"] = np.zeros(O, np.float32)
+    meta = {"cell": "gru" if gru else "lstm", "source-format": "onnx",
+            "output": "identity", "onnx-producer": "generate_onnx.py",
+            "bidirectional": "true", "cell-clip": repr(clip)}
+    save_case(case, b.model(I, O), exp, meta, x, y, 1)
+
+
 # --------------------------------------------------------------------------
 # files to refuse: a small valid LSTM graph with one thing wrong
 # --------------------------------------------------------------------------
@@ -507,6 +542,8 @@ def main():
         exported_case(*c)
     peephole_case()
     cifg_clip_case()
+    bidirectional_case("bigru_clip", 3003, True, 0.75, False)
+    bidirectional_case("bilstm_peephole_clip", 3004, False, 0.5, True)
     for name, kw in BAD.items():
         write(name + ".onnx", small(**kw).SerializeToString())
     print("%d refusal files" % len(BAD))
