@@ -115,6 +115,10 @@ static const Refusal refusals[] = {
       {"tensor 'W0'", "input W of node 'rnn0'", "data type 6"}},
   {"bad-softmax-axis.onnx", LSTM_ERROR_UNSUPPORTED,
       {"node 'softmax0'", "'axis'"}},
+  {"bad-uses-y-h.onnx", LSTM_ERROR_UNSUPPORTED,
+      {"node 'rnn0'", "output 'Yh0'", "only Y"}},
+  {"bad-softmax-no-head.onnx", LSTM_ERROR_UNSUPPORTED,
+      {"node 'softmax0'", "MatMul or Gemm head"}},
 };
 
 static void

@@ -490,7 +490,7 @@ def bidirectional_case(case, seed, gru, clip, peephole):
 # --------------------------------------------------------------------------
 
 def small(cell="LSTM", relu=False, side=False, lstm_attrs=None, drop_r=False,
-          h0=None, w_int=False, softmax_axis=None):
+          h0=None, w_int=False, softmax_axis=None, y_h=False, no_head=False):
     rng = np.random.default_rng(4000)
     I, H, O = 2, 3, 2
     b = Builder()
@@ -511,6 +511,12 @@ def small(cell="LSTM", relu=False, side=False, lstm_attrs=None, drop_r=False,
         s = "relu_out"
     if side:
         b.node("Sin", [s], ["sin_out"], "sin0")
+    if y_h:     # the head reads Y_h (the last frame's h), not Y
+        rnn.output.append("Yh0")
+        s = "Yh0"
+    if no_head:
+        b.node("Softmax", [s], ["y"], "softmax0", axis=-1)
+        return b.model(I, O)
     b.init("head_w", rng.uniform(-1, 1, (H, O)))
     b.node("MatMul", [s, "head_w"], ["z" if softmax_axis is not None else "y"],
            "fc")
@@ -532,6 +538,8 @@ BAD = {
     "bad-initial-h": dict(h0=np.full((1, 1, 3), 0.5)),
     "bad-int-weights": dict(w_int=True),
     "bad-softmax-axis": dict(softmax_axis=1),
+    "bad-uses-y-h": dict(y_h=True),
+    "bad-softmax-no-head": dict(no_head=True),
 }
 
 
