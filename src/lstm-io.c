@@ -568,6 +568,8 @@ lstm_model_load (const gchar * path, GError ** error)
 
   g_return_val_if_fail (path != NULL, NULL);
 
+  if (lstm_onnx_is_onnx_name (path))
+    return lstm_model_load_onnx (path, error);
   if (!g_file_get_contents (path, &contents, &size, &err)) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO, "%s", err->message);
     return NULL;

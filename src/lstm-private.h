@@ -117,6 +117,12 @@ G_GNUC_INTERNAL gchar *lstm_tensor_shape_string (const LstmTensor * t);
 G_GNUC_INTERNAL gboolean lstm_tensor_to_f32 (const LstmTensorFile * file,
     const LstmTensor * t, float *dst, GError ** error);
 
+/* IEEE 754 binary16 bits -> float, subnormals and specials included. */
+G_GNUC_INTERNAL float lstm_half_to_float (guint16 h);
+
+/* TRUE when `path` ends in ".onnx" (any case): lstm_model_load converts it. */
+G_GNUC_INTERNAL gboolean lstm_onnx_is_onnx_name (const gchar * path);
+
 /* Refuses JSON that json-glib must not see: nesting deeper than it can
  * recurse, constructs JSON does not have, trailing data. Returns NULL when
  * `json` may be parsed, else why not, with the byte offset in `at`. */

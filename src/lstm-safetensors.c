@@ -408,8 +408,8 @@ lstm_safetensors_parse (const guint8 * data, gsize size, const gchar * name,
 }
 
 /* IEEE 754 binary16 -> binary32, subnormals and specials included. */
-static float
-half_to_float (guint16 h)
+float
+lstm_half_to_float (guint16 h)
 {
   guint32 sign = (guint32) (h & 0x8000) << 16;
   guint32 exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
@@ -448,7 +448,7 @@ lstm_tensor_to_f32 (const LstmTensorFile * file, const LstmTensor * t,
         break;
       case LSTM_DTYPE_F16:
         memcpy (&u16, p + 2 * i, 2);
-        dst[i] = half_to_float (GUINT16_FROM_LE (u16));
+        dst[i] = lstm_half_to_float (GUINT16_FROM_LE (u16));
         break;
       case LSTM_DTYPE_BF16:    /* the top 16 bits of a binary32 */
         memcpy (&u16, p + 2 * i, 2);

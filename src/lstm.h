@@ -226,6 +226,15 @@ gboolean lstm_model_save (const LstmModel * model, const gchar * path,
     GError ** error);
 GBytes *lstm_model_save_to_bytes (const LstmModel * model);
 
+/* ONNX import (README "Importing ONNX models"): the LSTM or GRU nodes of an
+ * ONNX file (torch.onnx.export's), an optional MatMul(+Add)/Gemm head and
+ * Softmax/Sigmoid, as the bytes of our model file. Anything else is refused
+ * with a GError naming the node and attribute. lstm_model_load calls
+ * lstm_model_load_onnx for a path ending in ".onnx". */
+GBytes *lstm_onnx_convert (const guint8 * data, gsize size,
+    const gchar * name, GError ** error);
+LstmModel *lstm_model_load_onnx (const gchar * path, GError ** error);
+
 /* ------------------------------------------------------------------ state */
 
 /* h and c of every layer, plus the scratch the forward pass needs for up to

@@ -5,8 +5,8 @@
 #   2. the same tests built by clang with AddressSanitizer and UBSan in
 #      build-asan/ (every broken-model case, bounds, leaks);
 #   3. the libFuzzer targets on their committed corpora: the model loader
-#      for LSTM_FUZZ_SECONDS seconds (default 60), label-track parsing for
-#      a third of that.
+#      for LSTM_FUZZ_SECONDS seconds (default 60), label-track parsing and
+#      the ONNX importer for a third of that each.
 # Ends with one line "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,8 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # cannot load an instrumented plugin)
 run_suite build-asan --no-suite pipelines
 
-# the model loader for LSTM_FUZZ_SECONDS, label-track parsing a third of it
+# the model loader for LSTM_FUZZ_SECONDS, label-track parsing and ONNX
+# import a third of it each
 fuzz () {
   echo "== fuzzing: $1 for $2 s"
   if tests/fuzz/run-fuzz.sh build-asan "$2" "$1"; then
@@ -54,6 +55,7 @@ fuzz () {
 if [ -x build-asan/tests/fuzz/fuzz-load ]; then
   fuzz load "${LSTM_FUZZ_SECONDS:-60}"
   fuzz labels "$(( (${LSTM_FUZZ_SECONDS:-60} + 2) / 3 ))"
+  fuzz onnx "$(( (${LSTM_FUZZ_SECONDS:-60} + 2) / 3 ))"
 fi
 
 passed=$(awk '/^ *[0-9]+\/[0-9]+ .* OK / { k = 1; for (i = 1; i < NF; i++)

@@ -3,8 +3,9 @@
 #
 #   tests/fuzz/run-fuzz.sh BUILD_DIR SECONDS [TARGET]
 #
-# TARGET: load (the default: tests/fuzz/fuzz-load on corpus/) or labels
-# (tests/fuzz/fuzz-labels on corpus-labels/).
+# TARGET: load (the default: tests/fuzz/fuzz-load on corpus/), labels
+# (tests/fuzz/fuzz-labels on corpus-labels/) or onnx (tests/fuzz/fuzz-onnx
+# on corpus-onnx/, with onnx.dict).
 #
 # BUILD_DIR must be configured with clang (CC=clang meson setup BUILD_DIR
 # -Db_lundef=false) so that tests/fuzz/fuzz-load exists. The fuzzer works on
@@ -13,7 +14,7 @@
 # fuzzer's status) when something did.
 set -eu
 
-usage="usage: $0 BUILD_DIR SECONDS [load|labels]"
+usage="usage: $0 BUILD_DIR SECONDS [load|labels|onnx]"
 build=${1:?$usage}
 seconds=${2:?$usage}
 target=${3:-load}
@@ -24,6 +25,7 @@ dict="-dict=$here/safetensors.dict"
 if [ "$target" != load ]; then
   seeds=$here/corpus-$target
   dict=""
+  [ ! -f "$here/$target.dict" ] || dict="-dict=$here/$target.dict"
 fi
 
 if [ ! -x "$fuzzer" ]; then

@@ -1,0 +1,46 @@
+/* lstm-onnx-import: converts an ONNX file's LSTM/GRU network to our model
+ * file (safetensors with PyTorch names).
+ *
+ *   lstm-onnx-import in.onnx out.safetensors
+ *
+ * Prints what it wrote; on a refused model prints the reason (which names
+ * the node and attribute) and exits with status 1.
+ */
+#include "lstm.h"
+
+#include <stdio.h>
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LstmModel) model = NULL;
+  g_autofree gchar *contents = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  const guint8 *out;
+  gsize size;
+
+  if (argc != 3) {
+    fprintf (stderr, "usage: %s IN.onnx OUT.safetensors\n", argv[0]);
+    return 2;
+  }
+  if (!g_file_get_contents (argv[1], &contents, &size, &error)) {
+    fprintf (stderr, "%s\n", error->message);
+    return 1;
+  }
+  bytes = lstm_onnx_convert ((const guint8 *) contents, size, argv[1], &error);
+  /* what the element would load: refuse here what it would refuse */
+  if (bytes != NULL) {
+    out = g_bytes_get_data (bytes, &size);
+    model = lstm_model_load_from_data (out, size, argv[2], &error);
+  }
+  if (model == NULL || !g_file_set_contents (argv[2], (const gchar *) out,
+          size, &error)) {
+    fprintf (stderr, "%s: %s\n", argv[0], error->message);
+    return 1;
+  }
+  printf ("%s: %u input(s), %u layer(s) of %u, head %u, output %s\n",
+      argv[2], model->input_size, model->num_layers, model->hidden_size,
+      model->head_size, lstm_output_to_string (model->output));
+  return 0;
+}
