@@ -10,7 +10,8 @@
  * Transpose, Reshape, Identity) passed through. Every other node of the
  * graph must be one of the constant and shape operators that compute the
  * zero initial states; anything else is refused, naming the node.
- * The attribute checks and weight reading are in lstm-onnx-layer.c.
+ * The nodes that carry weights are read in lstm-onnx-rnn.c (LSTM, GRU)
+ * and lstm-onnx-head.c (the head); lstm-onnx-write.c writes our file.
  */
 #include "lstm-onnx-private.h"
 
@@ -102,8 +103,9 @@ take_activation (Walk * w, const LstmOnnxNode * n, GError ** error)
   return TRUE;
 }
 
-/* One step of the walk: takes node n, says which value to follow next
- * (NULL when n is a head's Add whose other input is the one to follow). */
+/* One step of the walk: takes node n, reached through its output `via`,
+ * and sets `next` to the value the path continues with (input 0, or the
+ * non-constant input of a head's Add). */
 static gboolean
 step (Walk * w, const LstmOnnxNode * n, const gchar * via,
     const gchar ** next, GError ** error)
