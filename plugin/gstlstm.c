@@ -1059,28 +1059,10 @@ warn_skipped (GstLstm * self, guint skipped_now)
 static void
 run_frames (GstLstm * self, const float *in, guint n, float *out)
 {
-  guint I = self->channels, O = self->out_size, i = 0, skipped = 0;
+  guint O = self->out_size, skipped;
 
-  while (i < n) {
-    guint j = i;
-    while (j < n && lstm_frame_is_finite (in + (gsize) j * I, I))
-      j++;
-    if (j > i)
-      lstm_forward (self->model, self->state, in + (gsize) i * I, j - i,
-          out + (gsize) i * O);
-    if (j < n) {
-      /* frame j is not finite */
-      const float *prev = j > 0 ? out + (gsize) (j - 1) * O :
-          self->have_any ? self->last_out : NULL;
-      if (prev != NULL)
-        memcpy (out + (gsize) j * O, prev, O * sizeof (float));
-      else
-        memset (out + (gsize) j * O, 0, O * sizeof (float));
-      skipped++;
-      j++;
-    }
-    i = j;
-  }
+  skipped = lstm_forward_finite (self->model, self->state, in, n, out,
+      self->have_any ? self->last_out : NULL);
   memcpy (self->last_out, out + (gsize) (n - 1) * O, O * sizeof (float));
   self->have_any = TRUE;
   if (skipped > 0)

@@ -1,8 +1,9 @@
 /* Small per-frame helpers the elements need: sample conversion, the
- * non-finite check, argmax. */
+ * non-finite check and the forward pass that skips such frames, argmax. */
 #include "lstm.h"
 
 #include <math.h>
+#include <string.h>
 
 void
 lstm_frames_from_s16 (const gint16 * in, gsize n, float *out)
@@ -21,6 +22,35 @@ lstm_frame_is_finite (const float *frame, guint frame_size)
     if (!isfinite (frame[i]))
       return FALSE;
   return TRUE;
+}
+
+guint
+lstm_forward_finite (const LstmModel * model, LstmState * state,
+    const float *input, guint n_frames, float *output, const float *prev_out)
+{
+  guint I = model->input_size, O = lstm_model_get_output_size (model);
+  guint i = 0, skipped = 0;
+
+  while (i < n_frames) {
+    guint j = i;
+    while (j < n_frames && lstm_frame_is_finite (input + (gsize) j * I, I))
+      j++;
+    if (j > i)
+      lstm_forward (model, state, input + (gsize) i * I, j - i,
+          output + (gsize) i * O);
+    if (j < n_frames) {
+      /* frame j is not finite: the output before it again */
+      const float *prev = j > 0 ? output + (gsize) (j - 1) * O : prev_out;
+      if (prev != NULL)
+        memcpy (output + (gsize) j * O, prev, O * sizeof (float));
+      else
+        memset (output + (gsize) j * O, 0, O * sizeof (float));
+      skipped++;
+      j++;
+    }
+    i = j;
+  }
+  return skipped;
 }
 
 guint

@@ -317,6 +317,14 @@ void lstm_frames_from_s16 (const gint16 * in, gsize n, float *out);
 /* TRUE when all `frame_size` floats of the frame are finite. */
 gboolean lstm_frame_is_finite (const float *frame, guint frame_size);
 
+/* lstm_forward over n frames that may hold NaN or Inf: each run of finite
+ * frames goes through the network; a non-finite frame leaves the state as
+ * it was and repeats the previous output (prev_out, [output size], for the
+ * first frame; NULL: zeros) so outputs stay aligned with inputs. Returns
+ * how many frames were skipped. */
+guint lstm_forward_finite (const LstmModel * model, LstmState * state,
+    const float *input, guint n_frames, float *output, const float *prev_out);
+
 /* acc[i] += x[i] for n values (running sums of predictions). */
 void lstm_vector_add (float *acc, const float *x, guint n);
 
