@@ -56,12 +56,13 @@
 #endif
 
 #include "gstlstm.h"
+#include "gstlstm-streams.h"
 #include "gstlstmelements.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_lstm_debug);
+GST_DEBUG_CATEGORY (gst_lstm_debug);
 #define GST_CAT_DEFAULT gst_lstm_debug
 
 #define DEFAULT_MODEL NULL
@@ -72,6 +73,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_lstm_debug);
 #define DEFAULT_POST_MESSAGES FALSE
 #define DEFAULT_MESSAGE_INTERVAL (GST_SECOND / 10)
 #define DEFAULT_THREADS 1
+#define DEFAULT_STREAM_WAIT (5 * GST_MSECOND)
 
 /* Frames per forward call; the scratch is sized for this many. */
 #define CHUNK_FRAMES LSTM_DEFAULT_MAX_FRAMES
@@ -91,6 +93,7 @@ enum
   PROP_THREADS,
   PROP_STATE,
   PROP_SKIPPED_FRAMES,
+  PROP_STREAM_WAIT,
 };
 
 enum
@@ -232,6 +235,12 @@ gst_lstm_class_init (GstLstmClass * klass)
           "the stream, write it back to restore (it must come from a model "
           "of the same sizes). NULL while no model is running",
           G_TYPE_BYTES, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_STREAM_WAIT,
+      g_param_spec_uint64 ("stream-wait", "Stream wait",
+          "With request pads sink_%u/src_%u (one stream each, stepped "
+          "together): nanoseconds a stream's frames wait for the other "
+          "streams' before they are stepped without them",
+          0, G_MAXUINT64, DEFAULT_STREAM_WAIT, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_SKIPPED_FRAMES,
       g_param_spec_uint64 ("skipped-frames", "Skipped frames",
           "Frames skipped because they held a NaN or an infinity", 0,
@@ -249,6 +258,7 @@ gst_lstm_class_init (GstLstmClass * klass)
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_lstm_streams_class_init (element_class);
   gst_element_class_set_static_metadata (element_class, "LSTM",
       "Filter/Analyzer/Audio",
       "Runs an LSTM network over a stream of feature frames, keeping its "
@@ -288,6 +298,7 @@ gst_lstm_init (GstLstm * self)
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->message_interval = DEFAULT_MESSAGE_INTERVAL;
   self->threads = DEFAULT_THREADS;
+  gst_lstm_streams_init (self);
   self->cur_format = DEFAULT_TEXT_FORMAT;
   self->cur_post_messages = DEFAULT_POST_MESSAGES;
   self->cur_interval = DEFAULT_MESSAGE_INTERVAL;
@@ -511,6 +522,12 @@ gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
       self->threads = g_value_get_uint (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_STREAM_WAIT:
+      g_mutex_lock (&self->streams_lock);
+      self->stream_wait = g_value_get_uint64 (value);
+      g_cond_broadcast (&self->streams_cond);
+      g_mutex_unlock (&self->streams_lock);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -565,6 +582,11 @@ gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_THREADS:
       g_value_set_uint (value, self->threads);
       break;
+    case PROP_STREAM_WAIT:
+      g_mutex_lock (&self->streams_lock);
+      g_value_set_uint64 (value, self->stream_wait);
+      g_mutex_unlock (&self->streams_lock);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -591,6 +613,7 @@ gst_lstm_finalize (GObject * object)
   g_clear_pointer (&self->model, lstm_model_unref);
   free_scratch (self);
   g_array_unref (self->held);
+  gst_lstm_streams_finalize (self);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -831,8 +854,8 @@ set_sink_caps (GstLstm * self, GstCaps * caps)
   return negotiate_src (self);
 }
 
-static GstCaps *
-sink_query_caps (GstLstm * self, GstCaps * filter)
+GstCaps *
+gst_lstm_sink_query_caps (GstLstm * self, GstCaps * filter)
 {
   GstCaps *tmpl = gst_pad_get_pad_template_caps (self->sinkpad);
   GstCaps *caps, *result;
@@ -868,7 +891,7 @@ gst_lstm_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
     case GST_QUERY_CAPS:{
       GstCaps *filter, *caps;
       gst_query_parse_caps (query, &filter);
-      caps = sink_query_caps (self, filter);
+      caps = gst_lstm_sink_query_caps (self, filter);
       gst_query_set_caps_result (query, caps);
       gst_caps_unref (caps);
       return TRUE;
@@ -1352,6 +1375,7 @@ stop (GstLstm * self)
   g_clear_pointer (&self->state, lstm_state_free);
   free_scratch (self);
   clear_pool (self);
+  gst_lstm_streams_stop (self);
   self->channels = 0;
   self->refused_channels = 0;
   self->rate = 0;
@@ -1380,6 +1404,9 @@ gst_lstm_change_state (GstElement * element, GstStateChange transition)
       self->last_warning_time = 0;
       if (!ensure_model (self))
         return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      gst_lstm_streams_unblock (self);
       break;
     default:
       break;

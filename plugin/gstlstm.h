@@ -83,7 +83,21 @@ struct _GstLstm
   /* Non-finite frames: skipped, counted, warned about once a second. */
   guint64 skipped_frames;
   gint64 last_warning_time;     /* monotonic microseconds */
+
+  /* Multi-stream mode (gstlstm-streams.c): the streams of the request pads
+   * sink_%u / src_%u, stepped together; under streams_lock. */
+  GMutex streams_lock;
+  GCond streams_cond;           /* a step was made or a stream changed */
+  GPtrArray *streams;           /* GstLstmStream* */
+  guint next_stream;            /* the number of the next sink_%u */
+  guint64 stream_wait;          /* property: ns a stream waits for the rest */
+  LstmStreams *batch;           /* scratch for batch_capacity streams */
+  guint batch_capacity;
+  gpointer *batch_args;         /* [3 * batch_capacity]: states, inputs, outputs */
 };
+
+/* The sink caps on offer (gstlstm.c), also for the request pads. */
+GstCaps *gst_lstm_sink_query_caps (GstLstm * self, GstCaps * filter);
 
 G_END_DECLS
 

@@ -1,0 +1,533 @@
+/* lstm's multi-stream mode: one element, one model, many streams.
+ *
+ * Requesting sink_%u makes a stream: that sink pad and its src_%u, with the
+ * stream's own LSTM state, caps and timestamps. Each stream's buffers
+ * arrive in their own streaming thread; a buffer's frames wait (under
+ * streams_lock) until every live stream has frames waiting too, or until
+ * `stream-wait` has passed, and then the thread that completes the set
+ * steps all the waiting streams together, min (frames waiting) frames at
+ * a time, with lstm_streams_forward: one matrix product per frame time for
+ * all of them. Each thread then pushes its own output buffer on its
+ * src_%u. Every stream's outputs are bit for bit those of a separate lstm
+ * element (lstm_streams_forward promises lstm_forward's bits).
+ *
+ * The mode emits prediction vectors for every frame (output-mode=frame);
+ * the frame stream formats, the non-finite frame policy (such a buffer is
+ * stepped on its own, lstm_forward_finite), the resets (FLUSH_STOP,
+ * STREAM_START, caps, DISCONT with reset-on-discont, `lstm-reset`) and the
+ * timestamps are those of the single stream. The model is the one loaded
+ * when the element started.
+ */
+#include "gstlstm-streams.h"
+
+#include <stdio.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY_EXTERN (gst_lstm_debug);
+#define GST_CAT_DEFAULT gst_lstm_debug
+
+#define STREAM_SINK_CAPS \
+  "audio/x-raw, format = (string) { F32LE, S16LE }, " \
+  "layout = (string) interleaved, channels = (int) [ 1, MAX ], " \
+  "rate = (int) [ 1, MAX ]"
+
+static GstStaticPadTemplate stream_sink_template =
+GST_STATIC_PAD_TEMPLATE ("sink_%u", GST_PAD_SINK, GST_PAD_REQUEST,
+    GST_STATIC_CAPS (STREAM_SINK_CAPS));
+
+static GstStaticPadTemplate stream_src_template =
+GST_STATIC_PAD_TEMPLATE ("src_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
+    GST_STATIC_CAPS ("audio/x-raw, format = (string) F32LE, "
+        "layout = (string) interleaved, channels = (int) [ 1, MAX ], "
+        "rate = (int) [ 1, MAX ]"));
+
+typedef struct
+{
+  GstPad *sinkpad, *srcpad;
+
+  /* under streams_lock */
+  LstmState *state;             /* NULL until caps */
+  guint channels;
+  gint rate;                    /* frames per second */
+  gboolean s16;
+  gboolean eos, flushing;
+  GstClockTime next_pts;        /* expected PTS of the next frame */
+  GArray *in;                   /* floats: the frames of the buffer */
+  GArray *last;                 /* floats: the latest output frame, or empty */
+  float *out;                   /* its outputs (a mapped buffer) */
+  guint n, done;                /* frames in it, stepped so far */
+  gint64 since;                 /* monotonic us: when it began to wait */
+} GstLstmStream;
+
+static void
+stream_free (GstLstmStream * s)
+{
+  g_clear_pointer (&s->state, lstm_state_free);
+  g_array_unref (s->in);
+  g_array_unref (s->last);
+  g_free (s);
+}
+
+/* Called with streams_lock. */
+static void
+reset_stream (GstLstmStream * s)
+{
+  if (s->state != NULL)
+    lstm_state_reset (s->state);
+  g_array_set_size (s->last, 0);
+}
+
+/* ------------------------------------------------------------ stepping */
+
+/* Called with streams_lock: scratch and argument arrays for every stream. */
+static void
+ensure_batch (GstLstm * self)
+{
+  guint n = self->streams->len;
+
+  if (self->batch != NULL && self->batch_capacity >= n)
+    return;
+  g_clear_pointer (&self->batch, lstm_streams_free);
+  g_free (self->batch_args);
+  self->batch_capacity = MAX (n, 4);
+  self->batch = lstm_streams_new (self->model, self->batch_capacity, 0);
+  self->batch_args = g_new0 (gpointer, 3 * (gsize) self->batch_capacity);
+}
+
+/* Called with streams_lock: TRUE when every live stream has frames
+ * waiting (a stream without caps, at EOS or flushing does not count). */
+static gboolean
+all_waiting (GstLstm * self)
+{
+  guint i;
+
+  for (i = 0; i < self->streams->len; i++) {
+    GstLstmStream *s = self->streams->pdata[i];
+    if (s->state != NULL && !s->eos && !s->flushing && s->done >= s->n)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Called with streams_lock: steps every waiting stream by the frames they
+ * all have, together. */
+static void
+step_waiting (GstLstm * self)
+{
+  LstmState **states;
+  const float **inputs;
+  float **outputs;
+  guint i, n = 0, k = G_MAXUINT;
+
+  ensure_batch (self);
+  states = (LstmState **) self->batch_args;
+  inputs = (const float **) (self->batch_args + self->batch_capacity);
+  outputs = (float **) (self->batch_args + 2 * self->batch_capacity);
+  for (i = 0; i < self->streams->len; i++) {
+    GstLstmStream *s = self->streams->pdata[i];
+    if (s->done >= s->n || s->flushing)
+      continue;
+    states[n] = s->state;
+    inputs[n] = (const float *) s->in->data + (gsize) s->done * s->channels;
+    outputs[n] = s->out + (gsize) s->done *
+        lstm_model_get_output_size (self->model);
+    k = MIN (k, s->n - s->done);
+    n++;
+  }
+  if (n == 0)
+    return;
+  lstm_streams_forward (self->batch, self->model, states, n, inputs, k,
+      outputs);
+  for (i = 0; i < self->streams->len; i++) {
+    GstLstmStream *s = self->streams->pdata[i];
+    if (s->done < s->n && !s->flushing)
+      s->done += k;
+  }
+  g_cond_broadcast (&self->streams_cond);
+}
+
+/* Called with streams_lock: waits until this stream's frames are stepped
+ * (by whichever thread completes a set, or by this one once stream-wait
+ * has passed). FALSE when the stream started flushing. */
+static gboolean
+wait_stepped (GstLstm * self, GstLstmStream * s)
+{
+  s->since = g_get_monotonic_time ();
+  while (s->done < s->n) {
+    gint64 deadline = s->since + self->stream_wait / 1000;
+    if (s->flushing)
+      return FALSE;
+    if (all_waiting (self)
+        || !g_cond_wait_until (&self->streams_cond, &self->streams_lock,
+            deadline))
+      step_waiting (self);
+  }
+  return TRUE;
+}
+
+/* -------------------------------------------------------------- buffers */
+
+static GstClockTime
+frames_time (const GstLstmStream * s, guint64 n)
+{
+  return gst_util_uint64_scale_int (n, GST_SECOND, s->rate);
+}
+
+/* The frames of `map` as floats in s->in. */
+static void
+read_frames (GstLstmStream * s, const GstMapInfo * map, guint n)
+{
+  g_array_set_size (s->in, (gsize) n * s->channels);
+  if (s->s16)
+    lstm_frames_from_s16 ((const gint16 *) map->data, (gsize) n * s->channels,
+        (float *) s->in->data);
+  else
+    memcpy (s->in->data, map->data, (gsize) n * s->channels * 4);
+}
+
+static GstFlowReturn
+stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstLstm *self = GST_LSTM (parent);
+  GstLstmStream *s = gst_pad_get_element_private (pad);
+  GstMapInfo in, out;
+  GstBuffer *outbuf;
+  GstClockTime pts;
+  gsize frame_bytes;
+  gboolean stepped = TRUE, reset_on_discont;
+  guint n, O;
+
+  if (s->state == NULL) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+        ("a buffer arrived on %s before its caps", GST_PAD_NAME (pad)));
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  frame_bytes = (gsize) s->channels * (s->s16 ? 2 : 4);
+  gst_buffer_map (buf, &in, GST_MAP_READ);
+  if (in.size % frame_bytes != 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("A buffer does not hold a whole number of frames."),
+        ("%s: %" G_GSIZE_FORMAT " bytes is not a multiple of the %"
+            G_GSIZE_FORMAT "-byte frame", GST_PAD_NAME (pad), in.size,
+            frame_bytes));
+    gst_buffer_unmap (buf, &in);
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+  n = in.size / frame_bytes;
+  pts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : s->next_pts;
+  O = lstm_model_get_output_size (self->model);
+  outbuf = gst_buffer_new_allocate (NULL, (gsize) n * O * sizeof (float), NULL);
+  gst_buffer_map (outbuf, &out, GST_MAP_WRITE);
+
+  GST_OBJECT_LOCK (self);
+  reset_on_discont = self->reset_on_discont;
+  GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->streams_lock);
+  if (GST_BUFFER_IS_DISCONT (buf) && reset_on_discont)
+    reset_stream (s);
+  read_frames (s, &in, n);
+  if (n > 0 && !lstm_frame_is_finite ((float *) s->in->data, n * s->channels)) {
+    /* NaN or Inf: this buffer on its own, skipping those frames */
+    lstm_forward_finite (self->model, s->state, (float *) s->in->data, n,
+        (float *) out.data, s->last->len ? (float *) s->last->data : NULL);
+  } else if (n > 0) {
+    s->out = (float *) out.data;
+    s->n = n;
+    s->done = 0;
+    stepped = wait_stepped (self, s);
+    s->n = s->done = 0;
+  }
+  if (stepped && n > 0) {
+    g_array_set_size (s->last, O);
+    memcpy (s->last->data, out.data + (gsize) (n - 1) * O * sizeof (float),
+        O * sizeof (float));
+  }
+  s->next_pts = GST_CLOCK_TIME_IS_VALID (pts) ? pts + frames_time (s, n) :
+      GST_CLOCK_TIME_NONE;
+  g_mutex_unlock (&self->streams_lock);
+
+  gst_buffer_unmap (buf, &in);
+  gst_buffer_unref (buf);
+  gst_buffer_unmap (outbuf, &out);
+  if (!stepped || n == 0) {
+    gst_buffer_unref (outbuf);
+    return stepped ? GST_FLOW_OK : GST_FLOW_FLUSHING;
+  }
+  GST_BUFFER_PTS (outbuf) = pts;
+  GST_BUFFER_DURATION (outbuf) = frames_time (s, n);
+  return gst_pad_push (s->srcpad, outbuf);
+}
+
+/* --------------------------------------------------------------- events */
+
+/* Reads the stream's frame format; the channel count must be the model's. */
+static gboolean
+stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
+{
+  GstStructure *st = gst_caps_get_structure (caps, 0);
+  const gchar *format = gst_structure_get_string (st, "format");
+  gint channels = 0, rate = 0;
+  GstCaps *out;
+  gboolean ok;
+
+  if (!gst_structure_get_int (st, "channels", &channels)
+      || !gst_structure_get_int (st, "rate", &rate) || format == NULL)
+    return FALSE;
+  if ((guint) channels != self->model->input_size) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("The stream on %s carries %d values per frame, the model takes %u.",
+            GST_PAD_NAME (s->sinkpad), channels, self->model->input_size),
+        ("caps %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  g_mutex_lock (&self->streams_lock);
+  s->channels = channels;
+  s->rate = rate;
+  s->s16 = g_str_equal (format, "S16LE");
+  if (s->state == NULL || !lstm_state_fits (s->state, self->model)) {
+    g_clear_pointer (&s->state, lstm_state_free);
+    s->state = lstm_state_new (self->model, 0);
+  }
+  reset_stream (s);
+  g_cond_broadcast (&self->streams_cond);
+  g_mutex_unlock (&self->streams_lock);
+
+  out = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "F32LE",
+      "layout", G_TYPE_STRING, "interleaved",
+      "channels", G_TYPE_INT, (gint) lstm_model_get_output_size (self->model),
+      "rate", G_TYPE_INT, rate,
+      "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
+  ok = gst_pad_push_event (s->srcpad, gst_event_new_caps (out));
+  gst_caps_unref (out);
+  return ok;
+}
+
+/* Called with streams_lock held or not: sets a flag and wakes the waits. */
+static void
+set_flag (GstLstm * self, gboolean * flag, gboolean value)
+{
+  g_mutex_lock (&self->streams_lock);
+  *flag = value;
+  g_cond_broadcast (&self->streams_cond);
+  g_mutex_unlock (&self->streams_lock);
+}
+
+static gboolean
+stream_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstLstm *self = GST_LSTM (parent);
+  GstLstmStream *s = gst_pad_get_element_private (pad);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gboolean ok;
+      gst_event_parse_caps (event, &caps);
+      ok = self->model != NULL && stream_set_caps (self, s, caps);
+      gst_event_unref (event);
+      return ok;
+    }
+    case GST_EVENT_FLUSH_START:
+      set_flag (self, &s->flushing, TRUE);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+    case GST_EVENT_STREAM_START:
+      g_mutex_lock (&self->streams_lock);
+      reset_stream (s);
+      s->flushing = FALSE;
+      s->eos = FALSE;
+      s->next_pts = GST_CLOCK_TIME_NONE;
+      g_mutex_unlock (&self->streams_lock);
+      break;
+    case GST_EVENT_EOS:
+      set_flag (self, &s->eos, TRUE);
+      break;
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      if (gst_event_has_name (event, "lstm-reset")) {
+        g_mutex_lock (&self->streams_lock);
+        reset_stream (s);
+        g_mutex_unlock (&self->streams_lock);
+      }
+      break;
+    default:
+      break;
+  }
+  return gst_pad_push_event (s->srcpad, event);
+}
+
+static gboolean
+stream_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstLstm *self = GST_LSTM (parent);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
+    GstCaps *filter, *caps;
+    gst_query_parse_caps (query, &filter);
+    caps = gst_lstm_sink_query_caps (self, filter);
+    gst_query_set_caps_result (query, caps);
+    gst_caps_unref (caps);
+    return TRUE;
+  }
+  if (GST_QUERY_TYPE (query) == GST_QUERY_ALLOCATION)
+    return FALSE;
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* Events and queries that travel on (latency, seeking, ...) go to the
+ * stream's other pad only. */
+static GstIterator *
+stream_internal_links (GstPad * pad, GstObject * parent)
+{
+  GstLstmStream *s = gst_pad_get_element_private (pad);
+  GValue v = G_VALUE_INIT;
+  GstIterator *it;
+
+  g_value_init (&v, GST_TYPE_PAD);
+  g_value_set_object (&v, pad == s->sinkpad ? s->srcpad : s->sinkpad);
+  it = gst_iterator_new_single (GST_TYPE_PAD, &v);
+  g_value_unset (&v);
+  return it;
+}
+
+/* ----------------------------------------------------------------- pads */
+
+static GstPad *
+request_new_pad (GstElement * element, GstPadTemplate * templ,
+    const gchar * name, const GstCaps * caps)
+{
+  GstLstm *self = GST_LSTM (element);
+  GstLstmStream *s;
+  gchar *sink_name, *src_name;
+  guint index, i;
+
+  g_mutex_lock (&self->streams_lock);
+  if (name != NULL && sscanf (name, "sink_%u", &index) == 1) {
+    for (i = 0; i < self->streams->len; i++) {
+      GstLstmStream *o = self->streams->pdata[i];
+      if (g_str_equal (GST_PAD_NAME (o->sinkpad), name)) {
+        g_mutex_unlock (&self->streams_lock);
+        return NULL;            /* taken */
+      }
+    }
+  } else {
+    index = self->next_stream;
+  }
+  self->next_stream = MAX (self->next_stream, index + 1);
+  g_mutex_unlock (&self->streams_lock);
+
+  s = g_new0 (GstLstmStream, 1);
+  s->in = g_array_new (FALSE, FALSE, sizeof (float));
+  s->last = g_array_new (FALSE, FALSE, sizeof (float));
+  s->next_pts = GST_CLOCK_TIME_NONE;
+  sink_name = g_strdup_printf ("sink_%u", index);
+  src_name = g_strdup_printf ("src_%u", index);
+  s->sinkpad = gst_pad_new_from_template (templ, sink_name);
+  s->srcpad = gst_pad_new_from_static_template (&stream_src_template, src_name);
+  g_free (sink_name);
+  g_free (src_name);
+  gst_pad_set_element_private (s->sinkpad, s);
+  gst_pad_set_element_private (s->srcpad, s);
+  gst_pad_set_chain_function (s->sinkpad, GST_DEBUG_FUNCPTR (stream_chain));
+  gst_pad_set_event_function (s->sinkpad, GST_DEBUG_FUNCPTR (stream_event));
+  gst_pad_set_query_function (s->sinkpad,
+      GST_DEBUG_FUNCPTR (stream_sink_query));
+  gst_pad_set_iterate_internal_links_function (s->sinkpad,
+      GST_DEBUG_FUNCPTR (stream_internal_links));
+  gst_pad_set_iterate_internal_links_function (s->srcpad,
+      GST_DEBUG_FUNCPTR (stream_internal_links));
+  gst_pad_use_fixed_caps (s->srcpad);
+
+  g_mutex_lock (&self->streams_lock);
+  g_ptr_array_add (self->streams, s);
+  g_mutex_unlock (&self->streams_lock);
+  gst_element_add_pad (element, s->srcpad);
+  gst_element_add_pad (element, s->sinkpad);
+  GST_DEBUG_OBJECT (self, "stream %u added", index);
+  return s->sinkpad;
+}
+
+static void
+release_pad (GstElement * element, GstPad * pad)
+{
+  GstLstm *self = GST_LSTM (element);
+  GstLstmStream *s = gst_pad_get_element_private (pad);
+
+  if (s == NULL || pad != s->sinkpad)
+    return;
+  g_mutex_lock (&self->streams_lock);
+  g_ptr_array_remove (self->streams, s);
+  g_cond_broadcast (&self->streams_cond);
+  g_mutex_unlock (&self->streams_lock);
+  /* (when the element is disposed, src_%u may have gone first) */
+  if (GST_OBJECT_PARENT (s->srcpad) == GST_OBJECT (element))
+    gst_element_remove_pad (element, s->srcpad);
+  gst_element_remove_pad (element, s->sinkpad);
+  stream_free (s);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+void
+gst_lstm_streams_class_init (GstElementClass * klass)
+{
+  gst_element_class_add_static_pad_template (klass, &stream_sink_template);
+  gst_element_class_add_static_pad_template (klass, &stream_src_template);
+  klass->request_new_pad = GST_DEBUG_FUNCPTR (request_new_pad);
+  klass->release_pad = GST_DEBUG_FUNCPTR (release_pad);
+}
+
+void
+gst_lstm_streams_init (GstLstm * self)
+{
+  g_mutex_init (&self->streams_lock);
+  g_cond_init (&self->streams_cond);
+  self->streams = g_ptr_array_new ();
+  self->stream_wait = 5 * GST_MSECOND;
+}
+
+void
+gst_lstm_streams_finalize (GstLstm * self)
+{
+  guint i;
+
+  for (i = 0; i < self->streams->len; i++)
+    stream_free (self->streams->pdata[i]);
+  g_ptr_array_unref (self->streams);
+  g_clear_pointer (&self->batch, lstm_streams_free);
+  g_free (self->batch_args);
+  g_mutex_clear (&self->streams_lock);
+  g_cond_clear (&self->streams_cond);
+}
+
+void
+gst_lstm_streams_unblock (GstLstm * self)
+{
+  guint i;
+
+  g_mutex_lock (&self->streams_lock);
+  for (i = 0; i < self->streams->len; i++)
+    ((GstLstmStream *) self->streams->pdata[i])->flushing = TRUE;
+  g_cond_broadcast (&self->streams_cond);
+  g_mutex_unlock (&self->streams_lock);
+}
+
+void
+gst_lstm_streams_stop (GstLstm * self)
+{
+  guint i;
+
+  g_mutex_lock (&self->streams_lock);
+  for (i = 0; i < self->streams->len; i++) {
+    GstLstmStream *s = self->streams->pdata[i];
+    g_clear_pointer (&s->state, lstm_state_free);
+    g_array_set_size (s->last, 0);
+    s->eos = s->flushing = FALSE;
+    s->next_pts = GST_CLOCK_TIME_NONE;
+  }
+  g_clear_pointer (&self->batch, lstm_streams_free);
+  g_clear_pointer (&self->batch_args, g_free);
+  self->batch_capacity = 0;
+  g_mutex_unlock (&self->streams_lock);
+}

@@ -1,0 +1,21 @@
+/* lstm's multi-stream mode: request pads sink_%u / src_%u, one stream
+ * each, stepped together (gstlstm-streams.c). */
+#ifndef __GST_LSTM_STREAMS_H__
+#define __GST_LSTM_STREAMS_H__
+
+#include "gstlstm.h"
+
+G_BEGIN_DECLS
+
+/* The request pad templates and the request/release functions. */
+void gst_lstm_streams_class_init (GstElementClass * klass);
+void gst_lstm_streams_init (GstLstm * self);
+void gst_lstm_streams_finalize (GstLstm * self);
+/* Before PAUSED -> READY: no stream waits for the others any more. */
+void gst_lstm_streams_unblock (GstLstm * self);
+/* PAUSED -> READY: every stream forgets its state and the scratch goes. */
+void gst_lstm_streams_stop (GstLstm * self);
+
+G_END_DECLS
+
+#endif
