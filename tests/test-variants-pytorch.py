@@ -6,7 +6,6 @@ different summation orders). Skipped (exit 77) without Debian's
 python3-torch. Run by meson: test-variants-pytorch.py BUILD_DIR.
 """
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -18,7 +17,7 @@ try:
     gi.require_version("Gst", "1.0")
     from gi.repository import Gst
     from importlib import import_module
-    read_safetensors = import_module("test-pytorch-roundtrip").read_safetensors
+    roundtrip = import_module("test-pytorch-roundtrip")
 except ImportError as e:
     print("1..0 # SKIP %s" % e)
     sys.exit(77)
@@ -32,37 +31,6 @@ CASES = [
 ]
 
 
-def train(tmp, props):
-    model = os.path.join(tmp, "m.safetensors")
-    subprocess.run(
-        ["gst-launch-1.0", "-q", "audiotestsrc", "num-buffers=20",
-         "samplesperbuffer=50", "wave=sine", "!",
-         "audio/x-raw,format=F32LE,channels=4,rate=100", "!",
-         "lstmtrain", "task=forecast", "epochs=2", "hidden-size=8",
-         "num-layers=2", props, "model=" + model, "!", "fakesink"],
-        check=True)
-    return model
-
-
-def run_lstm(model, x):
-    """x [T, 4] through the lstm element, one buffer then EOS."""
-    p = Gst.parse_launch(
-        "appsrc name=src format=time caps=audio/x-raw,format=F32LE,"
-        "layout=interleaved,channels=4,rate=100 ! lstm model=\"%s\" ! "
-        "appsink name=out sync=false" % model)
-    p.set_state(Gst.State.PLAYING)
-    buf = Gst.Buffer.new_wrapped(x.numpy().astype("<f4").tobytes())
-    buf.pts = 0
-    src = p.get_by_name("src")
-    src.emit("push-buffer", buf)
-    src.emit("end-of-stream")     # a bidirectional model answers at the end
-    sample = p.get_by_name("out").emit("pull-sample")
-    b = sample.get_buffer()
-    got = np.frombuffer(b.extract_dup(0, b.get_size()), dtype="<f4")
-    p.set_state(Gst.State.NULL)
-    return got.reshape(x.shape[0], 4)
-
-
 def main():
     build = sys.argv[1]
     os.environ["GST_PLUGIN_PATH"] = os.path.join(build, "plugin")
@@ -71,7 +39,8 @@ def main():
     failed = 0
     for n, (props, make, width) in enumerate(CASES, 1):
         with tempfile.TemporaryDirectory() as tmp:
-            tensors, meta = read_safetensors(train(tmp, props))
+            tensors, meta = roundtrip.read_safetensors(
+                roundtrip.train(tmp, [props]))
             rnn = make()
             head = torch.nn.Linear(width, 4)
             rnn.load_state_dict({k[5:]: v for k, v in tensors.items()
@@ -84,7 +53,7 @@ def main():
                 xn = (x - tensors["input_mean"]) / tensors["input_std"]
                 out, _ = rnn(xn.unsqueeze(1))
                 want = head(out.squeeze(1)).numpy()
-            got = run_lstm(os.path.join(tmp, "m.safetensors"), x)
+            got = roundtrip.run_lstm(os.path.join(tmp, "m.safetensors"), x)
             err = float(np.abs(got - want).max() / np.abs(want).max())
             variant = {k: v for k, v in meta.items() if k in
                        ("cell", "bidirectional", "coupled-gates", "cell-clip")}
