@@ -57,7 +57,7 @@ gst_lstm_train_install_variant_properties (GObjectClass * klass, guint first)
           "weights)", DEFAULT_PEEPHOLE, rw));
   g_object_class_install_property (klass, first + VPROP_COUPLED_GATES,
       g_param_spec_boolean ("coupled-gates", "Coupled gates", "LSTM only: "
-          "the input gate is 1 - the forget gate (CIFG, ONNX input_forget)",
+          "the input gate is 1 - the forget gate (CIFG)",
           DEFAULT_COUPLED_GATES, rw));
   g_object_class_install_property (klass, first + VPROP_PROJ_SIZE,
       g_param_spec_uint ("proj-size", "Projection size", "LSTM only: "

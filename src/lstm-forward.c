@@ -77,8 +77,8 @@ softmax_row (float *z, guint n)
 }
 
 /* out [T, O] = activation (Y W^T + b) */
-void
-lstm_forward_head (const LstmModel * m, const float *y, guint T, float *out)
+static void
+head_forward (const LstmModel * m, const float *y, guint T, float *out)
 {
   guint O = m->head_size, W = m->layer_output_size, t;
 
@@ -101,30 +101,43 @@ lstm_forward_head (const LstmModel * m, const float *y, guint T, float *out)
   }
 }
 
+const float *
+lstm_forward_input (const LstmModel * m, LstmState * s, const float *input,
+    guint T)
+{
+  if (m->input_mean == NULL)
+    return input;
+  lstm_forward_normalize (m, input, T, s->x_norm);
+  return s->x_norm;
+}
+
+void
+lstm_forward_output (const LstmModel * m, const float *y, guint T,
+    float *output)
+{
+  if (output == NULL)
+    return;
+  if (m->head_size > 0)
+    head_forward (m, y, T, output);
+  else
+    memcpy (output, y, (gsize) T * m->layer_output_size * sizeof (float));
+}
+
 static void
 forward_chunk (const LstmModel * m, LstmState * s, const float *input,
     guint T, float *output)
 {
-  const float *x = input;
+  const float *x = lstm_forward_input (m, s, input, T);
   guint H = m->hidden_size, k;
   float *y = NULL;
 
-  if (m->input_mean != NULL) {
-    lstm_forward_normalize (m, input, T, s->x_norm);
-    x = s->x_norm;
-  }
   for (k = 0; k < m->num_layers; k++) {
     y = s->y[k & 1];
     layer_forward (&m->layers[k], s->gates, x, T, y, s->h + (gsize) k * H,
         s->c + (gsize) k * H);
     x = y;
   }
-  if (output == NULL)
-    return;
-  if (m->head_size > 0)
-    lstm_forward_head (m, y, T, output);
-  else
-    memcpy (output, y, (gsize) T * H * sizeof (float));
+  lstm_forward_output (m, y, T, output);
 }
 
 void

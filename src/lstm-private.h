@@ -39,12 +39,17 @@ struct _LstmState
 G_GNUC_INTERNAL void lstm_variant_forward (const LstmModel * model,
     LstmState * state, const float *input, guint n_frames, float *output);
 
-/* lstm-forward.c: x' = (x - mean) / std of T frames; out = the head's
- * activation of T rows of y (layer_output_size wide). */
+/* lstm-forward.c, shared with lstm-variant.c and lstm-streams.c:
+ * x' = (x - mean) / std of T frames (in place is fine); the first layer's
+ * input: `input`, or its normalization in the state's scratch. */
 G_GNUC_INTERNAL void lstm_forward_normalize (const LstmModel * m,
     const float *in, guint T, float *out);
-G_GNUC_INTERNAL void lstm_forward_head (const LstmModel * m, const float *y,
-    guint T, float *out);
+G_GNUC_INTERNAL const float *lstm_forward_input (const LstmModel * m,
+    LstmState * s, const float *input, guint T);
+/* The output of T frames from the top layer's y: the head's, or y itself;
+ * nothing when output is NULL. */
+G_GNUC_INTERNAL void lstm_forward_output (const LstmModel * m,
+    const float *y, guint T, float *output);
 
 /* lstm-state.c: makes the scratch hold n_frames frames (bidirectional). */
 G_GNUC_INTERNAL void lstm_state_reserve (LstmState * state, guint n_frames);

@@ -128,7 +128,7 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
 {
   guint I = m->input_size, O, k, s;
   const float *x = st->x;
-  float *y = NULL, *out;
+  float *y = NULL;
 
   for (s = 0; s < S; s++)
     memcpy (st->x + (gsize) s * T * I, inputs[s] + (gsize) done * I,
@@ -143,13 +143,9 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
   if (outputs == NULL)
     return;
   O = lstm_model_get_output_size (m);
-  out = y;
-  if (m->head_size > 0) {
-    lstm_forward_head (m, y, S * T, st->out);
-    out = st->out;
-  }
+  lstm_forward_output (m, y, S * T, st->out);
   for (s = 0; s < S; s++)
-    memcpy (outputs[s] + (gsize) done * O, out + (gsize) s * T * O,
+    memcpy (outputs[s] + (gsize) done * O, st->out + (gsize) s * T * O,
         (gsize) T * O * sizeof (float));
 }
 

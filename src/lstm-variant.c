@@ -204,14 +204,10 @@ static void
 variant_chunk (const LstmModel * m, LstmState * s, const float *input,
     guint T, float *output)
 {
-  const float *x = input;
+  const float *x = lstm_forward_input (m, s, input, T);
   guint D = m->num_directions, W = m->layer_output_size, k, d;
   float *y = NULL;
 
-  if (m->input_mean != NULL) {
-    lstm_forward_normalize (m, input, T, s->x_norm);
-    x = s->x_norm;
-  }
   for (k = 0; k < m->num_layers; k++) {
     y = s->y[k & 1];
     for (d = 0; d < D; d++) {
@@ -221,12 +217,7 @@ variant_chunk (const LstmModel * m, LstmState * s, const float *input,
     }
     x = y;
   }
-  if (output == NULL)
-    return;
-  if (m->head_size > 0)
-    lstm_forward_head (m, y, T, output);
-  else
-    memcpy (output, y, (gsize) T * W * sizeof (float));
+  lstm_forward_output (m, y, T, output);
 }
 
 void

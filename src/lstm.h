@@ -218,9 +218,10 @@ LstmModel *lstm_model_load (const gchar * path, GError ** error);
 LstmModel *lstm_model_load_from_data (const guint8 * data, gsize size,
     const gchar * name, GError ** error);
 
-/* Writes F32 tensors `lstm.weight_ih_l{k}` …, `head.weight`, `head.bias`,
- * `input_mean`, `input_std`, and __metadata__ (the model's metadata plus
- * `output`, `labels`). Atomic: a temporary file is written, synced and
+/* Writes F32 tensors `lstm.weight_ih_l{k}` … (and the variant's, see
+ * README "Model variants"), `head.weight`, `head.bias`, `input_mean`,
+ * `input_std`, and __metadata__ (the model's metadata plus `output`,
+ * `labels` and the variant's keys). Atomic: a temporary file is written, synced and
  * renamed, so `path` is either the old file or the whole new one. */
 gboolean lstm_model_save (const LstmModel * model, const gchar * path,
     GError ** error);
@@ -258,13 +259,17 @@ void lstm_state_reset (LstmState * state);
 void lstm_state_copy (LstmState * dest, const LstmState * src);
 LstmState *lstm_state_dup (const LstmState * state);
 
-/* h or c of one layer: hidden_size floats, owned by the state. */
+/* h or c of one layer: hidden_size floats, owned by the state. With the
+ * variants: `layer` counts layers and directions, k * num_directions + d;
+ * h is proj_size wide with a projection; a GRU has no c (NULL). */
 const float *lstm_state_get_h (const LstmState * state, guint layer);
 const float *lstm_state_get_c (const LstmState * state, guint layer);
 
 /* Bytes: "LSTMSTAT", u32 version 1, u32 num_layers, u32 hidden_size,
  * u32 reserved 0, then h of every layer, then c of every layer, as
- * little-endian F32. Deserialize refuses bytes of other sizes or non-finite
+ * little-endian F32. A model with a variant writes version 2: u32
+ * layers * directions, u32 h width, u32 c width (0 for a GRU), then every
+ * h, then every c. Deserialize refuses bytes of other sizes or non-finite
  * values and leaves the state untouched on failure. */
 GBytes *lstm_state_serialize (const LstmState * state);
 gboolean lstm_state_deserialize (LstmState * state, GBytes * bytes,
@@ -277,7 +282,10 @@ gboolean lstm_state_deserialize (LstmState * state, GBytes * bytes,
  * output: [n_frames, lstm_model_get_output_size (model)], or NULL to only
  *         advance the state.
  * Feeding a sequence in pieces gives the same result as feeding it whole.
- * Allocates nothing. The caller keeps inputs finite (see the elements'
+ * Allocates nothing. A bidirectional model takes each call as one whole
+ * sequence (its backward direction starts at the last frame from the
+ * state's `_reverse` slot, as PyTorch's h0) and grows the state's scratch
+ * to the longest sequence it has seen. The caller keeps inputs finite (see the elements'
  * non-finite policy); the state fits the model (lstm_state_fits). */
 void lstm_forward (const LstmModel * model, LstmState * state,
     const float *input, guint n_frames, float *output);
@@ -479,9 +487,12 @@ typedef struct _LstmTrainer LstmTrainer;
  * `max_batch` sequences of up to `max_frames` frames: I + (8 L + 5) H + 2 O
  * floats (plus 2 (L - 1) H with dropout) for each of the
  * max_batch * max_frames frames, and 2 to 4 times n_params floats
- * (gradients and the optimizer's state): steps allocate nothing. Fails
- * with LSTM_ERROR_INVALID on a hyperparameter out of range, a size of 0 or
- * caches above 2^31 floats (naming the values). */
+ * (gradients and the optimizer's state): steps allocate nothing (a model
+ * with a variant needs more per frame, about 4 G + 3 H per layer and
+ * direction plus the variant's own caches). Fails with LSTM_ERROR_INVALID
+ * on a hyperparameter out of range, a size of 0 or caches above 2^31
+ * floats (naming the values). Every variant trains (exact BPTT); with
+ * states, a bidirectional model's windows are each a whole sequence. */
 LstmTrainer *lstm_trainer_new (LstmModel * model,
     const LstmTrainConfig * config, guint max_batch, guint max_frames,
     GError ** error);

@@ -4,6 +4,7 @@
 #include "test-memory-task.h"
 
 #include <gst/check/gstharness.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -160,4 +161,32 @@ memory_task_accuracy (const gchar * model, const gchar * labels[3],
   gst_harness_teardown (h);
   g_rand_free (rand);
   return (gdouble) right / n;
+}
+
+void
+memory_task_train (const gchar * dir, const gchar * model,
+    const gchar * props, GPtrArray * messages)
+{
+  g_autofree gchar *wav = g_build_filename (dir, "train.wav", NULL);
+  g_autofree gchar *srt = g_build_filename (dir, "train.srt", NULL);
+  g_autofree gchar *desc = NULL;
+  GstMessage *end;
+  gint tones[400];
+
+  memory_task_write (wav, srt, 400, 11, tones);
+  desc = g_strdup_printf ("lstmtrain name=t model=%s hidden-size=24 %s "
+      "epochs=30 batch-size=16 learning-rate=0.01 seed=3 "
+      "validation-fraction=0.1 labels=low,mid,high ! fakesink "
+      "filesrc location=%s ! wavparse ! t.sink "
+      "filesrc location=%s ! subparse ! t.target", model, props, wav, srt);
+  end = memory_task_run_pipeline (desc, messages);
+  if (GST_MESSAGE_TYPE (end) == GST_MESSAGE_ERROR) {
+    g_autoptr (GError) err = NULL;
+    g_autofree gchar *dbg = NULL;
+    gst_message_parse_error (end, &err, &dbg);
+    g_error ("training failed: %s (%s)", err->message, dbg);
+  }
+  gst_message_unref (end);
+  g_unlink (wav);
+  g_unlink (srt);
 }

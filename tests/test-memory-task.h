@@ -27,6 +27,14 @@ GstMessage *memory_task_run_pipeline (const gchar * desc,
 gdouble memory_task_accuracy (const gchar * model, const gchar * labels[3],
     guint n, guint32 seed);
 
+/* lstmtrain on 400 sequences (seed 11) with the settings of
+ * test-element-train.c's memory task (hidden-size=24, 30 epochs, Adam at
+ * 0.01, batches of 16, seed 3, labels low, mid, high) plus `props`, to
+ * `model`; the WAV and .srt are written in `dir` and removed. Fails the
+ * test on an error message; element messages go to `messages`. */
+void memory_task_train (const gchar * dir, const gchar * model,
+    const gchar * props, GPtrArray * messages);
+
 G_END_DECLS
 
 #endif

@@ -37,18 +37,47 @@ def read_safetensors(path):
     return out, meta
 
 
+def train(tmp, props=()):
+    """lstmtrain on a sine (task=forecast, 2 epochs, 2 layers of 8) with
+    extra properties; returns the model's path."""
+    model = os.path.join(tmp, "m.safetensors")
+    subprocess.run(
+        ["gst-launch-1.0", "-q", "audiotestsrc", "num-buffers=20",
+         "samplesperbuffer=50", "wave=sine", "!",
+         "audio/x-raw,format=F32LE,channels=4,rate=100", "!",
+         "lstmtrain", "task=forecast", "epochs=2", "hidden-size=8",
+         "num-layers=2"] + list(props) + ["model=" + model, "!", "fakesink"],
+        check=True)
+    return model
+
+
+def run_lstm(model, x):
+    """x [T, 4] through the lstm element (one buffer, then EOS: a
+    bidirectional model answers at the end); its [T, 4] outputs."""
+    p = Gst.parse_launch(
+        "appsrc name=src format=time caps=audio/x-raw,format=F32LE,"
+        "layout=interleaved,channels=4,rate=100 ! lstm model=\"%s\" ! "
+        "appsink name=out sync=false" % model)
+    p.set_state(Gst.State.PLAYING)
+    buf = Gst.Buffer.new_wrapped(x.numpy().astype("<f4").tobytes())
+    buf.pts = 0
+    src = p.get_by_name("src")
+    src.emit("push-buffer", buf)
+    src.emit("end-of-stream")
+    sample = p.get_by_name("out").emit("pull-sample")
+    b = sample.get_buffer()
+    got = np.frombuffer(b.extract_dup(0, b.get_size()), dtype="<f4")
+    p.set_state(Gst.State.NULL)
+    return got.reshape(x.shape[0], 4)
+
+
 def main():
     build = sys.argv[1]
     os.environ["GST_PLUGIN_PATH"] = os.path.join(build, "plugin")
+    Gst.init(None)
     print("1..1")
     with tempfile.TemporaryDirectory() as tmp:
-        model = os.path.join(tmp, "m.safetensors")
-        subprocess.run(
-            ["gst-launch-1.0", "-q", "audiotestsrc", "num-buffers=20",
-             "samplesperbuffer=50", "wave=sine", "!",
-             "audio/x-raw,format=F32LE,channels=4,rate=100", "!",
-             "lstmtrain", "task=forecast", "epochs=2", "hidden-size=8",
-             "num-layers=2", "model=" + model, "!", "fakesink"], check=True)
+        model = train(tmp)
         tensors, meta = read_safetensors(model)
 
         lstm = torch.nn.LSTM(4, 8, num_layers=2)
@@ -65,20 +94,7 @@ def main():
             want = head(out.squeeze(1))      # output: identity (forecast)
         assert meta.get("output") == "identity", meta
 
-        Gst.init(None)
-        p = Gst.parse_launch(
-            "appsrc name=src format=time caps=audio/x-raw,format=F32LE,"
-            "layout=interleaved,channels=4,rate=100 ! lstm model=\"%s\" ! "
-            "appsink name=out sync=false" % model)
-        p.set_state(Gst.State.PLAYING)
-        buf = Gst.Buffer.new_wrapped(x.numpy().astype("<f4").tobytes())
-        buf.pts = 0
-        p.get_by_name("src").emit("push-buffer", buf)
-        sample = p.get_by_name("out").emit("pull-sample")
-        got = np.frombuffer(sample.get_buffer().extract_dup(
-            0, sample.get_buffer().get_size()), dtype="<f4").reshape(50, 4)
-        p.set_state(Gst.State.NULL)
-
+        got = run_lstm(model, x)
         err = float(np.abs(got - want.numpy()).max() /
                     np.abs(want.numpy()).max())
         print("# lstmtrain's model in PyTorch vs lstm: max relative error "

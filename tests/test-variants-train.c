@@ -38,33 +38,15 @@ test_memory_task (gconstpointer data)
 {
   const TrainVariant *v = data;
   g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-var-XXXXXX", NULL);
-  g_autofree gchar *wav = g_build_filename (dir, "train.wav", NULL);
-  g_autofree gchar *srt = g_build_filename (dir, "train.srt", NULL);
   g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
-  g_autofree gchar *desc = NULL;
   g_autoptr (LstmModel) m = NULL;
   g_autoptr (GError) error = NULL;
   const gchar *labels[3] = { "low", "mid", "high" };
   LstmModelConfig c;
-  GstMessage *end;
-  gint tones[400];
   gdouble acc;
 
   /* the settings of test-element-train.c's memory task */
-  memory_task_write (wav, srt, 400, 11, tones);
-  desc = g_strdup_printf ("lstmtrain name=t model=%s hidden-size=24 %s "
-      "epochs=30 batch-size=16 learning-rate=0.01 seed=3 "
-      "validation-fraction=0.1 labels=low,mid,high ! fakesink "
-      "filesrc location=%s ! wavparse ! t.sink "
-      "filesrc location=%s ! subparse ! t.target", model, v->props, wav, srt);
-  end = memory_task_run_pipeline (desc, NULL);
-  if (GST_MESSAGE_TYPE (end) == GST_MESSAGE_ERROR) {
-    g_autoptr (GError) err = NULL;
-    g_autofree gchar *dbg = NULL;
-    gst_message_parse_error (end, &err, &dbg);
-    g_error ("training failed: %s (%s)", err->message, dbg);
-  }
-  gst_message_unref (end);
+  memory_task_train (dir, model, v->props, NULL);
 
   m = lstm_model_load (model, &error);
   g_assert_no_error (error);
@@ -82,8 +64,6 @@ test_memory_task (gconstpointer data)
       v->name, acc);
   g_assert_cmpfloat (acc, >=, 0.95);
 
-  g_unlink (wav);
-  g_unlink (srt);
   g_unlink (model);
   g_rmdir (dir);
 }

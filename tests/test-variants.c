@@ -441,6 +441,71 @@ test_trainer_dropout (void)
     g_free (g[i]);
 }
 
+/* Our own backward against central differences of our own forward, on
+ * every variant (synthetic weights): 24 parameters each, perturbed by
+ * eps = 1e-3; float32 losses make the difference good to about 1e-4, so
+ * |fd - g| <= 5e-4 + 2e-2 |g| is asked. */
+static void
+test_central_differences (void)
+{
+  float x[2][9 * 3];
+  gint32 ids[2][9];
+  guint i, v;
+
+  for (i = 0; i < 9 * 3; i++) {
+    x[0][i] = sinf (0.9f * i);
+    x[1][i] = cosf (0.4f * i);
+  }
+  for (i = 0; i < 9; i++) {
+    ids[0][i] = i % 2;
+    ids[1][i] = (i / 3) % 2;
+  }
+  for (v = 0; v < G_N_ELEMENTS (variants); v++) {
+    g_autoptr (LstmModel) m = variant_model (&variants[v], 70 + v);
+    g_autoptr (LstmTrainer) tr = NULL;
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GRand) rand = g_rand_new_with_seed (v);
+    LstmTrainConfig config;
+    const guint lengths[2] = { 9, 6 };
+    const float *inputs[2] = { x[0], x[1] };
+    const gint32 *classes[2] = { ids[0], ids[1] };
+    LstmBatch batch = { 2, lengths, inputs, classes, NULL, NULL };
+    g_autofree float *g = NULL;
+    double worst = 0.0;
+    gsize n;
+    guint j;
+
+    lstm_train_config_init (&config, LSTM_OPTIMIZER_SGD);
+    tr = lstm_trainer_new (m, &config, 2, 9, &error);
+    g_assert_no_error (error);
+    g_assert_true (lstm_trainer_compute_gradients (tr, &batch, NULL, NULL,
+            &error));
+    g = lstm_trainer_get_gradients (tr, &n);
+    g = g_memdup2 (g, n * sizeof (float));
+    for (j = 0; j < 24; j++) {
+      gsize at;
+      float keep, up, down;
+      double fd;
+
+      /* a parameter, not padding (padding keeps a zero gradient) */
+      do
+        at = g_rand_int_range (rand, 0, n);
+      while (g[at] == 0.0f && g_rand_int_range (rand, 0, 8) != 0);
+      keep = m->params[at];
+      m->params[at] = keep + 1e-3f;
+      lstm_trainer_evaluate (tr, &batch, &up, NULL, &error);
+      m->params[at] = keep - 1e-3f;
+      lstm_trainer_evaluate (tr, &batch, &down, NULL, &error);
+      m->params[at] = keep;
+      fd = ((double) up - down) / 2e-3;
+      worst = MAX (worst, fabs (fd - g[at]) / (5e-4 + 2e-2 * fabs (g[at])));
+    }
+    g_test_message ("%-10s central differences: worst error %.2f of the "
+        "tolerance", variants[v].name, worst);
+    g_assert_cmpfloat (worst, <=, 1.0);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -454,5 +519,7 @@ main (int argc, char **argv)
       test_reference_gradients);
   g_test_add_func ("/lstm/variants/trainer-states", test_trainer_states);
   g_test_add_func ("/lstm/variants/trainer-dropout", test_trainer_dropout);
+  g_test_add_func ("/lstm/variants/central-differences",
+      test_central_differences);
   return g_test_run ();
 }

@@ -27,8 +27,12 @@
  * between the sides, so a shared machine's drifts hit all alike). Output,
  * tab-separated: `stream SHAPE KEY VALUE` lines, plus `kernels` and `core`.
  *
+ * With --streams N, only: N streams through N separate elements
+ * (separate_fps) against one element with N request pads stepping them
+ * together (together_fps), all frames of all streams per second.
+ *
  *   GST_PLUGIN_PATH=build/plugin build/tests/bench/bench-element \
- *       [--seconds S] I,H,L[,O]
+ *       [--seconds S] [--streams N] I,H,L[,O]
  */
 #include "lstm.h"
 
@@ -394,6 +398,73 @@ flops_per_frame (const LstmModel * m)
   return f + 2.0 * m->head_size * m->hidden_size;
 }
 
+/* N streams for `seconds`, as N pipelines `appsrc ! lstm ! fakesink`
+ * (together FALSE) or as one lstm with N request pads (TRUE), each appsrc
+ * fed from its need-data callback: the frames per second of all streams
+ * together. */
+static double
+streams_fps (LstmModel * m, const gchar * path, const float *data,
+    guint n, gboolean together, double seconds)
+{
+  GString *desc = g_string_new (NULL);
+  GstElement **p = g_new0 (GstElement *, n);
+  Feed *f = g_new0 (Feed, n);
+  guint n_pipes = together ? 1 : n, i;
+  guint64 frames = 0;
+  gint64 start, end = 0;
+
+  for (i = 0; i < n; i++) {
+    g_autofree gchar *src = g_strdup_printf ("appsrc name=src%u format=time "
+        "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=%u,"
+        "rate=100", i, m->input_size);
+    if (together) {
+      if (i == 0)
+        g_string_append_printf (desc, "lstm name=l model=%s ", path);
+      g_string_append_printf (desc, "%s ! l.sink_%u l.src_%u ! fakesink "
+          "sync=false ", src, i, i);
+    } else {
+      g_autofree gchar *one = g_strdup_printf ("%s ! lstm model=%s ! "
+          "fakesink sync=false", src, path);
+      p[i] = launch (one);
+    }
+  }
+  if (together)
+    p[0] = launch (desc->str);
+  for (i = 0; i < n; i++) {
+    g_autofree gchar *name = g_strdup_printf ("src%u", i);
+    GstElement *src = gst_bin_get_by_name (GST_BIN (p[together ? 0 : i]),
+        name);
+    GstAppSrcCallbacks cb = { need_data, NULL, NULL };
+    f[i].data = data;
+    f[i].input_size = m->input_size;
+    f[i].deadline = G_MAXINT64;
+    gst_app_src_set_callbacks (GST_APP_SRC (src), &cb, &f[i], NULL);
+    gst_object_unref (src);
+  }
+  for (i = 0; i < n_pipes; i++) {
+    gst_element_set_state (p[i], GST_STATE_PAUSED);
+    gst_element_get_state (p[i], NULL, NULL, GST_CLOCK_TIME_NONE);
+  }
+  start = g_get_monotonic_time ();
+  for (i = 0; i < n; i++) {
+    f[i].frames = 0;
+    f[i].deadline = start + (gint64) (seconds * G_USEC_PER_SEC);
+  }
+  for (i = 0; i < n_pipes; i++)
+    gst_element_set_state (p[i], GST_STATE_PLAYING);
+  for (i = 0; i < n_pipes; i++) {
+    end = MAX (end, wait_eos (p[i]));
+    gst_element_set_state (p[i], GST_STATE_NULL);
+    gst_object_unref (p[i]);
+  }
+  for (i = 0; i < n; i++)
+    frames += f[i].frames;
+  g_string_free (desc, TRUE);
+  g_free (p);
+  g_free (f);
+  return frames / ((end - start) / 1e6);
+}
+
 static guint64
 peak_rss_kib (void)
 {
@@ -417,9 +488,13 @@ int
 main (int argc, char **argv)
 {
   gdouble seconds = 4.0;
+  gint streams = 0;
   GOptionEntry entries[] = {
     {"seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds,
         "Seconds per side, split in 7 runs (4)", "S"},
+    {"streams", 0, 0, G_OPTION_ARG_INT, &streams,
+        "Only N streams: N elements against one element with N request "
+        "pads", "N"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("I,H,L[,O]");
@@ -458,6 +533,18 @@ main (int argc, char **argv)
     data[j] = (float) ((j * 7919) % 2000) / 1000.0f - 1.0f;
   desc = g_strdup_printf ("lstm name=first model=%s ! fakesink sync=false",
       path);
+  if (streams > 0) {
+    double sep[REPS], tog[REPS];
+    for (r = 0; r < REPS; r++) {
+      sep[r] = streams_fps (m, path, data, streams, FALSE, seconds / REPS);
+      tog[r] = streams_fps (m, path, data, streams, TRUE, seconds / REPS);
+    }
+    print (shape, "streams", streams);
+    print (shape, "separate_fps", median (sep, REPS));
+    print (shape, "together_fps", median (tog, REPS));
+    g_unlink (path);
+    return 0;
+  }
 
   for (r = 0; r < REPS; r++) {
     cores[r] = core_fps (m, data, seconds / REPS);

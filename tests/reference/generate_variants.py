@@ -210,9 +210,11 @@ def np_sig(v):
 
 
 def numpy_onnx(c, W, x):
-    """ONNX's LSTM equations (peephole P, input_forget, clip on the inputs
-    of the gate activations f and g), stacked, our gate order i, f, g, o;
-    plus the layer norm of README's Decisions. Returns logits [T, O]."""
+    """ONNX's LSTM equations (peephole P, clip on the inputs of the gate
+    activations f and g), stacked, our gate order i, f, g, o; coupled
+    gates as i = 1 - f (onnxruntime's input_forget computes f = 1 - i:
+    README, "Decisions"); plus the layer norm of README's Decisions.
+    Returns logits [T, O]."""
     cl = (lambda v: np.clip(v, -c["clip"], c["clip"])) if opt(c, "clip", 0) \
         else (lambda v: v)
 
@@ -327,8 +329,8 @@ def build_case(c):
         if not opt(c, "bidir") and not opt(c, "proj", 0):
             d = np.abs(numpy_onnx(c, W, xs[0].numpy()) - z.numpy()).max()
             if d > 1e-12:
-                raise SystemExit("%s: numpy ONNX equations differ by %g" % (c["name"], d))
-            how = "numpy ONNX equations, %g" % d
+                raise SystemExit("%s: numpy equations differ by %g" % (c["name"], d))
+            how = "numpy equations, %g" % d
         else:
             how = "composition"
         how += "; central differences %g" % central_differences(c, P, xs, classes, grads)
