@@ -12,6 +12,8 @@
         buffer inside the element in a steady stream; GFLOP/s of the element
         and its fraction of OpenBLAS's single-thread sgemm peak measured in
         the same run
+    64 streams of S1 through 64 elements against one element with 64
+        request pads (all streams' frames per second)
     T1  training, the S1 shape, 32 sequences of 100 frames a step, Adam
     F1  log-mel filterbank (40 bins) of one hour of 16 kHz audio, against
         torchaudio.compliance.kaldi.fbank
@@ -101,6 +103,13 @@ def measure(args, env, log, tmp):
         vals["torch_rss_kib"] = float(lines(torch, "peak_rss_kib")[0][1])
         r["torch"] = lines(torch, "torch")[0][1]
         r["streams"][name] = (shape, vals)
+
+    # 64 streams of S1: one element with 64 request pads against 64 elements
+    ours = run([os.path.join(build, "tests/bench/bench-element"),
+                "--seconds", str(args.seconds * 2), "--streams", "64",
+                STREAMS[0][1]], elem_env, log)
+    vals = {k: float(v) for _, _, k, v in lines(ours, "stream")}
+    r["multi"] = (STREAMS[0][1], vals["separate_fps"], vals["together_fps"])
 
     name, shape = TRAIN
     t = ["--min-time", str(args.seconds / 2), "--reps", "3", shape]
@@ -199,6 +208,13 @@ def report(r, args):
             f"{v['torch_p99_us']:.1f} | {v['peak_rss_kib'] / 1024:.0f} | "
             f"{v['torch_rss_kib'] / 1024:.0f} | {allocs} | {gflops:.1f} | "
             f"{100 * gflops / sgemm:.0f} % |")
+    mshape, sep, tog = r["multi"]
+    out += ["", "### Many streams", "",
+            "| case | 64 separate lstm elements fps (all streams) | one lstm "
+            "with 64 request pads fps | one / separate |",
+            "|---|--:|--:|--:|",
+            f"| S1 {mshape}, 10-frame buffers, appsrc per stream | "
+            f"{commas(sep)} | {commas(tog)} | {ratio(tog, sep):.2f} |"]
     shape, ours, theirs = r["train"]
     core, elem, (ta, ta_how) = r["features"]
     out += ["", "### Training and features", "",
