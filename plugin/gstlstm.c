@@ -43,6 +43,14 @@
  *   largest mean score, its label (or its index when the model has no
  *   labels) and its value
  *
+ * Many streams, one model: requesting `sink_%u` pads gives one stream per
+ * pad pair `sink_%u` / `src_%u`, each with its own state, caps and
+ * timestamps (vector output for every frame). The streams' frames are
+ * stepped together, one matrix product per frame time for all of them
+ * (the weights are read once instead of once per stream); a stream waits
+ * at most #GstLstm:stream-wait for the others. Each stream's predictions
+ * equal those of a separate `lstm` element.
+ *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 -q filesrc location=sensors.wav ! wavparse ! lstm model=model.safetensors ! text/x-raw ! fdsink fd=1
@@ -50,6 +58,9 @@
  * |[
  * gst-launch-1.0 -q audiotestsrc num-buffers=10 samplesperbuffer=10 ! audio/x-raw,format=F32LE,channels=5,rate=100 ! lstm model=model.safetensors output-mode=last ! text/x-raw ! fdsink fd=1
  * ]| Prints one line for the whole clip.
+ * |[
+ * gst-launch-1.0 -q lstm name=l model=model.safetensors audiotestsrc num-buffers=10 samplesperbuffer=10 ! audio/x-raw,format=F32LE,channels=5,rate=100 ! l.sink_0 l.src_0 ! wavenc ! filesink location=out0.wav audiotestsrc num-buffers=10 samplesperbuffer=10 wave=sine freq=5 ! audio/x-raw,format=F32LE,channels=5,rate=100 ! l.sink_1 l.src_1 ! wavenc ! filesink location=out1.wav
+ * ]| Two streams through one element, their predictions into two WAV files.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

@@ -38,12 +38,24 @@ for line in "${lines[@]}"; do
   status=$?
   count=$(printf '%s' "$out" | grep -c .)
   # every output line is "<label> <confidence>"
-  bad=$(printf '%s\n' "$out" | grep -vcE '^[^ ]+ [0-9]+\.[0-9]{4}$')
+  bad=0
+  [ -z "$out" ] ||
+    bad=$(printf '%s\n' "$out" | grep -vcE '^[^ ]+ [0-9]+\.[0-9]{4}$')
   case "$line" in
     *output-mode=last*) want=1 ;;        # one line for the whole clip
+    *l.src_*) want=0 ;;                  # streams into WAV files
     *) want=100 ;;                       # one per frame: 10 x 10 frames
   esac
-  [ "$count" -eq "$want" ] && [ "$bad" -eq 0 ]
+  # a stream's WAV: 100 frames of the model's 17 outputs as F32 after its
+  # header
+  wavs_ok=0
+  for wav in $(printf '%s' "$line" | grep -o 'location=out[0-9]*\.wav' |
+      sed 's/location=//'); do
+    size=$(stat -c %s "$work/$wav" 2>/dev/null || echo 0)
+    [ "$size" -ge $((100 * 17 * 4)) ] && [ "$size" -lt $((100 * 17 * 4 + 200)) ] ||
+      wavs_ok=1
+  done
+  [ "$count" -eq "$want" ] && [ "$bad" -eq 0 ] && [ $wavs_ok -eq 0 ]
   check "doc line ($count lines, want $want): $line" $status $?
   [ $status -eq 0 ] || sed 's/^/# /' "$work/err"
 done
