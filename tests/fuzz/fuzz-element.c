@@ -203,7 +203,8 @@ op_buffer (Driver * d, Reader * r)
   GstBuffer *b;
   GstMapInfo map;
 
-  frames = (flags & 0x80) ? frames * 4 : frames % 24;   /* up to 1020 */
+  /* mostly short; some span several chunks of LSTM_DEFAULT_MAX_FRAMES */
+  frames = (flags & 0x80) ? 60 + frames % 200 : frames % 24;
   if ((flags & 0x07) == 0x07)
     extra = 1 + next_byte (r) % (frame_bytes - 1);      /* a partial frame */
   n = (gsize) frames * CHANNELS;

@@ -15,11 +15,11 @@ MODEL, SEGMENT, EOS = 0x1F, 0x2F, 0x0F
 
 
 def buf(frames, flags=0, samples=None, extra=b""):
-    """A buffer of `frames` frames of 3 channels (frames < 24 unless
-    flags & 0x80, which multiplies a byte by 4)."""
+    """A buffer of `frames` frames of 3 channels (frames < 24, or with
+    flags & 0x80 60 to 259)."""
     if samples is None:
         samples = bytes((i * 37) % 200 for i in range(frames * 3))
-    count = frames // 4 if flags & 0x80 else frames
+    count = frames - 60 if flags & 0x80 else frames
     return bytes([BUF, count, flags]) + extra + samples
 
 
@@ -33,7 +33,7 @@ def prop(which, value):
 
 SEEDS = {
     "plain": buf(10) + buf(10) + buf(0),
-    "chunks": buf(400, 0x80) + buf(4, 0x08),
+    "chunks": buf(200, 0x80) + buf(4, 0x08),
     "nan-inf-huge": buf(4, 0, bytes([0xFF, 1, 2, 3, 0xFE, 4, 0xFD, 5, 6,
                                      0xFC, 0xFC, 0xFC])) + buf(2),
     "partial": buf(3, 0x07, extra=bytes([2])) + buf(3),
