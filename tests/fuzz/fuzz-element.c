@@ -390,7 +390,10 @@ op_model (Driver * d, Reader * r)
   }
   d->model_is_b = !d->model_is_b;
   g_object_set (self, "model", d->model_is_b ? model_b : model_a, NULL);
-  while (!loaded && g_get_monotonic_time () < until) {
+  /* (not streaming, e.g. stuck in READY after a missing model was set and
+   * the state cycled: nothing loads until the next start) */
+  while (!loaded && GST_STATE (self) >= GST_STATE_PAUSED
+      && g_get_monotonic_time () < until) {
     GST_OBJECT_LOCK (self);
     loaded = self->pending_model != NULL;
     GST_OBJECT_UNLOCK (self);
