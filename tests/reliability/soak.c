@@ -59,7 +59,7 @@ make_buffer (Soak * s, const float *pool, guint64 at, guint n)
     gint16 *v = g_new (gint16, (gsize) n * CHANNELS);
     guint i;
     for (i = 0; i < n * CHANNELS; i++)
-      v[i] = (gint16) (x[i] * 32000);
+      v[i] = isfinite (x[i]) ? (gint16) (x[i] * 32000) : 0;     /* S16 has no NaN */
     b = gst_buffer_new_wrapped (v, (gsize) n * CHANNELS * 2);
   } else {
     b = gst_buffer_new_memdup (x, (gsize) n * CHANNELS * 4);
