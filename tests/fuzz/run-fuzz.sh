@@ -3,8 +3,9 @@
 #
 #   tests/fuzz/run-fuzz.sh BUILD_DIR SECONDS [TARGET]
 #
-# TARGET: load (the default: tests/fuzz/fuzz-load on corpus/) or labels
-# (tests/fuzz/fuzz-labels on corpus-labels/).
+# TARGET: load (the default: tests/fuzz/fuzz-load on corpus/), labels
+# (tests/fuzz/fuzz-labels on corpus-labels/) or element (fuzz-element, the
+# lstm element driven by operations, on corpus-element/).
 #
 # BUILD_DIR must be configured with clang (CC=clang meson setup BUILD_DIR
 # -Db_lundef=false) so that tests/fuzz/fuzz-load exists. The fuzzer works on
@@ -13,7 +14,7 @@
 # fuzzer's status) when something did.
 set -eu
 
-usage="usage: $0 BUILD_DIR SECONDS [load|labels]"
+usage="usage: $0 BUILD_DIR SECONDS [load|labels|element]"
 build=${1:?$usage}
 seconds=${2:?$usage}
 target=${3:-load}
