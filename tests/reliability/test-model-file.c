@@ -9,6 +9,10 @@
  *     reference swaps to its copy of it); the outputs change;
  *  3. the file deleted and `model` set again: a warning on the bus, and
  *     the model loaded in step 2 keeps running.
+ * And, in the model cache under it: a file replaced by rename (as every
+ * save does) with a model of the same size and the same modification time
+ * (file times tick every few milliseconds) is loaded anew, not taken from
+ * the cache.
  */
 #include "rel-util.h"
 #include "gstlstm.h"
@@ -16,7 +20,9 @@
 
 #include <gst/check/gstharness.h>
 #include <glib/gstdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define CHANNELS 4
 #define FRAMES 20               /* per step */
@@ -182,6 +188,34 @@ test_replace_then_delete (Fixture * f, gconstpointer data)
   g_assert_true (step (f));
 }
 
+/* Two saves within one tick of the file clock: same size, same mtime. */
+static void
+test_cache_same_stamp (Fixture * f, gconstpointer data)
+{
+  g_autofree gchar *tmp = g_build_filename (f->dir, "new.tmp", NULL);
+  g_autoptr (GBytes) b = read_file_or_fail (f->b);
+  g_autoptr (LstmModel) first = lstm_model_load_shared (f->path, NULL);
+  g_autoptr (LstmModel) second = NULL;
+  g_autoptr (LstmModel) want = lstm_model_load (f->b, NULL);
+  GStatBuf st;
+  struct timespec times[2];
+
+  g_assert_nonnull (first);
+  g_assert_cmpint (g_stat (f->path, &st), ==, 0);
+  g_assert_true (g_file_set_contents (tmp, g_bytes_get_data (b, NULL),
+          g_bytes_get_size (b), NULL));
+  times[0] = st.st_atim;
+  times[1] = st.st_mtim;
+  g_assert_cmpint (utimensat (AT_FDCWD, tmp, times, 0), ==, 0);
+  g_assert_cmpint (g_rename (tmp, f->path), ==, 0);
+
+  second = lstm_model_load_shared (f->path, NULL);
+  g_assert_nonnull (second);
+  g_assert_true (second != first);
+  g_assert_cmpmem (second->params, second->n_params * sizeof (float),
+      want->params, want->n_params * sizeof (float));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -189,5 +223,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/lstm/reliability/model-file/replace-then-delete", Fixture,
       NULL, setup, test_replace_then_delete, teardown);
+  g_test_add ("/lstm/reliability/model-file/cache-same-size-and-mtime",
+      Fixture, NULL, setup, test_cache_same_stamp, teardown);
   return g_test_run ();
 }
