@@ -85,8 +85,7 @@ check_label_line (const gchar * line, gsize len)
   double conf;
 
   if (space == NULL || space == line)
-    g_error ("text line without '<label> <confidence>': %.*s", (int) len,
-        line);
+    g_error ("text line without '<label> <confidence>': %.*s", (int) len, line);
   conf = g_ascii_strtod (space + 1, &end);
   if (end != line + len - 1 || !isfinite (conf))
     g_error ("bad confidence in text line: %.*s", (int) len, line);
@@ -207,7 +206,7 @@ op_buffer (Driver * d, Reader * r)
   frames = (flags & 0x80) ? 60 + frames % 200 : frames % 24;
   if ((flags & 0x07) == 0x07)
     extra = 1 + next_byte (r) % (frame_bytes - 1);      /* a partial frame */
-  n = (gsize) frames * CHANNELS;
+  n = (gsize) frames *CHANNELS;
   size = frames * frame_bytes + extra;
   b = gst_buffer_new_allocate (NULL, size, NULL);
   gst_buffer_map (b, &map, GST_MAP_WRITE);

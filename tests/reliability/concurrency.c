@@ -83,8 +83,7 @@ change_something (Shared * sh, GRand * r)
       g_object_set (e, "reset-on-discont", g_rand_boolean (r), NULL);
       break;
     case 5:
-      g_object_set (e, "model", sh->models[g_rand_int_range (r, 0, 2)],
-          NULL);
+      g_object_set (e, "model", sh->models[g_rand_int_range (r, 0, 2)], NULL);
       break;
     case 6:
       g_signal_emit_by_name (e, "reset");
@@ -111,8 +110,7 @@ static gpointer
 hammer (gpointer data)
 {
   Shared *sh = data;
-  g_autoptr (GRand) r = g_rand_new_with_seed (g_atomic_int_add (&sh->seed,
-          1));
+  g_autoptr (GRand) r = g_rand_new_with_seed (g_atomic_int_add (&sh->seed, 1));
 
   while (!g_atomic_int_get (&sh->stop)) {
     change_something (sh, r);

@@ -31,7 +31,7 @@ start_training (const gchar * model)
   g_autofree gchar *loc = g_strdup_printf ("model=%s", model);
   const gchar *argv[] = { launch, "-q", "audiotestsrc", "num-buffers=300",
     "samplesperbuffer=100", "!", "audio/x-raw,format=F32LE,channels=8,"
-      "rate=100", "!", "lstmtrain", "task=forecast", "hidden-size=192",
+        "rate=100", "!", "lstmtrain", "task=forecast", "hidden-size=192",
     "epochs=2", "seed=1", "shuffle=false", loc, "!", "fakesink", NULL
   };
   g_autoptr (GError) error = NULL;

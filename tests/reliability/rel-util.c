@@ -25,8 +25,7 @@ rel_write_model (const gchar * dir, const gchar * name, guint input_size,
 /* x[t, c] = sin (2 pi f t / 100 + phase) with f = 1 + (3 stream + c) % 17
  * Hz at 100 frames/s; phase = stream / 7. */
 void
-rel_fill_frames (float *x, guint64 first, guint n, guint channels,
-    guint stream)
+rel_fill_frames (float *x, guint64 first, guint n, guint channels, guint stream)
 {
   guint i, c;
 
