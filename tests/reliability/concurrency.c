@@ -199,7 +199,6 @@ main (int argc, char **argv)
     {"threads", 0, 0, G_OPTION_ARG_INT, &threads, "Changing threads", "T"},
     {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- concurrency");
   g_autoptr (GError) error = NULL;
   g_autofree gchar *dir = g_dir_make_tmp ("lstm-conc-XXXXXX", NULL);
   g_autofree gchar *desc = NULL;
@@ -212,10 +211,7 @@ main (int argc, char **argv)
   guint64 pushed;
   guint warnings;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    g_error ("%s", error->message);
+  rel_parse_options (&argc, &argv, entries, "- concurrency");
   sh.models[0] = rel_write_model (dir, "a.safetensors", CHANNELS, 16, 1, 4, 1);
   sh.models[1] = rel_write_model (dir, "b.safetensors", CHANNELS, 12, 2, 0, 2);
   desc = g_strdup_printf ("appsrc name=src format=time block=true "

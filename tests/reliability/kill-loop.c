@@ -107,7 +107,6 @@ main (int argc, char **argv)
     {"seed", 0, 0, G_OPTION_ARG_INT, &seed, "Seed of the kill times", "S"},
     {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- kill loop");
   g_autoptr (GError) error = NULL;
   g_autofree gchar *dir = g_dir_make_tmp ("lstm-kill-XXXXXX", NULL);
   g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
@@ -117,9 +116,7 @@ main (int argc, char **argv)
   g_autoptr (GRand) rand = NULL;
   gint64 t0, full_us;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!g_option_context_parse (ctx, &argc, &argv, &error))
-    g_error ("%s", error->message);
+  rel_parse_options (&argc, &argv, entries, "- kill loop");
   if (rel_under_asan ()) {
     g_print ("1..0 # SKIP gst-launch-1.0 cannot load an ASan plugin\n");
     return 77;

@@ -136,8 +136,6 @@ main (int argc, char **argv)
     {"hidden", 0, 0, G_OPTION_ARG_INT, &hidden, "Hidden units", "H"},
     {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- lstm load");
-  g_autoptr (GError) error = NULL;
   g_autofree gchar *dir = g_dir_make_tmp ("lstm-load-XXXXXX", NULL);
   g_autofree gchar *model = NULL;
   g_autofree Stream *streams = NULL;
@@ -146,10 +144,9 @@ main (int argc, char **argv)
   gint64 t0;
   double secs, alone_secs;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || n < 1)
-    g_error ("%s", error ? error->message : "--pipelines must be >= 1");
+  rel_parse_options (&argc, &argv, entries, "- lstm load");
+  if (n < 1)
+    g_error ("--pipelines must be >= 1");
   model = rel_write_model (dir, "m.safetensors", CHANNELS, hidden, 2, 12, 5);
   streams = g_new0 (Stream, n);
   digests = g_new0 (gchar *, n + 1);

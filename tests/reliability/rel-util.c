@@ -4,6 +4,19 @@
 #include <math.h>
 #include <string.h>
 
+void
+rel_parse_options (int *argc, char ***argv, const GOptionEntry * entries,
+    const gchar * summary)
+{
+  g_autoptr (GOptionContext) ctx = g_option_context_new (summary);
+  g_autoptr (GError) error = NULL;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, gst_init_get_option_group ());
+  if (!g_option_context_parse (ctx, argc, argv, &error))
+    g_error ("%s", error->message);
+}
+
 gchar *
 rel_write_model (const gchar * dir, const gchar * name, guint input_size,
     guint hidden_size, guint num_layers, guint head_size, guint64 seed)

@@ -9,6 +9,11 @@
 
 G_BEGIN_DECLS
 
+/* Parses the command line (`entries` and GStreamer's options; gst_init
+ * included); aborts with the message on a bad option. */
+void rel_parse_options (int *argc, char ***argv, const GOptionEntry * entries,
+    const gchar * summary);
+
 /* Writes a random model (PyTorch's init from `seed`) to dir/name and
  * returns its path (free with g_free). Aborts on failure. */
 gchar *rel_write_model (const gchar * dir, const gchar * name,

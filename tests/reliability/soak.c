@@ -186,8 +186,6 @@ main (int argc, char **argv)
         "Largest allowed growth of the peak RSS from 10% to 100%", "K"},
     {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- lstm soak");
-  g_autoptr (GError) error = NULL;
   g_autofree gchar *dir = g_dir_make_tmp ("lstm-soak-XXXXXX", NULL);
   guint64 rss[100] = { 0 }, hwm[100] = { 0 };
   GstElement *e;
@@ -196,10 +194,9 @@ main (int argc, char **argv)
   double secs;
   gboolean flat;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, &argc, &argv, &error) || frames < 100)
-    g_error ("%s", error ? error->message : "--frames must be >= 100");
+  rel_parse_options (&argc, &argv, entries, "- lstm soak");
+  if (frames < 100)
+    g_error ("--frames must be >= 100");
 
   s.models[0] = rel_write_model (dir, "a.safetensors", CHANNELS, 32, 1, 4, 1);
   s.models[1] = rel_write_model (dir, "b.safetensors", CHANNELS, 24, 2, 3, 2);
