@@ -29,9 +29,9 @@ static GPid
 start_training (const gchar * model)
 {
   g_autofree gchar *loc = g_strdup_printf ("model=%s", model);
-  const gchar *argv[] = { launch, "-q", "audiotestsrc", "num-buffers=300",
+  const gchar *argv[] = { launch, "-q", "audiotestsrc", "num-buffers=200",
     "samplesperbuffer=100", "!", "audio/x-raw,format=F32LE,channels=8,"
-        "rate=100", "!", "lstmtrain", "task=forecast", "hidden-size=192",
+        "rate=100", "!", "lstmtrain", "task=forecast", "hidden-size=128",
     "epochs=2", "seed=1", "shuffle=false", loc, "!", "fakesink", NULL
   };
   g_autoptr (GError) error = NULL;
@@ -127,7 +127,7 @@ main (int argc, char **argv)
   rand = g_rand_new_with_seed (seed);
 
   /* the old model: same sizes, other weights; kept aside too */
-  old_path = rel_write_model (dir, "old", 8, 192, 1, 8, 99);
+  old_path = rel_write_model (dir, "old", 8, 128, 1, 8, 99);
   old = read_bytes (old_path);
   g_unlink (old_path);
 
