@@ -7,7 +7,9 @@
  * stride, text-format, post-messages, message-interval, reset-on-discont,
  * a model hot swap between two models of different sizes (the output caps
  * change), the reset signal, the `state` property read and written back
- * (after a swap it no longer fits: a warning), skipped-frames read. The main
+ * (after a swap it no longer fits: a warning), downstream switching between
+ * text and vectors (appsink caps and a reconfigure event), skipped-frames
+ * read. The main
  * thread streams buffers of 1 to 64 frames (one frame in 50 a NaN), and
  * the bus is drained. Every output is checked against the caps it came
  * with (whole frames, finite; or one text line). A watchdog aborts when no
@@ -27,9 +29,11 @@
 typedef struct
 {
   GstElement *lstm;
+  GstElement *sink;
   gchar *models[2];
   gint stop;
   gint outputs;                 /* output buffers so far */
+  gint text_outputs;            /* of which text lines */
   gint ops;                     /* changes made by the other threads */
   gint seed;
 } Shared;
@@ -48,6 +52,7 @@ on_sample (GstAppSink * sink, gpointer data)
     if (map.size == 0 || memchr (map.data, '\n', map.size) !=
         (void *) (map.data + map.size - 1))
       g_error ("concurrency: a text buffer that is not one line");
+    g_atomic_int_inc (&sh->text_outputs);
   } else {
     rel_check_vectors ((const float *) map.data, map.size, channels,
         "concurrency");
@@ -64,7 +69,7 @@ change_something (Shared * sh, GRand * r)
 {
   GstElement *e = sh->lstm;
 
-  switch (g_rand_int_range (r, 0, 10)) {
+  switch (g_rand_int_range (r, 0, 11)) {
     case 0:
       g_object_set (e, "output-mode", g_rand_int_range (r, 0, 3), NULL);
       break;
@@ -96,6 +101,18 @@ change_something (Shared * sh, GRand * r)
         g_object_set (e, "state", state, NULL);
         g_bytes_unref (state);
       }
+      break;
+    }
+    case 8:{
+      /* downstream now wants text, vectors or either, and says so */
+      static const gchar *wants[] = { "text/x-raw", "audio/x-raw",
+        "audio/x-raw; text/x-raw"
+      };
+      g_autoptr (GstCaps) caps =
+          gst_caps_from_string (wants[g_rand_int_range (r, 0, 3)]);
+      g_autoptr (GstPad) pad = gst_element_get_static_pad (sh->sink, "sink");
+      g_object_set (sh->sink, "caps", caps, NULL);
+      gst_pad_push_event (pad, gst_event_new_reconfigure ());
       break;
     }
     default:{
@@ -223,6 +240,7 @@ main (int argc, char **argv)
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   sh.lstm = gst_bin_get_by_name (GST_BIN (pipeline), "l");
+  sh.sink = sink;
   cb.new_sample = on_sample;
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, &sh, NULL);
   bus = gst_element_get_bus (pipeline);
@@ -242,9 +260,9 @@ main (int argc, char **argv)
   gst_element_set_state (pipeline, GST_STATE_NULL);
 
   g_print ("concurrency: %" G_GUINT64_FORMAT " frames in %d s with %d "
-      "threads making %d changes; %d output buffers, all valid; %u "
-      "warnings; EOS reached, no error, no deadlock\n", pushed, seconds,
-      threads, sh.ops, sh.outputs, warnings);
+      "threads making %d changes; %d output buffers (%d text lines), all "
+      "valid; %u warnings; EOS reached, no error, no deadlock\n", pushed,
+      seconds, threads, sh.ops, sh.outputs, sh.text_outputs, warnings);
   gst_object_unref (bus);
   gst_object_unref (src);
   gst_object_unref (sink);
