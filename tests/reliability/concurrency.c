@@ -8,8 +8,7 @@
  * a model hot swap between two models of different sizes (the output caps
  * change), the reset signal, the `state` property read and written back
  * (after a swap it no longer fits: a warning), downstream switching between
- * text and vectors (appsink caps and a reconfigure event), skipped-frames
- * read. The main
+ * text and vectors (a capsfilter's caps), skipped-frames read. The main
  * thread streams buffers of 1 to 64 frames (one frame in 50 a NaN), and
  * the bus is drained. Every output is checked against the caps it came
  * with (whole frames, finite; or one text line). A watchdog aborts when no
@@ -29,7 +28,8 @@
 typedef struct
 {
   GstElement *lstm;
-  GstElement *sink;
+  GstElement *filter;           /* what downstream accepts */
+  GstBus *bus;
   gchar *models[2];
   gint stop;
   gint outputs;                 /* output buffers so far */
@@ -104,15 +104,16 @@ change_something (Shared * sh, GRand * r)
       break;
     }
     case 8:{
-      /* downstream now wants text, vectors or either, and says so */
+      /* downstream now wants text, vectors or either: a capsfilter with
+       * caps-change-mode=delayed, which keeps taking the old caps until
+       * the new ones are negotiated (changing an appsink's caps instead
+       * races with caps already on their way: not-negotiated) */
       static const gchar *wants[] = { "text/x-raw", "audio/x-raw",
         "audio/x-raw; text/x-raw"
       };
       g_autoptr (GstCaps) caps =
           gst_caps_from_string (wants[g_rand_int_range (r, 0, 3)]);
-      g_autoptr (GstPad) pad = gst_element_get_static_pad (sh->sink, "sink");
-      g_object_set (sh->sink, "caps", caps, NULL);
-      gst_pad_push_event (pad, gst_event_new_reconfigure ());
+      g_object_set (sh->filter, "caps", caps, NULL);
       break;
     }
     default:{
@@ -146,8 +147,18 @@ watchdog (gpointer data)
 
   while (g_atomic_int_get (&sh->stop) < 2) {
     gint now = g_atomic_int_get (&sh->outputs);
-    if (now == last)
+    if (now == last) {
+      /* a stream that stopped on an error is not a deadlock: say which */
+      GstMessage *msg = gst_bus_pop_filtered (sh->bus, GST_MESSAGE_ERROR);
+      if (msg != NULL) {
+        g_autoptr (GError) error = NULL;
+        g_autofree gchar *debug = NULL;
+        gst_message_parse_error (msg, &error, &debug);
+        g_error ("concurrency: the stream stopped: %s (%s)", error->message,
+            debug);
+      }
       g_error ("concurrency: no output for 20 s: a deadlock?");
+    }
     last = now;
     for (gint i = 0; i < 200 && g_atomic_int_get (&sh->stop) < 2; i++)
       g_usleep (100 * 1000);
@@ -233,17 +244,19 @@ main (int argc, char **argv)
   sh.models[1] = rel_write_model (dir, "b.safetensors", CHANNELS, 12, 2, 0, 2);
   desc = g_strdup_printf ("appsrc name=src format=time block=true "
       "max-bytes=65536 caps=audio/x-raw,format=F32LE,layout=interleaved,"
-      "channels=%d,rate=100 ! lstm name=l model=%s ! appsink name=sink "
-      "sync=false", CHANNELS, sh.models[0]);
+      "channels=%d,rate=100 ! lstm name=l model=%s ! capsfilter name=f "
+      "caps-change-mode=delayed ! appsink name=sink sync=false", CHANNELS,
+      sh.models[0]);
   pipeline = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   sh.lstm = gst_bin_get_by_name (GST_BIN (pipeline), "l");
-  sh.sink = sink;
+  sh.filter = gst_bin_get_by_name (GST_BIN (pipeline), "f");
   cb.new_sample = on_sample;
   gst_app_sink_set_callbacks (GST_APP_SINK (sink), &cb, &sh, NULL);
   bus = gst_element_get_bus (pipeline);
+  sh.bus = bus;
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
 
   workers = g_new0 (GThread *, threads);
@@ -267,6 +280,7 @@ main (int argc, char **argv)
   gst_object_unref (src);
   gst_object_unref (sink);
   gst_object_unref (sh.lstm);
+  gst_object_unref (sh.filter);
   gst_object_unref (pipeline);
   for (i = 0; i < 2; i++) {
     g_unlink (sh.models[i]);
