@@ -4,8 +4,10 @@
  * element holds the model. A lookup takes its reference under the cache
  * lock and only from a count above 0; the model's last unref removes the
  * entry under the same lock (dispose_notify) before freeing, so a lookup
- * never revives a dying model. A file that changed on disk (size or mtime)
- * loads anew.
+ * never revives a dying model. A file that changed on disk (size, mtime or
+ * inode) loads anew: a save replaces the file by rename, so a new inode
+ * tells a new model even when size and mtime, which ticks only every few
+ * milliseconds, are the same.
  */
 #include "lstm.h"
 
@@ -16,19 +18,21 @@ typedef struct
   LstmModel *model;             /* borrowed: valid while ref_count > 0 */
   goffset size;
   gint64 mtime;                 /* st_mtime in ns */
+  guint64 ino;                  /* st_ino */
 } Entry;
 
 static GMutex cache_lock;
 static GHashTable *cache;       /* path -> Entry*, under cache_lock */
 
 static gboolean
-file_stamp (const gchar * path, goffset * size, gint64 * mtime)
+file_stamp (const gchar * path, goffset * size, gint64 * mtime, guint64 * ino)
 {
   GStatBuf st;
 
   if (g_stat (path, &st) != 0)
     return FALSE;
   *size = st.st_size;
+  *ino = st.st_ino;
   *mtime = (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000)
       + st.st_mtim.tv_nsec;
   return TRUE;
@@ -82,6 +86,7 @@ lstm_model_load_shared (const gchar * path, GError ** error)
   Entry *e;
   goffset size = -1;
   gint64 mtime = -1;
+  guint64 ino = 0;
 
   g_return_val_if_fail (path != NULL, NULL);
 
@@ -89,9 +94,9 @@ lstm_model_load_shared (const gchar * path, GError ** error)
   if (cache == NULL)
     cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
         (GDestroyNotify) entry_free);
-  file_stamp (path, &size, &mtime);
+  file_stamp (path, &size, &mtime, &ino);
   e = g_hash_table_lookup (cache, path);
-  if (e != NULL && e->size == size && e->mtime == mtime)
+  if (e != NULL && e->size == size && e->mtime == mtime && e->ino == ino)
     m = try_ref (e->model);
   g_mutex_unlock (&cache_lock);
   if (m != NULL)
@@ -109,6 +114,7 @@ lstm_model_load_shared (const gchar * path, GError ** error)
   e->model = m;
   e->size = size;
   e->mtime = mtime;
+  e->ino = ino;
   g_hash_table_replace (cache, g_strdup (path), e);
   g_mutex_unlock (&cache_lock);
   return m;

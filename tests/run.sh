@@ -6,7 +6,10 @@
 #      build-asan/ (every broken-model case, bounds, leaks);
 #   3. the libFuzzer targets on their committed corpora: the model loader
 #      for LSTM_FUZZ_SECONDS seconds (default 60), label-track parsing and
-#      the ONNX importer for a third of that each.
+#      the ONNX importer for a third of that each, the lstm element fed
+#      operations for half of it.
+# (The reliability suite, tests/reliability/, runs in 1 and 2: a shortened
+# soak, the SIGKILL loop, save faults, load and concurrency.)
 # Ends with one line "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +59,9 @@ if [ -x build-asan/tests/fuzz/fuzz-load ]; then
   fuzz load "${LSTM_FUZZ_SECONDS:-60}"
   fuzz labels "$(( (${LSTM_FUZZ_SECONDS:-60} + 2) / 3 ))"
   fuzz onnx "$(( (${LSTM_FUZZ_SECONDS:-60} + 2) / 3 ))"
+  if [ -x build-asan/tests/fuzz/fuzz-element ]; then
+    fuzz element "$(( (${LSTM_FUZZ_SECONDS:-60} + 1) / 2 ))"
+  fi
 fi
 
 passed=$(awk '/^ *[0-9]+\/[0-9]+ .* OK / { k = 1; for (i = 1; i < NF; i++)

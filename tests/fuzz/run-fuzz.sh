@@ -4,8 +4,9 @@
 #   tests/fuzz/run-fuzz.sh BUILD_DIR SECONDS [TARGET]
 #
 # TARGET: load (the default: tests/fuzz/fuzz-load on corpus/), labels
-# (tests/fuzz/fuzz-labels on corpus-labels/) or onnx (tests/fuzz/fuzz-onnx
-# on corpus-onnx/, with onnx.dict).
+# (tests/fuzz/fuzz-labels on corpus-labels/), onnx (tests/fuzz/fuzz-onnx
+# on corpus-onnx/, with onnx.dict) or element (fuzz-element, the lstm
+# element driven by operations, on corpus-element/).
 #
 # BUILD_DIR must be configured with clang (CC=clang meson setup BUILD_DIR
 # -Db_lundef=false) so that tests/fuzz/fuzz-load exists. The fuzzer works on
@@ -14,7 +15,7 @@
 # fuzzer's status) when something did.
 set -eu
 
-usage="usage: $0 BUILD_DIR SECONDS [load|labels|onnx]"
+usage="usage: $0 BUILD_DIR SECONDS [load|labels|onnx|element]"
 build=${1:?$usage}
 seconds=${2:?$usage}
 target=${3:-load}
