@@ -94,10 +94,12 @@ def main():
             f.write(RUN_JS)
         for case in CASES:
             model, x, D, H, ref = first_rnn(case)
-            paths = [os.path.join(tmp, n) for n in ("m.onnx", "x.json", "y.json")]
+            paths = [os.path.join(tmp, n)
+                     for n in ("m.onnx", "x.json", "y.json")]
             onnx.save(model, paths[0])
             with open(paths[1], "w") as f:
-                json.dump({"x": x.ravel().tolist(), "dims": [len(x), 1, x.shape[1]]}, f)
+                json.dump({"x": x.ravel().tolist(),
+                           "dims": [len(x), 1, x.shape[1]]}, f)
             subprocess.check_call(["node", js] + paths, env=env)
             y = np.array(json.load(open(paths[2]))).reshape(len(x), D * H)
             gates, with_c = (np.abs(ref(c) - y).max() for c in (False, True))
