@@ -15,6 +15,8 @@
  *   c_t = f * c_{t-1} + i * g;   c_t = LN (c_t; w_c, b_c) (layer norm)
  *   a_o += p_o * c_t (peephole), clipped;   o = sigmoid (a_o)
  *   h~ = o * tanh (c_t);   h_t = W_hr h~ (projection), else h~
+ *   (the clip never touches c_t, not even before this tanh: onnxruntime's
+ *   reading of ONNX's clip, README "Decisions")
  *
  * GRU (rows r, z, n; PyTorch's nn.GRU, ONNX linear_before_reset = 1):
  *   r = sigmoid (clip (xa_r + b_ir + ha_r + b_hr))

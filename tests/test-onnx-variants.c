@@ -2,11 +2,9 @@
  * (exported by torch.onnx.export, against PyTorch's outputs), and the
  * hand-built peephole, CIFG + clip LSTMs and bidirectional GRU/LSTM with
  * clip (against generate_onnx.py's numpy implementation of ONNX's
- * equations).
- *
- * Needs the loader and forward pass to run GRU, `_reverse`, peephole,
- * coupled-gates and cell-clip models (the variants work): register it in
- * tests/meson.build like test-onnx, with test-onnx-util.c and test-util.c. */
+ * equations, clip as onnxruntime applies it: gate inputs only).
+ * bilstm_peephole_clip has |c_t| above its clip, so clipping c_t before
+ * the tanh of h_t would fail it. */
 #include "test-onnx-util.h"
 
 /* float32 forward vs PyTorch float32 (or numpy float64): 1e-5 of the

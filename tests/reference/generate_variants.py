@@ -114,7 +114,11 @@ def lstm_step(P, n, c, x, h, cc):
         cc = layer_norm(cc, P[n("layer_norm_c_weight")], P[n("layer_norm_c_bias")])
     if opt(c, "peephole"):
         ao = ao + P[n("weight_peephole")][2 * H:] * cc
-    h = torch.sigmoid(clip(ao, c)) * torch.tanh(cc)
+    # cell clip: the gate inputs only, not c_t (README "Decisions"); clip_c
+    # (never written) clips c_t before the tanh too, to show a case tells
+    # the two apart
+    h = torch.sigmoid(clip(ao, c)) * torch.tanh(
+        clip(cc, c) if opt(c, "clip_c") else cc)
     if opt(c, "proj", 0):
         h = P[n("weight_hr")] @ h
     return h, cc
@@ -211,7 +215,8 @@ def np_sig(v):
 
 def numpy_onnx(c, W, x):
     """ONNX's LSTM equations (peephole P, clip on the inputs of the gate
-    activations f and g), stacked, our gate order i, f, g, o; coupled
+    activations f and g, not on c_t before h, as onnxruntime: README
+    "Decisions"), stacked, our gate order i, f, g, o; coupled
     gates as i = 1 - f (onnxruntime's input_forget computes f = 1 - i:
     README, "Decisions"); plus the layer norm of README's Decisions.
     Returns logits [T, O]."""
@@ -334,6 +339,13 @@ def build_case(c):
         else:
             how = "composition"
         how += "; central differences %g" % central_differences(c, P, xs, classes, grads)
+    if opt(c, "clip", 0):
+        with torch.no_grad():
+            z_c, _, _ = run_model(P, dict(c, clip_c=True), xs[0])
+        c["clip_c_changes"] = (torch.softmax(z_c, -1) -
+                               torch.softmax(z, -1)).abs().max().item()
+        how += "; clipping c_t would change output0 by %.2g" % \
+            c["clip_c_changes"]
     print("%-11s loss %.6f  checked against %s" % (c["name"], loss.item(), how))
 
     f32 = lambda t: t.detach().float()  # noqa: E731
@@ -356,8 +368,11 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(OUT_DIR, exist_ok=True)
+    c_t_above_clip = False
     for c in CASES:
         blobs = build_case(c)
+        if opt(c, "clip", 0) and c["clip_c_changes"] > 1e-3:
+            c_t_above_clip = True
         for suffix, blob in zip((".safetensors", ".grad.safetensors",
                                  ".data.safetensors"), blobs):
             path = os.path.join(OUT_DIR, c["name"] + suffix)
@@ -369,6 +384,10 @@ def main():
             else:
                 with open(path, "wb") as f:
                     f.write(blob)
+    # some |c_t| > clip: a forward that clipped c_t too would fail output0
+    # (test-variants.c: 1e-5)
+    if not c_t_above_clip:
+        raise SystemExit("no clip case has a |c_t| above its clip")
 
 
 if __name__ == "__main__":
