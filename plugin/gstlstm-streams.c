@@ -456,7 +456,10 @@ release_pad (GstElement * element, GstPad * pad)
 
   if (s == NULL || pad != s->sinkpad)
     return;
+  /* a buffer of this stream waiting in its chain function gives up (the
+   * pad's removal below waits for it) */
   g_mutex_lock (&self->streams_lock);
+  s->flushing = TRUE;
   g_ptr_array_remove (self->streams, s);
   g_cond_broadcast (&self->streams_cond);
   g_mutex_unlock (&self->streams_lock);
