@@ -193,7 +193,6 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstMapInfo in, out;
   GstBuffer *outbuf;
   GstClockTime pts;
-  gsize frame_bytes;
   gboolean stepped = TRUE, reset_on_discont;
   guint n, O;
 
@@ -203,19 +202,10 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  frame_bytes = (gsize) s->channels * (s->s16 ? 2 : 4);
-  gst_buffer_map (buf, &in, GST_MAP_READ);
-  if (in.size % frame_bytes != 0) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("A buffer does not hold a whole number of frames."),
-        ("%s: %" G_GSIZE_FORMAT " bytes is not a multiple of the %"
-            G_GSIZE_FORMAT "-byte frame", GST_PAD_NAME (pad), in.size,
-            frame_bytes));
-    gst_buffer_unmap (buf, &in);
+  if (!gst_lstm_map_frames (self, buf, s->channels, s->s16, &in, &n)) {
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
-  n = in.size / frame_bytes;
   pts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : s->next_pts;
   O = lstm_model_get_output_size (self->model);
   outbuf = gst_buffer_new_allocate (NULL, (gsize) n * O * sizeof (float), NULL);

@@ -1315,13 +1315,32 @@ run_held (GstLstm * self)
   return ret;
 }
 
+gboolean
+gst_lstm_map_frames (GstLstm * self, GstBuffer * buf, guint channels,
+    gboolean s16, GstMapInfo * map, guint * n_frames)
+{
+  gsize frame_bytes = (gsize) channels * (s16 ? 2 : 4);
+
+  gst_buffer_map (buf, map, GST_MAP_READ);
+  if (map->size % frame_bytes != 0) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
+        ("A buffer does not hold a whole number of frames."),
+        ("%" G_GSIZE_FORMAT " bytes is not a multiple of the %" G_GSIZE_FORMAT
+            "-byte frame (%u %s values)", map->size, frame_bytes, channels,
+            s16 ? "S16LE" : "F32LE"));
+    gst_buffer_unmap (buf, map);
+    return FALSE;
+  }
+  *n_frames = map->size / frame_bytes;
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
   GstLstm *self = GST_LSTM (parent);
   GstFlowReturn ret;
   GstMapInfo map;
-  gsize frame_bytes;
   GstClockTime pts;
   guint n;
 
@@ -1337,19 +1356,10 @@ gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     return ret;
   }
 
-  frame_bytes = (gsize) self->channels * (self->s16 ? 2 : 4);
-  gst_buffer_map (buf, &map, GST_MAP_READ);
-  if (map.size % frame_bytes != 0) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("A buffer does not hold a whole number of frames."),
-        ("%" G_GSIZE_FORMAT " bytes is not a multiple of the %" G_GSIZE_FORMAT
-            "-byte frame (%u %s values)", map.size, frame_bytes,
-            self->channels, self->s16 ? "S16LE" : "F32LE"));
-    gst_buffer_unmap (buf, &map);
+  if (!gst_lstm_map_frames (self, buf, self->channels, self->s16, &map, &n)) {
     gst_buffer_unref (buf);
     return GST_FLOW_ERROR;
   }
-  n = map.size / frame_bytes;
   pts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : self->next_pts;
 
   if (n == 0)

@@ -96,6 +96,12 @@ struct _GstLstm
   gpointer *batch_args;         /* [3 * batch_capacity]: states, inputs, outputs */
 };
 
+/* Maps a buffer of frames for reading; a buffer that is not a whole number
+ * of frames is an element error (FALSE, nothing mapped). (gstlstm.c, also
+ * for the request pads) */
+gboolean gst_lstm_map_frames (GstLstm * self, GstBuffer * buf,
+    guint channels, gboolean s16, GstMapInfo * map, guint * n_frames);
+
 /* The sink caps on offer (gstlstm.c), also for the request pads. */
 GstCaps *gst_lstm_sink_query_caps (GstLstm * self, GstCaps * filter);
 
