@@ -19,6 +19,7 @@ files. Writes <split>.wav (16 kHz mono S16) and <split>.srt for train, val
 and test, plus stream.wav / stream.txt (several test-voice words with pauses,
 and what was said when) for the streaming demo.
 """
+import hashlib
 import os
 import subprocess
 import sys
@@ -45,8 +46,8 @@ TAIL = 0.1              # seconds of noise after the last slot
 # train, and in val and test
 SETTINGS = {
     "tiny": (6, 2, 3, 1, 1),
-    "small": (16, 6, 10, 5, 3),
-    "full": (60, 20, 20, 12, 3),
+    "small": (30, 6, 10, 3, 3),
+    "full": (64, 16, 20, 10, 3),
 }
 
 
@@ -197,8 +198,10 @@ def main():
     out = sys.argv[1]
     setting = sys.argv[2] if len(sys.argv) > 2 else "small"
     n_train, n_val, n_test, per_class, per_class_eval = SETTINGS[setting]
+    # the cache is valid for this very script and setting
     stamp = os.path.join(out, "done")
-    if os.path.exists(stamp):
+    key = hashlib.sha256(open(__file__, "rb").read()).hexdigest() + setting
+    if os.path.exists(stamp) and open(stamp).read() == key:
         print("data: %s (cached)" % out)
         return
     os.makedirs(out, exist_ok=True)
@@ -216,7 +219,8 @@ def main():
         make_stream(maker, test, out)
     with open(os.path.join(out, "labels.txt"), "w") as f:
         f.write(",".join(LABELS) + "\n")
-    open(stamp, "w").close()
+    with open(stamp, "w") as f:
+        f.write(key)
 
 
 if __name__ == "__main__":
