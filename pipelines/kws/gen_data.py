@@ -45,7 +45,7 @@ TAIL = 0.1              # seconds of noise after the last slot
 # setting: voices in train, val, test; utterances per class and voice in
 # train, and in val and test
 SETTINGS = {
-    "tiny": (6, 2, 3, 1, 1),
+    "tiny": (12, 2, 4, 2, 1),
     "small": (30, 6, 10, 3, 3),
     "full": (64, 16, 20, 10, 3),
 }
