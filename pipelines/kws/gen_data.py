@@ -109,8 +109,22 @@ class Maker:
             if len(x) <= max_seconds * RATE_TTS or speed > 400:
                 break
             speed += 40
-        x = x[:int(max_seconds * RATE_TTS)]
+        x = self.perturb(x)[:int(max_seconds * RATE_TTS)]
         return x * self.rng.uniform(0.1, 0.6) / max(np.abs(x).max(), 1e-9)
+
+    def perturb(self, x):
+        """Another speaker from the same voice: every frequency scaled by a
+        factor in [0.85, 1.15] (resampling: pitch and formants move
+        together, as with a longer or shorter vocal tract; the duration
+        changes by the inverse), then a random spectral tilt, the one-pole
+        filter y[n] = x[n] + a y[n-1], a in [-0.5, 0.5]."""
+        f = self.rng.uniform(0.85, 1.15)
+        t = np.arange(0, len(x) - 1, f)
+        y = np.interp(t, np.arange(len(x)), x)
+        a = self.rng.uniform(-0.5, 0.5)
+        for n in range(1, len(y)):
+            y[n] += a * y[n - 1]
+        return y
 
     def slot(self, word, variant):
         """SLOT seconds: the word (None: silence) at a random offset in noise
@@ -172,7 +186,8 @@ def make_split(maker, name, voices, per_class, out):
 
 def make_stream(maker, voices, out):
     """Words with pauses of 0.5-1.5 s in one test voice, at 20 dB SNR."""
-    words = ["yes", "marvin", "stop", "left", "go", "house", "down", "off"]
+    words = ["yes", "marvin", "stop", "left", "go", "house", "down", "off",
+             "up", "tree", "right", "no", "six", "on", "follow", "stop"]
     v = voices[0]
     parts, truth, t = [], [], 0.0
     for w in words:

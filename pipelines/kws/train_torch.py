@@ -3,7 +3,7 @@
 
     train_torch.py DATA_DIR [--hidden-size H] [--epochs E] [--lr LR]
                    [--clip-grad-norm C] [--batch-size B] [--patience P]
-                   [--mel-bins N] [--seed S]
+                   [--finetune-epochs F] [--mel-bins N] [--seed S]
 
 Features: torchaudio.compliance.kaldi.fbank on each cue's samples (the
 frames lstmfeatures gives lstmtrain for that cue: lstmfeatures matches
@@ -11,7 +11,8 @@ torchaudio, see the README). Network: nn.LSTM + nn.Linear, inputs
 normalized by the training frames' mean and std, cross-entropy on every
 frame of a sequence (lstmtrain's default), Adam, gradient clipping, 10 %
 of the training sequences held out for early stopping, the best epoch by
-validation loss kept. Held-out accuracy: the last frame's class, as
+validation loss kept; then, as run.sh does with lstmtrain's init-model,
+F more epochs at a tenth of the learning rate from that model. Held-out accuracy: the last frame's class, as
 `lstm output-mode=last` reads it.
 """
 import argparse
@@ -54,19 +55,22 @@ def frame_loss(net, x, y):
         y[:, None].expand(-1, out.shape[1]).reshape(-1))
 
 
-def train(a, x, y, n_out):
-    g = torch.Generator().manual_seed(a.seed)
-    torch.manual_seed(a.seed)
-    perm = torch.randperm(len(x), generator=g)
+def split(a, x, y):
+    """(train x, train y, val x, val y): 10 % of the sequences held out."""
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(
+        a.seed))
     n_val = int(round(0.1 * len(x)))
-    xv, yv, xt, yt = x[perm[:n_val]], y[perm[:n_val]], x[perm[n_val:]], \
-        y[perm[n_val:]]
-    flat = xt.reshape(-1, x.shape[-1])
-    net = Net(x.shape[-1], a.hidden_size, n_out, flat.mean(0),
-              flat.std(0, unbiased=False).clamp_min(1e-6))
-    opt = torch.optim.Adam(net.parameters(), lr=a.lr)
+    return x[perm[n_val:]], y[perm[n_val:]], x[perm[:n_val]], y[perm[:n_val]]
+
+
+def stage(net, data, lr, epochs, a, name):
+    """Adam from a fresh state for up to `epochs`; keeps the epoch of the
+    best validation loss, stops after a.patience epochs without one."""
+    xt, yt, xv, yv = data
+    g = torch.Generator().manual_seed(a.seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     best, best_state, stale = float("inf"), None, 0
-    for epoch in range(a.epochs):
+    for epoch in range(epochs):
         net.train()
         order = torch.randperm(len(xt), generator=g)
         for i in range(0, len(xt), a.batch_size):
@@ -79,9 +83,9 @@ def train(a, x, y, n_out):
                                                a.clip_grad_norm)
             opt.step()
         with torch.no_grad():
-            vl = frame_loss(net, xv, yv).item()
-        print("torch epoch %d: train-loss %.4f val-loss %.4f" %
-              (epoch + 1, loss.item(), vl), flush=True)
+            vl = frame_loss(net.eval(), xv, yv).item()
+        print("torch %s epoch %d: train-loss %.4f val-loss %.4f" %
+              (name, epoch + 1, loss.item(), vl), flush=True)
         if vl < best:
             best, stale = vl, 0
             best_state = {k: v.clone() for k, v in net.state_dict().items()}
@@ -90,6 +94,18 @@ def train(a, x, y, n_out):
             if a.patience and stale >= a.patience:
                 break
     net.load_state_dict(best_state)
+
+
+def train(a, x, y, n_out):
+    """Two stages as run.sh trains: lr, then lr / 10 from the best model."""
+    torch.manual_seed(a.seed)
+    data = split(a, x, y)
+    flat = data[0].reshape(-1, x.shape[-1])
+    net = Net(x.shape[-1], a.hidden_size, n_out, flat.mean(0),
+              flat.std(0, unbiased=False).clamp_min(1e-6))
+    stage(net, data, a.lr, a.epochs, a, "stage 1")
+    if a.finetune_epochs:
+        stage(net, data, a.lr / 10, a.finetune_epochs, a, "stage 2")
     return net.eval()
 
 
@@ -101,7 +117,8 @@ def main():
     ap.add_argument("--lr", type=float, default=0.005)
     ap.add_argument("--clip-grad-norm", type=float, default=5.0)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--finetune-epochs", type=int, default=0)
     ap.add_argument("--mel-bins", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
