@@ -68,7 +68,9 @@ def speak(word, voice, speed, pitch, tmp):
                     str(pitch), "-w", path, word], check=True)
     with wave.open(path) as w:
         x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
-    loud = np.nonzero(np.abs(x) > 0.05 * np.abs(x).max())[0]
+    # espeak-ng pads with digital silence; a higher threshold would cut
+    # the quiet /f/ of "off" or the /p/ of "up" (-46 dB here)
+    loud = np.nonzero(np.abs(x) > 0.005 * np.abs(x).max())[0]
     return x[loud[0]:loud[-1] + 1] if len(loud) else x
 
 
@@ -109,22 +111,8 @@ class Maker:
             if len(x) <= max_seconds * RATE_TTS or speed > 400:
                 break
             speed += 40
-        x = self.perturb(x)[:int(max_seconds * RATE_TTS)]
+        x = x[:int(max_seconds * RATE_TTS)]
         return x * self.rng.uniform(0.1, 0.6) / max(np.abs(x).max(), 1e-9)
-
-    def perturb(self, x):
-        """Another speaker from the same voice: every frequency scaled by a
-        factor in [0.85, 1.15] (resampling: pitch and formants move
-        together, as with a longer or shorter vocal tract; the duration
-        changes by the inverse), then a random spectral tilt, the one-pole
-        filter y[n] = x[n] + a y[n-1], a in [-0.5, 0.5]."""
-        f = self.rng.uniform(0.85, 1.15)
-        t = np.arange(0, len(x) - 1, f)
-        y = np.interp(t, np.arange(len(x)), x)
-        a = self.rng.uniform(-0.5, 0.5)
-        for n in range(1, len(y)):
-            y[n] += a * y[n - 1]
-        return y
 
     def slot(self, word, variant):
         """SLOT seconds: the word (None: silence) at a random offset in noise
