@@ -74,7 +74,7 @@ status=$?
 check "gst-launch-1.0 ... lstmtrain task=forecast finishes; lstm runs its model" $status $?
 [ $status -eq 0 ] || sed 's/^/# /' "$work/err"
 
-# The keyword-spotting demo end to end on its tiny setting (16 espeak-ng
+# The keyword-spotting demo end to end on its tiny setting (18 espeak-ng
 # voices; data, training, evaluation, streaming): the held-out voices'
 # accuracy must be at least 0.25, three times chance (12 classes; this
 # machine gives 0.56), and the stream demo must print its detections.

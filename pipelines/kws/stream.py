@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Streaming keyword spotting: prints each keyword heard, with its time.
 
-    stream.py MODEL [WAV | --mic] [--truth stream.txt] [--realtime]
+    stream.py MODEL [WAV | --mic | --source DESC] --labels labels.txt
+              [--truth stream.txt]
 
     appsrc (the WAV in 20 ms blocks) or autoaudiosrc
       ! lstmfeatures ! tee ! queue ! lstm name=a ! appsink
@@ -34,7 +35,7 @@ import gi
 import numpy as np
 
 gi.require_version("Gst", "1.0")
-from gi.repository import GLib, Gst  # noqa: E402
+from gi.repository import Gst  # noqa: E402
 
 import kwsdata  # noqa: E402
 
@@ -52,7 +53,7 @@ class Detector:
     def __init__(self, labels, keywords):
         self.labels, self.keywords = labels, keywords
         self.frames = ({}, {})          # branch -> {frame index: posterior}
-        self.next = 0                   # next frame index to decide
+        self.next = None                # next frame index to decide
         self.recent = []
         self.quiet_until = -1.0
         self.last = None                # last word detected, until re-armed
@@ -63,6 +64,8 @@ class Detector:
         with self.lock:
             for k, p in enumerate(posts):
                 self.frames[branch][first + k] = p
+            if self.next is None:       # a live source starts after 0
+                self.next = first
             while all(self.next in f for f in self.frames):
                 self.decide(self.next)
                 self.next += 1
@@ -88,10 +91,10 @@ class Detector:
                   flush=True)
 
 
-def build(model, mic, mel_bins):
-    src = ("autoaudiosrc ! audioconvert ! audioresample ! "
-           "audio/x-raw,format=S16LE,channels=1,rate=16000" if mic else
-           "appsrc name=src format=time")
+def build(model, source, mel_bins):
+    src = ("%s ! audioconvert ! audioresample ! "
+           "audio/x-raw,format=S16LE,channels=1,rate=16000" % source
+           if source else "appsrc name=src format=time")
     branch = ("t. ! queue ! lstm name={0} model=\"%s\" ! "
               "audio/x-raw,format=F32LE ! appsink name={0}sink "
               "emit-signals=true sync=false wait-on-eos=false" % model)
@@ -125,7 +128,7 @@ def connect_branch(pipe, name, offset, detector, n_out):
     pipe.get_by_name(name + "sink").connect("new-sample", on_sample)
 
 
-def push_wav(src, path, realtime):
+def push_wav(src, path):
     """The WAV in BLOCK-second buffers, as a sound card would give them."""
     x, rate = kwsdata.read_wav(path)
     src.set_property("caps", Gst.Caps.from_string(
@@ -162,23 +165,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
     ap.add_argument("wav", nargs="?")
-    ap.add_argument("--mic", action="store_true")
+    ap.add_argument("--mic", action="store_true",
+                    help="listen to the microphone (autoaudiosrc)")
+    ap.add_argument("--source", help="any other live source, as a "
+                    "gst-launch-1.0 description")
     ap.add_argument("--truth")
     ap.add_argument("--labels", required=True,
                     help="the labels file of the data (labels.txt)")
     ap.add_argument("--mel-bins", type=int, default=40)
     a = ap.parse_args()
-    if not a.mic and not a.wav:
-        sys.exit("stream.py: give a WAV or --mic")
+    source = "autoaudiosrc" if a.mic else a.source
+    if not source and not a.wav:
+        sys.exit("stream.py: give a WAV, --mic or --source")
     Gst.init(None)
     labels = open(a.labels).read().strip().split(",")
     detector = Detector(labels, set(labels) - {"unknown", "silence"})
-    pipe = build(a.model, a.mic, a.mel_bins)
+    pipe = build(a.model, source, a.mel_bins)
     connect_branch(pipe, "a", 0.0, detector, len(labels))
     connect_branch(pipe, "b", RESET_PERIOD / 2, detector, len(labels))
     pipe.set_state(Gst.State.PLAYING)
-    if not a.mic:
-        push_wav(pipe.get_by_name("src"), a.wav, False)
+    if not source:
+        push_wav(pipe.get_by_name("src"), a.wav)
     msg = pipe.get_bus().timed_pop_filtered(
         Gst.CLOCK_TIME_NONE, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     pipe.set_state(Gst.State.NULL)
