@@ -46,7 +46,7 @@ TAIL = 0.1              # seconds of noise after the last slot
 # train, and in val and test
 SETTINGS = {
     "tiny": (12, 2, 4, 2, 1),
-    "small": (30, 6, 10, 3, 3),
+    "small": (40, 6, 10, 4, 3),
     "full": (64, 16, 20, 10, 3),
 }
 
