@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Held-out accuracy of a keyword model, one prediction per utterance.
 
-    evaluate.py MODEL SPLIT_PREFIX [NAME] [--mel-bins N]
+    evaluate.py MODEL SPLIT_PREFIX [NAME] [--mel-bins N] [--brief]
 
 Pushes each cue of SPLIT_PREFIX.wav/.srt as one DISCONT buffer through
 
@@ -70,12 +70,15 @@ def main():
                     "without the extension")
     ap.add_argument("name", nargs="?", default="lstm (gst-lstm)")
     ap.add_argument("--mel-bins", type=int, default=40)
+    ap.add_argument("--brief", action="store_true",
+                    help="the accuracy only, no confusion matrix")
     a = ap.parse_args()
     utts, rate = kwsdata.utterances(a.split)
     labels = open(os.path.join(os.path.dirname(a.split),
                        "labels.txt")).read().strip()
     pred = predict(a.model, utts, rate, a.mel_bins)
-    kwsdata.report(a.name, labels.split(","), [u[1] for u in utts], pred)
+    kwsdata.report(a.name, labels.split(","), [u[1] for u in utts], pred,
+                   not a.brief)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def utterances(prefix):
              label) for a, b, label in read_srt(prefix + ".srt")], rate
 
 
-def report(name, labels, truth, pred):
+def report(name, labels, truth, pred, matrix=True):
     """Prints the accuracy and the confusion matrix; returns the accuracy."""
     k = len(labels)
     cm = np.zeros((k, k), int)
@@ -47,6 +47,8 @@ def report(name, labels, truth, pred):
     acc = np.trace(cm) / max(cm.sum(), 1)
     print("%s: accuracy %.4f (%d of %d utterances)" %
           (name, acc, np.trace(cm), cm.sum()))
+    if not matrix:
+        return acc
     w = max(len(s) for s in labels)
     print("  %*s  %s   (rows: truth, columns: prediction)" %
           (w, "", " ".join("%4.4s" % s for s in labels)))

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Keyword spotting from nothing: espeak-ng data, training in one
-# gst-launch-1.0 line, held-out-voice accuracy, a streaming demo.
+# Keyword spotting from nothing: espeak-ng data, training with
+# gst-launch-1.0 (filesrc ! wavparse ! lstmfeatures ! lstmtrain, labels from
+# filesrc ! subparse), held-out-voice accuracy, a streaming demo.
 #
 #   pipelines/kws/run.sh [tiny|small|full]      (default: $KWS_SETTING or small)
 #
@@ -15,9 +16,9 @@ export GST_PLUGIN_PATH="$top/build/plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 setting=${1:-${KWS_SETTING:-small}}
 dir=${KWS_DIR:-$top/build/kws/$setting}
 
-# training settings per data setting: LSTM units, most epochs (then most
-# epochs of the second run), early stop
-# after this many epochs without a better validation loss (0: never)
+# training settings per data setting: LSTM units, most epochs, most epochs
+# of the second run, and early stopping after this many epochs without a
+# better validation loss (0: never)
 case $setting in
   tiny) hidden=64; epochs=60; finetune=5; patience=0 ;;
   small) hidden=128; epochs=30; finetune=8; patience=6 ;;
@@ -53,6 +54,8 @@ train 2 "$(awk -v r=$lr 'BEGIN { print r / 10 }')" $finetune \
   init-model=kws-stage1.safetensors model=kws.safetensors
 
 echo "== held-out voices: lstmfeatures ! lstm output-mode=last per utterance"
+/usr/bin/python3 "$here/evaluate.py" kws.safetensors val "lstm, val voices" \
+  --brief
 /usr/bin/python3 "$here/evaluate.py" kws.safetensors test "lstm, test voices"
 
 if [ "${KWS_TORCH:-0}" = 1 ]; then
