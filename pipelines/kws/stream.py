@@ -41,7 +41,7 @@ import kwsdata  # noqa: E402
 
 RESET_PERIOD = 1.0      # s between resets of one branch
 SMOOTH = 10             # frames (10 ms each) averaged
-THRESHOLD = 0.7         # smoothed posterior to detect a keyword
+THRESHOLD = 0.9         # smoothed posterior to detect a keyword
 REFRACTORY = 0.8        # s without detections after one
 BLOCK = 0.02            # s of audio per buffer pushed from a WAV
 FRAME = 0.01            # s per feature frame (lstmfeatures' frame-shift)
