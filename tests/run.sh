@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh clang libclang-rt-14-dev python3-gi python3-gst-1.0 \
-  gir1.2-gst-plugins-base-1.0
+  gir1.2-gst-plugins-base-1.0 espeak-ng sox python3-numpy
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -30,7 +30,7 @@ gst-launch-1.0 -q audiotestsrc num-buffers=10 samplesperbuffer=10 \
 
 mapfile -t lines < <(sed -n 's/^ \* \(gst-launch-1.0 .*\)$/\1/p' \
   "$src/plugin/gstlstm.c")
-echo "1..$((${#lines[@]} + 3))"
+echo "1..$((${#lines[@]} + 4))"
 [ "${#lines[@]}" -ge 2 ] || { echo "Bail out! no launch lines found"; exit 1; }
 
 for line in "${lines[@]}"; do
@@ -84,6 +84,21 @@ out=$(cd "$work" && timeout 120 gst-launch-1.0 -q audiotestsrc num-buffers=20 \
 status=$?
 [ "$(printf '%s\n' "$out" | grep -c .)" -eq 20 ]
 check "gst-launch-1.0 ... lstmtrain task=forecast finishes; lstm runs its model" $status $?
+[ $status -eq 0 ] || sed 's/^/# /' "$work/err"
+
+# The keyword-spotting demo end to end on its tiny setting (18 espeak-ng
+# voices; data, training, evaluation, streaming): the held-out voices'
+# accuracy must be at least 0.25, three times chance (12 classes; this
+# machine gives 0.56), and the stream demo must print its detections.
+out=$(KWS_DIR="$work/kws" timeout 240 "$src/pipelines/kws/run.sh" tiny \
+  2>"$work/err")
+status=$?
+printf '%s\n' "$out" | grep -E '^(lstm|stream)' | sed 's/^/# /'
+acc=$(printf '%s\n' "$out" | sed -n 's/^lstm, test voices: accuracy \([0-9.]*\).*/\1/p')
+awk -v a="${acc:-0}" 'BEGIN { exit !(a >= 0.25) }' &&
+  printf '%s\n' "$out" | grep -qE '^[a-z]+ at [0-9]+\.[0-9]{2} s \(p=[01]\.[0-9]{2}\)$' &&
+  printf '%s\n' "$out" | grep -q '^stream: [0-9]* of [0-9]* keywords detected'
+check "pipelines/kws/run.sh tiny: held-out accuracy ${acc:-none} >= 0.25, detections printed" $status $?
 [ $status -eq 0 ] || sed 's/^/# /' "$work/err"
 
 exit $((failed > 0))

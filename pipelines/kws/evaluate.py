@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Held-out accuracy of a keyword model, one prediction per utterance.
+
+    evaluate.py MODEL SPLIT_PREFIX [NAME] [--mel-bins N] [--brief]
+
+Pushes each cue of SPLIT_PREFIX.wav/.srt as one DISCONT buffer through
+
+    appsrc ! lstmfeatures ! lstm output-mode=last ! appsink
+
+A DISCONT makes lstmfeatures restart its framing and lstm end the sequence:
+its last frame's prediction comes out, and the state starts afresh for the
+next utterance. Prints the accuracy and the confusion matrix.
+"""
+import argparse
+import json
+import os
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
+
+import kwsdata  # noqa: E402
+
+
+def predict(model, utts, rate, mel_bins):
+    """The label lstm gives each utterance (list of (samples, label))."""
+    Gst.init(None)
+    pipe = Gst.parse_launch(
+        "appsrc name=src format=time caps=audio/x-raw,format=S16LE,"
+        "layout=interleaved,channels=1,rate=%d ! lstmfeatures num-mel-bins=%d"
+        " ! lstm model=\"%s\" output-mode=last text-format=json ! "
+        "text/x-raw ! appsink name=sink sync=false "
+        "wait-on-eos=false" % (rate, mel_bins, model))
+    src, sink = pipe.get_by_name("src"), pipe.get_by_name("sink")
+    pipe.set_state(Gst.State.PLAYING)
+    t = 0
+    for x, _ in utts:
+        buf = Gst.Buffer.new_wrapped(x.tobytes())
+        buf.pts = t
+        buf.duration = Gst.util_uint64_scale(len(x), Gst.SECOND, rate)
+        buf.set_flags(Gst.BufferFlags.DISCONT)
+        t += buf.duration
+        src.emit("push-buffer", buf)
+    src.emit("end-of-stream")
+    msg = pipe.get_bus().timed_pop_filtered(
+        Gst.CLOCK_TIME_NONE, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    if msg.type == Gst.MessageType.ERROR:
+        sys.exit("evaluate.py: %s" % msg.parse_error()[0].message)
+    out = []
+    while True:
+        s = sink.emit("try-pull-sample", 0)
+        if s is None:
+            break
+        b = s.get_buffer()
+        text = b.extract_dup(0, b.get_size()).decode()
+        out += [json.loads(line)["label"] for line in text.splitlines()]
+    pipe.set_state(Gst.State.NULL)
+    if len(out) != len(utts):
+        sys.exit("evaluate.py: %d predictions for %d utterances" %
+                 (len(out), len(utts)))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("split", help="path of <split>.wav / <split>.srt "
+                    "without the extension")
+    ap.add_argument("name", nargs="?", default="lstm (gst-lstm)")
+    ap.add_argument("--mel-bins", type=int, default=40)
+    ap.add_argument("--brief", action="store_true",
+                    help="the accuracy only, no confusion matrix")
+    a = ap.parse_args()
+    utts, rate = kwsdata.utterances(a.split)
+    labels = open(os.path.join(os.path.dirname(a.split),
+                       "labels.txt")).read().strip()
+    pred = predict(a.model, utts, rate, a.mel_bins)
+    kwsdata.report(a.name, labels.split(","), [u[1] for u in utts], pred,
+                   not a.brief)
+
+
+if __name__ == "__main__":
+    main()
