@@ -7,8 +7,9 @@
  * `stream-wait` has passed, and then the thread that completes the set
  * steps all the waiting streams together, min (frames waiting) frames at
  * a time, with lstm_streams_forward: one matrix product per frame time for
- * all of them. Each thread then pushes its own output buffer on its
- * src_%u. Every stream's outputs are bit for bit those of a separate lstm
+ * all of them. The step runs outside the lock: while it runs, the other
+ * streams can gather and step in another thread (on another core). Each
+ * thread then pushes its own output buffer on its src_%u. Every stream's outputs are bit for bit those of a separate lstm
  * element (lstm_streams_forward promises lstm_forward's bits).
  *
  * The mode emits prediction vectors for every frame (output-mode=frame);
@@ -51,6 +52,7 @@ typedef struct
   gint rate;                    /* frames per second */
   gboolean s16;
   gboolean eos, flushing;
+  gboolean stepping;            /* in a step running outside the lock */
   GstClockTime next_pts;        /* expected PTS of the next frame */
   GArray *in;                   /* floats: the frames of the buffer */
   GArray *last;                 /* floats: the latest output frame, or empty */
@@ -79,23 +81,47 @@ reset_stream (GstLstmStream * s)
 
 /* ------------------------------------------------------------ stepping */
 
-/* Called with streams_lock: scratch and argument arrays for every stream. */
-static void
-ensure_batch (GstLstm * self)
+/* Scratch of one step: lstm_streams_forward's, its arguments, its streams. */
+typedef struct
 {
-  guint n = self->streams->len;
+  LstmStreams *scratch;
+  guint capacity;
+  gpointer *args;               /* [3 * capacity]: states, inputs, outputs */
+  GstLstmStream **members;      /* [capacity] */
+} Step;
 
-  if (self->batch != NULL && self->batch_capacity >= n)
-    return;
-  g_clear_pointer (&self->batch, lstm_streams_free);
-  g_free (self->batch_args);
-  self->batch_capacity = MAX (n, 4);
-  self->batch = lstm_streams_new (self->model, self->batch_capacity, 0);
-  self->batch_args = g_new0 (gpointer, 3 * (gsize) self->batch_capacity);
+static void
+step_free (Step * st)
+{
+  lstm_streams_free (st->scratch);
+  g_free (st->args);
+  g_free (st->members);
+  g_free (st);
 }
 
-/* Called with streams_lock: TRUE when every live stream has frames
- * waiting (a stream without caps, at EOS or flushing does not count). */
+/* Called with streams_lock: scratch for as many streams as there are. */
+static Step *
+take_step (GstLstm * self)
+{
+  guint n = self->streams->len;
+  Step *st = self->free_steps->len > 0 ?
+      g_ptr_array_steal_index_fast (self->free_steps,
+      self->free_steps->len - 1) : NULL;
+
+  if (st != NULL && st->capacity >= n)
+    return st;
+  g_clear_pointer (&st, step_free);
+  st = g_new0 (Step, 1);
+  st->capacity = MAX (n, 4);
+  st->scratch = lstm_streams_new (self->model, st->capacity, 0);
+  st->args = g_new0 (gpointer, 3 * (gsize) st->capacity);
+  st->members = g_new0 (GstLstmStream *, st->capacity);
+  return st;
+}
+
+/* Called with streams_lock: TRUE when every live stream not in a running
+ * step has frames waiting (a stream without caps, at EOS or flushing does
+ * not count). */
 static gboolean
 all_waiting (GstLstm * self)
 {
@@ -103,63 +129,68 @@ all_waiting (GstLstm * self)
 
   for (i = 0; i < self->streams->len; i++) {
     GstLstmStream *s = self->streams->pdata[i];
-    if (s->state != NULL && !s->eos && !s->flushing && s->done >= s->n)
+    if (s->state != NULL && !s->eos && !s->flushing && !s->stepping
+        && s->done >= s->n)
       return FALSE;
   }
   return TRUE;
 }
 
-/* Called with streams_lock: steps every waiting stream by the frames they
- * all have, together. */
+/* Called with streams_lock, which it releases while the step runs: steps
+ * every waiting stream not in another step by the frames they all have. */
 static void
 step_waiting (GstLstm * self)
 {
-  LstmState **states;
-  const float **inputs;
-  float **outputs;
-  guint i, n = 0, k = G_MAXUINT;
+  Step *st = take_step (self);
+  LstmState **states = (LstmState **) st->args;
+  const float **inputs = (const float **) (st->args + st->capacity);
+  float **outputs = (float **) (st->args + 2 * st->capacity);
+  guint i, n = 0, k = G_MAXUINT, O = lstm_model_get_output_size (self->model);
 
-  ensure_batch (self);
-  states = (LstmState **) self->batch_args;
-  inputs = (const float **) (self->batch_args + self->batch_capacity);
-  outputs = (float **) (self->batch_args + 2 * self->batch_capacity);
   for (i = 0; i < self->streams->len; i++) {
     GstLstmStream *s = self->streams->pdata[i];
-    if (s->done >= s->n || s->flushing)
+    if (s->done >= s->n || s->flushing || s->stepping)
       continue;
+    s->stepping = TRUE;
+    st->members[n] = s;
     states[n] = s->state;
     inputs[n] = (const float *) s->in->data + (gsize) s->done * s->channels;
-    outputs[n] = s->out + (gsize) s->done *
-        lstm_model_get_output_size (self->model);
+    outputs[n] = s->out + (gsize) s->done * O;
     k = MIN (k, s->n - s->done);
     n++;
   }
-  if (n == 0)
-    return;
-  lstm_streams_forward (self->batch, self->model, states, n, inputs, k,
-      outputs);
-  for (i = 0; i < self->streams->len; i++) {
-    GstLstmStream *s = self->streams->pdata[i];
-    if (s->done < s->n && !s->flushing)
-      s->done += k;
+  if (n > 0) {
+    g_mutex_unlock (&self->streams_lock);
+    lstm_streams_forward (st->scratch, self->model, states, n, inputs, k,
+        outputs);
+    g_mutex_lock (&self->streams_lock);
   }
+  for (i = 0; i < n; i++) {
+    st->members[i]->done += k;
+    st->members[i]->stepping = FALSE;
+  }
+  g_ptr_array_add (self->free_steps, st);
   g_cond_broadcast (&self->streams_cond);
 }
 
 /* Called with streams_lock: waits until this stream's frames are stepped
  * (by whichever thread completes a set, or by this one once stream-wait
- * has passed). FALSE when the stream started flushing. */
+ * has passed). FALSE when the stream started flushing (once no step is
+ * writing its outputs). */
 static gboolean
 wait_stepped (GstLstm * self, GstLstmStream * s)
 {
   s->since = g_get_monotonic_time ();
   while (s->done < s->n) {
     gint64 deadline = s->since + self->stream_wait / 1000;
-    if (s->flushing)
+    if (s->flushing && !s->stepping)
       return FALSE;
-    if (all_waiting (self)
-        || !g_cond_wait_until (&self->streams_cond, &self->streams_lock,
-            deadline))
+    if (s->stepping)
+      g_cond_wait (&self->streams_cond, &self->streams_lock);
+    else if (all_waiting (self))
+      step_waiting (self);
+    else if (!g_cond_wait_until (&self->streams_cond, &self->streams_lock,
+            deadline) && !s->stepping && !s->flushing && s->done < s->n)
       step_waiting (self);
   }
   return TRUE;
@@ -477,6 +508,8 @@ gst_lstm_streams_init (GstLstm * self)
   g_mutex_init (&self->streams_lock);
   g_cond_init (&self->streams_cond);
   self->streams = g_ptr_array_new ();
+  self->free_steps = g_ptr_array_new_with_free_func ((GDestroyNotify)
+      step_free);
   self->stream_wait = 5 * GST_MSECOND;
 }
 
@@ -488,8 +521,7 @@ gst_lstm_streams_finalize (GstLstm * self)
   for (i = 0; i < self->streams->len; i++)
     stream_free (self->streams->pdata[i]);
   g_ptr_array_unref (self->streams);
-  g_clear_pointer (&self->batch, lstm_streams_free);
-  g_free (self->batch_args);
+  g_ptr_array_unref (self->free_steps);
   g_mutex_clear (&self->streams_lock);
   g_cond_clear (&self->streams_cond);
 }
@@ -516,11 +548,9 @@ gst_lstm_streams_stop (GstLstm * self)
     GstLstmStream *s = self->streams->pdata[i];
     g_clear_pointer (&s->state, lstm_state_free);
     g_array_set_size (s->last, 0);
-    s->eos = s->flushing = FALSE;
+    s->eos = s->flushing = s->stepping = FALSE;
     s->next_pts = GST_CLOCK_TIME_NONE;
   }
-  g_clear_pointer (&self->batch, lstm_streams_free);
-  g_clear_pointer (&self->batch_args, g_free);
-  self->batch_capacity = 0;
+  g_ptr_array_set_size (self->free_steps, 0);
   g_mutex_unlock (&self->streams_lock);
 }

@@ -91,9 +91,7 @@ struct _GstLstm
   GPtrArray *streams;           /* GstLstmStream* */
   guint next_stream;            /* the number of the next sink_%u */
   guint64 stream_wait;          /* property: ns a stream waits for the rest */
-  LstmStreams *batch;           /* scratch for batch_capacity streams */
-  guint batch_capacity;
-  gpointer *batch_args;         /* [3 * batch_capacity]: states, inputs, outputs */
+  GPtrArray *free_steps;        /* scratch of steps not running now */
 };
 
 /* Maps a buffer of frames for reading; a buffer that is not a whole number
