@@ -156,7 +156,9 @@ lstm_cmn_push (LstmCmn * cmn, const float *frames, guint64 n_frames, float *out)
   guint64 i, written = 0;
 
   g_return_val_if_fail (cmn != NULL, 0);
-  g_return_val_if_fail (n_frames == 0 || (frames != NULL && out != NULL), 0);
+  g_return_val_if_fail (n_frames == 0 || frames != NULL, 0);
+  g_return_val_if_fail (out != NULL
+      || lstm_cmn_frames_after (cmn, n_frames) == 0, 0);
   for (i = 0; i < n_frames; i++) {
     memcpy (cmn->ring + (gsize) (cmn->n_in % cmn->cap) * cmn->dim,
         frames + i * cmn->dim, cmn->dim * sizeof (float));

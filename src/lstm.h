@@ -765,8 +765,8 @@ guint64 lstm_cmn_get_frames_done (const LstmCmn * cmn);
 /* Frames lstm_cmn_push would write for n_frames more frames. */
 guint64 lstm_cmn_frames_after (const LstmCmn * cmn, guint64 n_frames);
 /* Takes [n_frames, dim] frames, writes the frames now known to `out`
- * (room for lstm_cmn_frames_after (cmn, n_frames) frames; not `frames`
- * itself) and returns how many. */
+ * (room for lstm_cmn_frames_after (cmn, n_frames) frames, NULL if that
+ * is 0; not `frames` itself) and returns how many. */
 guint64 lstm_cmn_push (LstmCmn * cmn, const float *frames, guint64 n_frames,
     float *out);
 /* Frames lstm_cmn_finish would write: those still waiting. */
