@@ -25,7 +25,7 @@ dir=${KWS_DIR:-$top/build/kws/$setting}
 case $setting in
   tiny) hidden=64; epochs=60; finetune=5; patience=0; layers=1; drop=0 ;;
   small) hidden=128; epochs=30; finetune=8; patience=6; layers=1; drop=0 ;;
-  full) hidden=128; epochs=40; finetune=10; patience=6; layers=1; drop=0 ;;
+  full) hidden=128; epochs=40; finetune=10; patience=6; layers=2; drop=0.2 ;;
   *) echo "run.sh: unknown setting '$setting' (tiny, small, full)" >&2; exit 2 ;;
 esac
 hidden=${KWS_HIDDEN:-$hidden}; layers=${KWS_LAYERS:-$layers}
