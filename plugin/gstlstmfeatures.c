@@ -38,6 +38,17 @@
  * caps, then framing starts afresh), at STREAM_START and at a DISCONT
  * buffer. A flush drops the tail.
  *
+ * With #GstLstmFeatures:cmn-window N > 0, each frame then has its mean
+ * over a sliding window removed, as Kaldi's apply-cmvn-sliding
+ * (--norm-vars=false --center=false --min-cmn-window=100) and
+ * torchaudio.functional.sliding_window_cmn do: frame t minus the mean of
+ * frames t - N to t; the first frames of a stream, which have fewer than
+ * 100 frames before them, minus the mean of its first 100 frames (of all
+ * of them if the stream is shorter). Those first frames therefore come
+ * out only once 100 frames (1 s at the default shift) are in, or when the
+ * stream ends; this start-up delay is not in the latency the element
+ * reports. The window restarts wherever the framing does (see above).
+ *
  * A sample rate too low for the mel range (low-freq and high-freq must lie
  * under rate / 2), or for num-mel-bins (every mel bin needs an FFT bin),
  * fails negotiation with an error that names the rate and the frequencies.
@@ -84,6 +95,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_lstm_features_debug);
 #define DEFAULT_USE_LOG_FBANK TRUE
 #define DEFAULT_CEPSTRAL_LIFTER 22.0
 #define DEFAULT_CHANNEL -1
+#define DEFAULT_CMN_WINDOW 0
 
 enum
 {
@@ -107,6 +119,7 @@ enum
   PROP_USE_LOG_FBANK,
   PROP_CEPSTRAL_LIFTER,
   PROP_CHANNEL,
+  PROP_CMN_WINDOW,
   PROP_NONFINITE_SAMPLES,
 };
 
@@ -278,6 +291,14 @@ install_properties (GObjectClass * gobject_class)
       g_param_spec_int ("channel", "Channel",
           "The input channel to use (0 is the first); -1 averages all",
           -1, G_MAXINT, DEFAULT_CHANNEL, rw));
+  g_object_class_install_property (gobject_class, PROP_CMN_WINDOW,
+      g_param_spec_uint ("cmn-window", "CMN window",
+          "Sliding-window cepstral mean normalisation (Kaldi's "
+          "apply-cmvn-sliding, means only): each frame minus the mean of "
+          "itself and up to this many frames before it, the first frames "
+          "minus the mean of the stream's first 100 (so they come out "
+          "once 100 frames are in); 0: none", 0, 1000000,
+          DEFAULT_CMN_WINDOW, rw));
   g_object_class_install_property (gobject_class, PROP_NONFINITE_SAMPLES,
       g_param_spec_uint64 ("nonfinite-samples", "Non-finite samples",
           "F32 input samples that were NaN or infinite, used as 0", 0,
@@ -326,6 +347,7 @@ gst_lstm_features_init (GstLstmFeatures * self)
 {
   lstm_features_config_init (&self->cfg);
   self->channel = DEFAULT_CHANNEL;
+  self->cmn_window = DEFAULT_CMN_WINDOW;
   self->t0 = GST_CLOCK_TIME_NONE;
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   /* the input caps are never the output caps: do not offer the frame
@@ -339,6 +361,8 @@ gst_lstm_features_finalize (GObject * object)
   GstLstmFeatures *self = GST_LSTM_FEATURES (object);
 
   g_clear_pointer (&self->features, lstm_features_free);
+  g_clear_pointer (&self->cmn, lstm_cmn_free);
+  g_clear_pointer (&self->scratch, g_free);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -417,6 +441,9 @@ gst_lstm_features_set_property (GObject * object, guint prop_id,
     case PROP_CHANNEL:
       self->channel = g_value_get_int (value);
       break;
+    case PROP_CMN_WINDOW:
+      self->cmn_window = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -489,6 +516,9 @@ gst_lstm_features_get_property (GObject * object, guint prop_id,
       break;
     case PROP_CHANNEL:
       g_value_set_int (value, self->channel);
+      break;
+    case PROP_CMN_WINDOW:
+      g_value_set_uint (value, self->cmn_window);
       break;
     case PROP_NONFINITE_SAMPLES:
       g_value_set_uint64 (value, self->nonfinite_total);
@@ -578,6 +608,7 @@ gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   LstmSampleFormat format;
   guint rate, channels;
   gint channel;
+  guint cmn_window;
   LstmFeatures *f;
 
   if (!parse_input_caps (self, incaps, &rate, &channels, &format)) {
@@ -588,6 +619,7 @@ gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   GST_OBJECT_LOCK (self);
   cfg = self->cfg;
   channel = self->channel;
+  cmn_window = self->cmn_window;
   GST_OBJECT_UNLOCK (self);
 
   if (channel >= (gint) channels) {
@@ -620,6 +652,10 @@ gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   self->use_channel = channel;
   self->bpf = channels * (format == LSTM_SAMPLE_S16 ? 2 : 4);
   self->frame_size = lstm_features_get_frame_size (f);
+  g_clear_pointer (&self->cmn, lstm_cmn_free);
+  if (cmn_window > 0)
+    self->cmn = lstm_cmn_new (self->frame_size, cmn_window,
+        LSTM_CMN_MIN_WINDOW);
   self->have_t0 = FALSE;
   self->discont = TRUE;
   self->nonfinite_seen = 0;
@@ -662,6 +698,39 @@ stamp (GstLstmFeatures * self, GstBuffer * buf, guint64 first, guint64 n)
   }
 }
 
+/* ----------------------------------------------------------------- cmn */
+
+/* With cmn-window, frames go from the extractor through lstm_cmn, which
+ * holds back the first 100 of a stream: the output frame count and index
+ * are its. */
+
+/* Index of the next output frame in this framing. */
+static guint64
+next_frame (GstLstmFeatures * self)
+{
+  return self->cmn != NULL ? lstm_cmn_get_frames_done (self->cmn) :
+      lstm_features_get_frames_done (self->features);
+}
+
+/* Output frames for n_frames more extracted frames (before finish). */
+static guint64
+out_frames_after (GstLstmFeatures * self, guint64 n_frames)
+{
+  return self->cmn != NULL ? lstm_cmn_frames_after (self->cmn, n_frames) :
+      n_frames;
+}
+
+/* Room for n frames on their way to lstm_cmn. */
+static float *
+scratch (GstLstmFeatures * self, guint64 n)
+{
+  if (n * self->frame_size > self->scratch_size) {
+    self->scratch_size = n * self->frame_size;
+    self->scratch = g_renew (float, self->scratch, self->scratch_size);
+  }
+  return self->scratch;
+}
+
 /* The end of a stream: the frames Kaldi computes on the tail (none with
  * snip-edges) go downstream, and the next sample starts a new framing. */
 static GstFlowReturn
@@ -669,15 +738,18 @@ drain (GstLstmFeatures * self)
 {
   GstBuffer *buf;
   GstMapInfo map;
-  guint64 first, n;
+  guint64 first, n, tail;
 
   if (self->features == NULL)
     return GST_FLOW_OK;
-  first = lstm_features_get_frames_done (self->features);
-  n = lstm_features_finish_frames (self->features);
+  first = next_frame (self);
+  tail = lstm_features_finish_frames (self->features);
+  n = self->cmn != NULL ? lstm_cmn_finish_frames (self->cmn) + tail : tail;
   self->nonfinite_seen = 0;     /* finish and reset restart the count */
   if (n == 0) {
     lstm_features_reset (self->features);
+    if (self->cmn != NULL)
+      lstm_cmn_reset (self->cmn);
     self->have_t0 = FALSE;
     self->discont = TRUE;
     return GST_FLOW_OK;
@@ -685,7 +757,14 @@ drain (GstLstmFeatures * self)
   buf = gst_buffer_new_allocate (NULL, n * self->frame_size * sizeof (float),
       NULL);
   gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  lstm_features_finish (self->features, (float *) map.data);
+  if (self->cmn != NULL) {
+    float *frames = scratch (self, tail), *out = (float *) map.data;
+    lstm_features_finish (self->features, frames);
+    out += lstm_cmn_push (self->cmn, frames, tail, out) * self->frame_size;
+    lstm_cmn_finish (self->cmn, out);
+  } else {
+    lstm_features_finish (self->features, (float *) map.data);
+  }
   gst_buffer_unmap (buf, &map);
   stamp (self, buf, first, n);
   self->have_t0 = FALSE;
@@ -700,6 +779,8 @@ discard (GstLstmFeatures * self)
 {
   if (self->features != NULL)
     lstm_features_reset (self->features);
+  if (self->cmn != NULL)
+    lstm_cmn_reset (self->cmn);
   self->nonfinite_seen = 0;
   self->have_t0 = FALSE;
   self->discont = TRUE;
@@ -735,6 +816,7 @@ gst_lstm_features_sink_event (GstBaseTransform * trans, GstEvent * event)
       if (self->features != NULL && caps_change (self, event)) {
         drain (self);
         g_clear_pointer (&self->features, lstm_features_free);
+        g_clear_pointer (&self->cmn, lstm_cmn_free);
       }
       break;
     case GST_EVENT_EOS:
@@ -805,6 +887,7 @@ gst_lstm_features_stop (GstBaseTransform * trans)
   GstLstmFeatures *self = GST_LSTM_FEATURES (trans);
 
   g_clear_pointer (&self->features, lstm_features_free);
+  g_clear_pointer (&self->cmn, lstm_cmn_free);
   self->rate = 0;
   GST_OBJECT_LOCK (self);
   self->streaming = FALSE;
@@ -843,7 +926,8 @@ gst_lstm_features_prepare_output_buffer (GstBaseTransform * trans,
     if (ret != GST_FLOW_OK)
       return ret;
   }
-  frames = lstm_features_frames_after (self->features, size / self->bpf);
+  frames = out_frames_after (self, lstm_features_frames_after
+      (self->features, size / self->bpf));
   *outbuf = gst_buffer_new_allocate (NULL,
       frames * self->frame_size * sizeof (float), NULL);
   return GST_FLOW_OK;
@@ -889,12 +973,21 @@ gst_lstm_features_transform (GstBaseTransform * trans, GstBuffer * inbuf,
       self->t0 = self->segment.start;
     self->have_t0 = TRUE;
   }
-  first = lstm_features_get_frames_done (self->features);
+  first = next_frame (self);
   gst_buffer_map (inbuf, &in, GST_MAP_READ);
   gst_buffer_map (outbuf, &out, GST_MAP_WRITE);
-  n = lstm_features_push_interleaved (self->features, in.data, self->format,
-      self->channels, self->use_channel, in.size / self->bpf,
-      (float *) out.data);
+  if (self->cmn != NULL) {
+    float *frames = scratch (self, lstm_features_frames_after
+        (self->features, in.size / self->bpf));
+    n = lstm_features_push_interleaved (self->features, in.data,
+        self->format, self->channels, self->use_channel, in.size / self->bpf,
+        frames);
+    n = lstm_cmn_push (self->cmn, frames, n, (float *) out.data);
+  } else {
+    n = lstm_features_push_interleaved (self->features, in.data,
+        self->format, self->channels, self->use_channel, in.size / self->bpf,
+        (float *) out.data);
+  }
   gst_buffer_unmap (outbuf, &out);
   gst_buffer_unmap (inbuf, &in);
   account_nonfinite (self);

@@ -19,10 +19,14 @@ struct _GstLstmFeatures
   /* Properties; under the object lock. Applied when caps are set. */
   LstmFeaturesConfig cfg;
   gint channel;                 /* -1: average the channels, else this one */
+  guint cmn_window;             /* frames of sliding-window CMN; 0: none */
   gboolean streaming;           /* between start and stop: options fixed */
 
   /* Streaming thread only. */
   LstmFeatures *features;       /* NULL until caps are set */
+  LstmCmn *cmn;                 /* with cmn-window, else NULL */
+  float *scratch;               /* frames on their way to cmn */
+  gsize scratch_size;           /* scratch's room, in floats */
   guint rate;                   /* input samples per second */
   guint channels;               /* input channels */
   LstmSampleFormat format;

@@ -741,6 +741,41 @@ guint64 lstm_features_finish (LstmFeatures * features, float *out);
  * 0 (and the dither noise restarts from its seed). */
 void lstm_features_reset (LstmFeatures * features);
 
+/* --- sliding-window cepstral mean normalisation --- */
+
+/* Kaldi's apply-cmvn-sliding (means only, window to the left) as
+ * torchaudio.functional.sliding_window_cmn (center=False,
+ * norm_vars=False) computes it, on a stream of frames: frame t minus the
+ * mean of frames max (0, t - window) to t, except that the first windows
+ * reach min_window frames (100 in Kaldi and torchaudio) into the stream,
+ * so the first frames come out once min_window frames have arrived (or at
+ * finish, with the mean of what arrived). See lstm-cmn.c for the
+ * equations. */
+typedef struct _LstmCmn LstmCmn;
+
+#define LSTM_CMN_MIN_WINDOW 100
+
+/* `dim` values per frame; window >= 1. */
+LstmCmn *lstm_cmn_new (guint dim, guint window, guint min_window);
+void lstm_cmn_free (LstmCmn * cmn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmCmn, lstm_cmn_free);
+guint lstm_cmn_get_dim (const LstmCmn * cmn);
+/* Frames written since the last reset: the index of the next one. */
+guint64 lstm_cmn_get_frames_done (const LstmCmn * cmn);
+/* Frames lstm_cmn_push would write for n_frames more frames. */
+guint64 lstm_cmn_frames_after (const LstmCmn * cmn, guint64 n_frames);
+/* Takes [n_frames, dim] frames, writes the frames now known to `out`
+ * (room for lstm_cmn_frames_after (cmn, n_frames) frames, NULL if that
+ * is 0; not `frames` itself) and returns how many. */
+guint64 lstm_cmn_push (LstmCmn * cmn, const float *frames, guint64 n_frames,
+    float *out);
+/* Frames lstm_cmn_finish would write: those still waiting. */
+guint64 lstm_cmn_finish_frames (const LstmCmn * cmn);
+/* End of stream: writes the waiting frames, resets, returns how many. */
+guint64 lstm_cmn_finish (LstmCmn * cmn, float *out);
+/* Forgets every frame: the next push starts a new stream. */
+void lstm_cmn_reset (LstmCmn * cmn);
+
 /* ------------------------------------------------------------ model cache */
 
 /* Loads `path`, or returns the model already loaded from the same file

@@ -511,6 +511,83 @@ test_stream_change (gconstpointer data)
   gst_harness_teardown (h);
 }
 
+/* ---------------------------------------------------------------- cmn */
+
+/* lstm_cmn over a whole stream of frames (tested against torchaudio in
+ * test-cmn.c): what the element's cmn-window must give. */
+static GArray *
+core_cmn (GArray * frames, guint fs, guint window)
+{
+  g_autoptr (LstmCmn) cmn = lstm_cmn_new (fs, window, LSTM_CMN_MIN_WINDOW);
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (float));
+  guint64 n = frames->len / fs, k;
+
+  g_array_set_size (out, frames->len);
+  k = lstm_cmn_push (cmn, (float *) frames->data, n, (float *) out->data);
+  k += lstm_cmn_finish (cmn, (float *) out->data + k * fs);
+  g_assert_cmpuint (k, ==, n);
+  return out;
+}
+
+/* cmn-window=30 on 3 s of speech in 1000-sample buffers, then a DISCONT
+ * and 0.5 s more (48 frames): the frames equal the core's extractor then lstm_cmn on
+ * each stretch, stamped frame by frame although the first 100 of a
+ * stretch come late, and the second stretch (fewer than 100 frames)
+ * comes out whole at EOS with its own mean. */
+static void
+test_cmn (void)
+{
+  g_autoptr (FeatRef) r = feat_ref_load ("fbank-speech16k");
+  g_autofree gchar *caps = s16_caps (16000, 1);
+  GstHarness *h = new_harness ("cmn-window=30", caps);
+  g_autofree gint16 *a = g_new (gint16, 3 * r->n_samples);
+  g_autoptr (GArray) first = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) second = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) fa_core = NULL, fb_core = NULL, want_a = NULL;
+  g_autoptr (GArray) want_b = NULL;
+  gsize na = 3 * r->n_samples, nb = 8000, done, i;
+  GstClockTime t_b = 10 * GST_SECOND;
+  LstmFeaturesConfig cfg;
+  Framing fa, fb;
+
+  for (i = 0; i < 3; i++)
+    memcpy (a + i * r->n_samples, r->audio, r->n_samples * 2);
+  lstm_features_config_init (&cfg);
+  framing_for (&fa, &cfg, 16000, 0);
+  framing_for (&fb, &cfg, 16000, t_b);
+  for (done = 0; done < na; done += 1000) {
+    gst_harness_push (h, samples_buffer (a, done, MIN (1000, na - done), 2,
+            16000));
+    collect (h, &fa, first);
+    /* nothing before 100 frames (16000 + 240 samples), all after */
+    g_assert_cmpuint (fa.next, ==, done + 1000 < 16240 ? 0 :
+        (MIN (done + 1000, na) - 240) / 160);
+  }
+  for (done = 0; done < nb; done += 1000) {
+    GstBuffer *buf = samples_buffer (r->audio, done, 1000, 2, 16000);
+    GST_BUFFER_PTS (buf) += t_b;
+    if (done == 0)
+      GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+    g_assert_cmpint (gst_harness_push (h, buf), ==, GST_FLOW_OK);
+    collect (h, done == 0 ? &fa : &fb, done == 0 ? first : second);
+  }
+  g_assert_cmpuint (second->len, ==, 0);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  collect (h, &fb, second);
+
+  fa_core = core_frames (&cfg, 16000, a, LSTM_SAMPLE_S16, 1, -1, na, TRUE);
+  fb_core = core_frames (&cfg, 16000, r->audio, LSTM_SAMPLE_S16, 1, -1, nb,
+      TRUE);
+  want_a = core_cmn (fa_core, 23, 30);
+  want_b = core_cmn (fb_core, 23, 30);
+  g_assert_cmpuint (first->len, ==, want_a->len);
+  g_assert_cmpmem (first->data, first->len * 4, want_a->data, want_a->len * 4);
+  g_assert_cmpuint (second->len / 23, ==, (8000 - 400) / 160 + 1);
+  g_assert_cmpmem (second->data, second->len * 4, want_b->data,
+      want_b->len * 4);
+  gst_harness_teardown (h);
+}
+
 /* -------------------------------------------------------- bad input */
 
 /* A rate too low for the mel range fails negotiation with an error that
@@ -744,7 +821,7 @@ test_defaults (void)
     g_value_unset (&v);
     checked++;
   }
-  g_assert_cmpuint (checked, ==, 20);
+  g_assert_cmpuint (checked, ==, 21);
   gst_object_unref (e);
 }
 
@@ -774,6 +851,7 @@ main (int argc, char **argv)
       GINT_TO_POINTER (CHANGE_DISCONT), test_stream_change);
   g_test_add_data_func ("/lstm/element-features/change/flush",
       GINT_TO_POINTER (CHANGE_FLUSH), test_stream_change);
+  g_test_add_func ("/lstm/element-features/cmn", test_cmn);
   g_test_add_func ("/lstm/element-features/negotiation-errors",
       test_negotiation_errors);
   g_test_add_func ("/lstm/element-features/bad-buffers", test_bad_buffers);

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Held-out accuracy of a keyword model, one prediction per utterance.
 
-    evaluate.py MODEL SPLIT_PREFIX [NAME] [--mel-bins N] [--brief]
+    evaluate.py MODEL SPLIT_PREFIX [NAME] [--mel-bins N] [--cmn-window W]
+                [--brief]
 
 Pushes each cue of SPLIT_PREFIX.wav/.srt as one DISCONT buffer through
 
@@ -24,15 +25,16 @@ from gi.repository import Gst  # noqa: E402
 import kwsdata  # noqa: E402
 
 
-def predict(model, utts, rate, mel_bins):
+def predict(model, utts, rate, mel_bins, cmn_window):
     """The label lstm gives each utterance (list of (samples, label))."""
     Gst.init(None)
     pipe = Gst.parse_launch(
         "appsrc name=src format=time caps=audio/x-raw,format=S16LE,"
         "layout=interleaved,channels=1,rate=%d ! lstmfeatures num-mel-bins=%d"
+        " cmn-window=%d"
         " ! lstm model=\"%s\" output-mode=last text-format=json ! "
         "text/x-raw ! appsink name=sink sync=false "
-        "wait-on-eos=false" % (rate, mel_bins, model))
+        "wait-on-eos=false" % (rate, mel_bins, cmn_window, model))
     src, sink = pipe.get_by_name("src"), pipe.get_by_name("sink")
     pipe.set_state(Gst.State.PLAYING)
     t = 0
@@ -70,13 +72,15 @@ def main():
                     "without the extension")
     ap.add_argument("name", nargs="?", default="lstm (gst-lstm)")
     ap.add_argument("--mel-bins", type=int, default=40)
+    ap.add_argument("--cmn-window", type=int, default=0,
+                    help="lstmfeatures' cmn-window (0: no CMN)")
     ap.add_argument("--brief", action="store_true",
                     help="the accuracy only, no confusion matrix")
     a = ap.parse_args()
     utts, rate = kwsdata.utterances(a.split)
     labels = open(os.path.join(os.path.dirname(a.split),
                        "labels.txt")).read().strip()
-    pred = predict(a.model, utts, rate, a.mel_bins)
+    pred = predict(a.model, utts, rate, a.mel_bins, a.cmn_window)
     kwsdata.report(a.name, labels.split(","), [u[1] for u in utts], pred,
                    not a.brief)
 

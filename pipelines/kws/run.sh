@@ -9,6 +9,8 @@
 # the data is made once per setting and reused). KWS_TORCH=1 also trains the
 # same network with PyTorch on the same features and prints its accuracy.
 # KWS_MIC=1 ends with the live demo on the microphone (autoaudiosrc).
+# KWS_CMN_WINDOW, KWS_LAYERS, KWS_DROPOUT, KWS_HIDDEN override the
+# setting's lstmfeatures cmn-window and network (for experiments).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/pipelines/kws
@@ -18,13 +20,21 @@ dir=${KWS_DIR:-$top/build/kws/$setting}
 
 # training settings per data setting: LSTM units, most epochs, most epochs
 # of the second run, and early stopping after this many epochs without a
-# better validation loss (0: never)
+# better validation loss (0: never); LSTM layers and the dropout between
+# them
 case $setting in
-  tiny) hidden=64; epochs=60; finetune=5; patience=0 ;;
-  small) hidden=128; epochs=30; finetune=8; patience=6 ;;
-  full) hidden=128; epochs=40; finetune=10; patience=6 ;;
+  tiny) hidden=64; epochs=60; finetune=5; patience=0; layers=1; drop=0 ;;
+  small) hidden=128; epochs=30; finetune=8; patience=6; layers=1; drop=0 ;;
+  full) hidden=128; epochs=40; finetune=10; patience=6; layers=2; drop=0.2 ;;
   *) echo "run.sh: unknown setting '$setting' (tiny, small, full)" >&2; exit 2 ;;
 esac
+hidden=${KWS_HIDDEN:-$hidden}; layers=${KWS_LAYERS:-$layers}
+drop=${KWS_DROPOUT:-$drop}
+# sliding-window CMN over 99 frames before each (lstmfeatures cmn-window):
+# a 1 s cue is 100 frames, so its last frame's window in the training
+# stream is exactly the cue, the window every frame of a cue gets when it
+# is evaluated alone
+cmn=${KWS_CMN_WINDOW:-99}
 lr=0.005; clip=5; mel=40
 
 echo "== data ($setting): espeak-ng voices, split by voice -> $dir"
@@ -36,10 +46,11 @@ cd "$dir"
 train () {    # train STAGE LEARNING_RATE EPOCHS [PROPERTY=VALUE...]
   log=train-$1.log; rate=$2; n=$3; shift 3
   gst-launch-1.0 -m lstmtrain name=t labels="$(cat labels.txt)" \
-      hidden-size=$hidden patience=$patience clip-grad-norm=$clip seed=1 \
+      hidden-size=$hidden num-layers=$layers dropout=$drop \
+      patience=$patience clip-grad-norm=$clip seed=1 \
       learning-rate=$rate epochs=$n "$@" ! fakesink \
-    filesrc location=train.wav ! wavparse ! lstmfeatures num-mel-bins=$mel \
-      ! t.sink \
+    filesrc location=train.wav ! wavparse \
+      ! lstmfeatures num-mel-bins=$mel cmn-window=$cmn ! t.sink \
     filesrc location=train.srt ! subparse ! t.target > "$log" 2>&1 ||
     { cat "$log" >&2; exit 1; }
   # one line per epoch from lstmtrain's element messages (accuracies per
@@ -47,7 +58,7 @@ train () {    # train STAGE LEARNING_RATE EPOCHS [PROPERTY=VALUE...]
   sed -n 's/.*lstmtrain, epoch=(uint)\([0-9]*\), train-loss=(double)\([0-9.]*\), train-accuracy=(double)\([0-9.]*\), val-loss=(double)\([0-9.]*\), val-accuracy=(double)\([0-9.]*\), frames-per-second=(double)\([0-9]*\).*/\1 \2 \3 \4 \5 \6/p' \
     "$log" | awk '{ printf "epoch %2d: train loss %.3f acc %.3f, val loss %.3f acc %.3f (%d frames/s)\n", $1, $2, $3, $4, $5, $6 }'
 }
-echo "== training: $hidden LSTM units, up to $epochs epochs at learning rate $lr"
+echo "== training: $layers x $hidden LSTM units (dropout $drop), cmn-window $cmn, up to $epochs epochs at learning rate $lr"
 train 1 $lr $epochs model=kws-stage1.safetensors
 echo "== training on: up to $finetune epochs at learning rate $lr / 10"
 train 2 "$(awk -v r=$lr 'BEGIN { print r / 10 }')" $finetune \
@@ -55,23 +66,25 @@ train 2 "$(awk -v r=$lr 'BEGIN { print r / 10 }')" $finetune \
 
 echo "== held-out voices: lstmfeatures ! lstm output-mode=last per utterance"
 /usr/bin/python3 "$here/evaluate.py" kws.safetensors val "lstm, val voices" \
-  --brief
-/usr/bin/python3 "$here/evaluate.py" kws.safetensors test "lstm, test voices"
+  --mel-bins $mel --cmn-window $cmn --brief
+/usr/bin/python3 "$here/evaluate.py" kws.safetensors test "lstm, test voices" \
+  --mel-bins $mel --cmn-window $cmn
 
 if [ "${KWS_TORCH:-0}" = 1 ]; then
   echo "== PyTorch: the same network on the same features"
   /usr/bin/python3 "$here/train_torch.py" . --hidden-size $hidden \
     --epochs $epochs --finetune-epochs $finetune --patience $patience \
-    --lr $lr --clip-grad-norm $clip --mel-bins $mel | grep -v '^torch .*epoch'
+    --lr $lr --clip-grad-norm $clip --mel-bins $mel --cmn-window $cmn \
+    --num-layers $layers --dropout $drop | grep -v '^torch .*epoch'
 fi
 
 echo "== streaming: $(sed -n 's/^# //p' stream.txt)"
 sed '/^#/d; s/^/   said: /' stream.txt
 /usr/bin/python3 "$here/stream.py" kws.safetensors stream.wav \
-  --truth stream.txt --labels labels.txt --mel-bins $mel
+  --truth stream.txt --labels labels.txt --mel-bins $mel --cmn-window $cmn
 
 if [ "${KWS_MIC:-0}" = 1 ]; then
   echo "== live: say a keyword (Ctrl-C ends)"
   /usr/bin/python3 "$here/stream.py" kws.safetensors --mic \
-    --labels labels.txt --mel-bins $mel
+    --labels labels.txt --mel-bins $mel --cmn-window $cmn
 fi

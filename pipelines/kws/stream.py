@@ -91,7 +91,7 @@ class Detector:
                   flush=True)
 
 
-def build(model, source, mel_bins):
+def build(model, source, mel_bins, cmn_window):
     src = ("%s ! audioconvert ! audioresample ! "
            "audio/x-raw,format=S16LE,channels=1,rate=16000" % source
            if source else "appsrc name=src format=time")
@@ -99,8 +99,8 @@ def build(model, source, mel_bins):
               "audio/x-raw,format=F32LE ! appsink name={0}sink "
               "emit-signals=true sync=false wait-on-eos=false" % model)
     return Gst.parse_launch(
-        "%s ! lstmfeatures num-mel-bins=%d ! tee name=t %s %s" %
-        (src, mel_bins, branch.format("a"), branch.format("b")))
+        "%s ! lstmfeatures num-mel-bins=%d cmn-window=%d ! tee name=t %s %s" %
+        (src, mel_bins, cmn_window, branch.format("a"), branch.format("b")))
 
 
 def connect_branch(pipe, name, offset, detector, n_out):
@@ -173,6 +173,8 @@ def main():
     ap.add_argument("--labels", required=True,
                     help="the labels file of the data (labels.txt)")
     ap.add_argument("--mel-bins", type=int, default=40)
+    ap.add_argument("--cmn-window", type=int, default=0,
+                    help="lstmfeatures' cmn-window (0: no CMN)")
     a = ap.parse_args()
     source = "autoaudiosrc" if a.mic else a.source
     if not source and not a.wav:
@@ -180,7 +182,7 @@ def main():
     Gst.init(None)
     labels = open(a.labels).read().strip().split(",")
     detector = Detector(labels, set(labels) - {"unknown", "silence"})
-    pipe = build(a.model, source, a.mel_bins)
+    pipe = build(a.model, source, a.mel_bins, a.cmn_window)
     connect_branch(pipe, "a", 0.0, detector, len(labels))
     connect_branch(pipe, "b", RESET_PERIOD / 2, detector, len(labels))
     pipe.set_state(Gst.State.PLAYING)
