@@ -146,8 +146,12 @@ step_waiting (GstLstm * self)
   const float **inputs = (const float **) (st->args + st->capacity);
   float **outputs = (float **) (st->args + 2 * st->capacity);
   guint i, n = 0, k = G_MAXUINT, O = lstm_model_get_output_size (self->model);
+  /* a share of the streams per core, so that the others step the rest on
+   * the other cores at the same time */
+  guint share = (self->streams->len + g_get_num_processors () - 1) /
+      g_get_num_processors ();
 
-  for (i = 0; i < self->streams->len; i++) {
+  for (i = 0; i < self->streams->len && n < MAX (share, 1); i++) {
     GstLstmStream *s = self->streams->pdata[i];
     if (s->done >= s->n || s->flushing || s->stepping)
       continue;
