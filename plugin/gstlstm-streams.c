@@ -148,8 +148,7 @@ step_waiting (GstLstm * self)
   guint i, n = 0, k = G_MAXUINT, O = lstm_model_get_output_size (self->model);
   /* a share of the streams per core, so that the others step the rest on
    * the other cores at the same time */
-  guint share = (self->streams->len + g_get_num_processors () - 1) /
-      g_get_num_processors ();
+  guint share = (self->streams->len + self->cores - 1) / self->cores;
 
   for (i = 0; i < self->streams->len && n < MAX (share, 1); i++) {
     GstLstmStream *s = self->streams->pdata[i];
@@ -512,6 +511,8 @@ gst_lstm_streams_init (GstLstm * self)
   g_mutex_init (&self->streams_lock);
   g_cond_init (&self->streams_cond);
   self->streams = g_ptr_array_new ();
+  /* (g_get_num_processors asks the kernel each time: not per step) */
+  self->cores = MAX (g_get_num_processors (), 1);
   self->free_steps = g_ptr_array_new_with_free_func ((GDestroyNotify)
       step_free);
   self->stream_wait = 5 * GST_MSECOND;

@@ -92,6 +92,7 @@ struct _GstLstm
   guint next_stream;            /* the number of the next sink_%u */
   guint64 stream_wait;          /* property: ns a stream waits for the rest */
   GPtrArray *free_steps;        /* scratch of steps not running now */
+  guint cores;                  /* processors, read once: steps run side by side */
 };
 
 /* Maps a buffer of frames for reading; a buffer that is not a whole number
