@@ -1,16 +1,17 @@
 /* Many streams of one model stepped together (lstm.h, "streams").
  *
- * S streams, a chunk of T frames each, rows r = s T + t stacked:
+ * S streams, a chunk of T frames each, rows r = t S + s stacked time-major
+ * (frame t of every stream side by side):
  *
- *   X [S T, in]  the frames of every stream (normalized if the model is)
+ *   X [T S, in]  the frames of every stream (normalized if the model is)
  *   for each layer k:
- *     G = X W_ih^T + b_ih + b_hh         one GEMM over all S T rows
+ *     G = X W_ih^T + b_ih + b_hh         one GEMM over all T S rows
  *     for t = 0 .. T-1:
- *       G[s T + t] += h_s W_hh^T         one GEMM over the S rows of frame
- *                                        t (rows T x 4H apart): W_hh is
- *                                        read once per frame for all
- *                                        streams, not once per stream
- *       c_s, Y[s T + t] = cell (G[s T + t], c_s)
+ *       G[t S + s] += h_s W_hh^T         one GEMM over the S adjacent rows
+ *                                        of frame t: W_hh is read once per
+ *                                        frame for all streams, not once
+ *                                        per stream
+ *       c_s, Y[t S + s] = cell (G[t S + s], c_s)
  *     X = Y
  *   out = head (Y)
  *
@@ -83,8 +84,9 @@ lstm_streams_free (LstmStreams * st)
   g_free (st);
 }
 
-/* One layer for S streams of T frames: x [S T, in] -> y [S T, H]; the
- * states' h and c of layer k carried. */
+/* One layer for S streams of T frames: x [T S, in] -> y [T S, H], rows
+ * time-major (r = t S + s), so that frame t's recurrent product writes S
+ * adjacent rows; the states' h and c of layer k carried. */
 static void
 layer_streams (LstmStreams * st, const LstmLayer * l, guint k,
     LstmState * const *states, guint S, const float *x, guint T, float *y)
@@ -104,20 +106,17 @@ layer_streams (LstmStreams * st, const LstmLayer * l, guint k,
     memcpy (st->h0 + (gsize) s * H, states[s]->h + (gsize) k * H,
         H * sizeof (float));
   for (t = 0; t < T; t++) {
-    /* frame t of every stream: rows t, T + t, 2T + t, ... */
-    const float *h_prev = t == 0 ? st->h0 : y + (gsize) (t - 1) * H;
-    gsize ld_h = t == 0 ? H : (gsize) T * H;
+    /* frame t of every stream: rows t S .. t S + S - 1 */
+    const float *h_prev = t == 0 ? st->h0 : y + (gsize) (t - 1) * S * H;
+    float *g = st->gates + (gsize) t * S * G4;
 
-    lstm_blas_gemm_nt (S, G4, H, h_prev, ld_h, l->weight_hh, H,
-        st->gates + t * G4, (gsize) T * G4);
-    for (s = 0; s < S; s++) {
-      gsize row = (gsize) s * T + t;
-      lstm_act_cell (st->gates + row * G4, states[s]->c + (gsize) k * H,
-          y + row * H, H);
-    }
+    lstm_blas_gemm_nt (S, G4, H, h_prev, H, l->weight_hh, H, g, G4);
+    for (s = 0; s < S; s++)
+      lstm_act_cell (g + s * G4, states[s]->c + (gsize) k * H,
+          y + ((gsize) t * S + s) * H, H);
   }
   for (s = 0; s < S; s++)
-    memcpy (states[s]->h + (gsize) k * H, y + ((gsize) s * T + T - 1) * H,
+    memcpy (states[s]->h + (gsize) k * H, y + ((gsize) (T - 1) * S + s) * H,
         H * sizeof (float));
 }
 
@@ -126,13 +125,14 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
     LstmState * const *states, guint S, const float *const *inputs,
     guint done, guint T, float *const *outputs)
 {
-  guint I = m->input_size, O, k, s;
+  guint I = m->input_size, O, k, s, t;
   const float *x = st->x;
   float *y = NULL;
 
   for (s = 0; s < S; s++)
-    memcpy (st->x + (gsize) s * T * I, inputs[s] + (gsize) done * I,
-        (gsize) T * I * sizeof (float));
+    for (t = 0; t < T; t++)
+      memcpy (st->x + ((gsize) t * S + s) * I,
+          inputs[s] + (gsize) (done + t) * I, I * sizeof (float));
   if (m->input_mean != NULL)
     lstm_forward_normalize (m, st->x, S * T, st->x);
   for (k = 0; k < m->num_layers; k++) {
@@ -145,8 +145,9 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
   O = lstm_model_get_output_size (m);
   lstm_forward_output (m, y, S * T, st->out);
   for (s = 0; s < S; s++)
-    memcpy (outputs[s] + (gsize) done * O, st->out + (gsize) s * T * O,
-        (gsize) T * O * sizeof (float));
+    for (t = 0; t < T; t++)
+      memcpy (outputs[s] + (gsize) (done + t) * O,
+          st->out + ((gsize) t * S + s) * O, O * sizeof (float));
 }
 
 void
