@@ -32,20 +32,31 @@ lstm_forward_normalize (const LstmModel * m, const float *in, guint T,
   }
 }
 
+/* G[r] = b_ih + b_hh for every row: summed once into the first row (the
+ * same float sum for every row), copied to the others. */
+void
+lstm_forward_bias (const LstmLayer * l, float *gates, gsize rows)
+{
+  gsize G4 = 4 * (gsize) l->hidden_size, j, r;
+
+  if (rows == 0)
+    return;
+  for (j = 0; j < G4; j++)
+    gates[j] = l->bias_ih[j] + l->bias_hh[j];
+  for (r = 1; r < rows; r++)
+    memcpy (gates + r * G4, gates, G4 * sizeof (float));
+}
+
 /* One layer over T frames: x [T, in] -> y [T, H]; h and c carried. */
 static void
 layer_forward (const LstmLayer * l, float *gates, const float *x, guint T,
     float *y, float *h, float *c)
 {
-  guint H = l->hidden_size, t, j;
+  guint H = l->hidden_size, t;
   gsize G4 = 4 * (gsize) H;
 
   /* G[t] = b_ih + b_hh, then += X W_ih^T for all frames at once. */
-  for (t = 0; t < T; t++) {
-    float *g = gates + t * G4;
-    for (j = 0; j < G4; j++)
-      g[j] = l->bias_ih[j] + l->bias_hh[j];
-  }
+  lstm_forward_bias (l, gates, T);
   lstm_blas_gemm_nt (T, G4, l->input_size, x, l->input_size, l->weight_ih,
       l->input_size, gates, G4);
 

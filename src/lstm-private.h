@@ -46,6 +46,9 @@ G_GNUC_INTERNAL void lstm_forward_normalize (const LstmModel * m,
     const float *in, guint T, float *out);
 G_GNUC_INTERNAL const float *lstm_forward_input (const LstmModel * m,
     LstmState * s, const float *input, guint T);
+/* Every one of `rows` rows of G [rows, 4H] set to b_ih + b_hh. */
+G_GNUC_INTERNAL void lstm_forward_bias (const LstmLayer * l, float *gates,
+    gsize rows);
 /* The output of T frames from the top layer's y: the head's, or y itself;
  * nothing when output is NULL. */
 G_GNUC_INTERNAL void lstm_forward_output (const LstmModel * m,

@@ -91,14 +91,10 @@ static void
 layer_streams (LstmStreams * st, const LstmLayer * l, guint k,
     LstmState * const *states, guint S, const float *x, guint T, float *y)
 {
-  guint H = l->hidden_size, s, t, j;
-  gsize G4 = 4 * (gsize) H, rows = (gsize) S *T, r;
+  guint H = l->hidden_size, s, t;
+  gsize G4 = 4 * (gsize) H, rows = (gsize) S *T;
 
-  for (r = 0; r < rows; r++) {
-    float *g = st->gates + r * G4;
-    for (j = 0; j < G4; j++)
-      g[j] = l->bias_ih[j] + l->bias_hh[j];
-  }
+  lstm_forward_bias (l, st->gates, rows);
   lstm_blas_gemm_nt (rows, G4, l->input_size, x, l->input_size, l->weight_ih,
       l->input_size, st->gates, G4);
 
