@@ -428,6 +428,7 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
     }
   }
   memcpy (m->params, best, m->n_params * sizeof (float));
+  lstm_model_weights_changed (m);
   describe_model (m, s, d, n_train, n_val, epoch - 1, best_loss);
   ok = lstm_model_save (m, s->model_path, error);
   gst_element_post_message (GST_ELEMENT (self),

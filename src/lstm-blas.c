@@ -1,5 +1,7 @@
-/* Matrix kernels of the forward pass, in one place so that they can be
- * swapped or specialised without touching the maths around them.
+/* Dot-product matrix kernels: the variants' forward pass (lstm-variant.c)
+ * and the fallback of the packed kernels (lstm-pack.c, which a plain
+ * LSTM's forward pass uses), in one place so that they can be swapped or
+ * specialised without touching the maths around them.
  *
  * Both products are computed by our own kernels, not OpenBLAS's. OpenBLAS
  * picks its kernels from the CPU it detects and on some virtual machines

@@ -49,7 +49,8 @@ lstm_forward_bias (const LstmLayer * l, float *gates, gsize rows)
 
 /* One layer over T frames: x [T, in] -> y [T, H]; h and c carried. */
 static void
-layer_forward (const LstmLayer * l, float *gates, const float *x, guint T,
+layer_forward (const LstmLayer * l, const LstmPacked * w_ih,
+    const LstmPacked * w_hh, float *gates, const float *x, guint T,
     float *y, float *h, float *c)
 {
   guint H = l->hidden_size, t;
@@ -57,14 +58,13 @@ layer_forward (const LstmLayer * l, float *gates, const float *x, guint T,
 
   /* G[t] = b_ih + b_hh, then += X W_ih^T for all frames at once. */
   lstm_forward_bias (l, gates, T);
-  lstm_blas_gemm_nt (T, G4, l->input_size, x, l->input_size, l->weight_ih,
-      l->input_size, gates, G4);
+  lstm_blas_gemm_packed (T, x, l->input_size, w_ih, gates, G4);
 
   for (t = 0; t < T; t++) {
     float *g = gates + t * G4;
     const float *h_prev = t == 0 ? h : y + (gsize) (t - 1) * H;
 
-    lstm_blas_gemv (G4, H, l->weight_hh, H, h_prev, g);
+    lstm_blas_gemm_packed (1, h_prev, H, w_hh, g, G4);
     lstm_act_cell (g, c, y + (gsize) t * H, H);
   }
   memcpy (h, y + (gsize) (T - 1) * H, H * sizeof (float));
@@ -95,7 +95,7 @@ head_forward (const LstmModel * m, const float *y, guint T, float *out)
 
   for (t = 0; t < T; t++)
     memcpy (out + (gsize) t * O, m->head_bias, O * sizeof (float));
-  lstm_blas_gemm_nt (T, O, W, y, W, m->head_weight, W, out, O);
+  lstm_blas_gemm_packed (T, y, W, lstm_model_get_packs (m)->head, out, O);
 
   for (t = 0; t < T; t++) {
     float *z = out + (gsize) t * O;
@@ -139,13 +139,14 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
     guint T, float *output)
 {
   const float *x = lstm_forward_input (m, s, input, T);
+  const LstmModelPacks *packs = lstm_model_get_packs (m);
   guint H = m->hidden_size, k;
   float *y = NULL;
 
   for (k = 0; k < m->num_layers; k++) {
     y = s->y[k & 1];
-    layer_forward (&m->layers[k], s->gates, x, T, y, s->h + (gsize) k * H,
-        s->c + (gsize) k * H);
+    layer_forward (&m->layers[k], packs->ih[k], packs->hh[k], s->gates, x,
+        T, y, s->h + (gsize) k * H, s->c + (gsize) k * H);
     x = y;
   }
   lstm_forward_output (m, y, T, output);

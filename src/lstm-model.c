@@ -286,6 +286,7 @@ lstm_model_unref (LstmModel * model)
     return;
   if (model->dispose_notify != NULL)
     model->dispose_notify (model);
+  lstm_model_packs_free (model->packs);
   g_aligned_free (model->params);
   g_free (model->layers);
   g_free (model->input_mean);
@@ -348,6 +349,7 @@ lstm_model_init_random (LstmModel * model, guint64 seed)
     fill_uniform (rand, model->head_bias, model->head_size, head_bound);
   }
   g_rand_free (rand);
+  lstm_model_weights_changed (model);
 }
 
 gboolean

@@ -201,5 +201,6 @@ lstm_optim_apply (LstmTrainer * t, GError ** error)
       rmsprop (t);
       break;
   }
+  lstm_model_weights_changed (t->model);
   return TRUE;
 }

@@ -46,6 +46,28 @@ G_GNUC_INTERNAL void lstm_forward_normalize (const LstmModel * m,
     const float *in, guint T, float *out);
 G_GNUC_INTERNAL const float *lstm_forward_input (const LstmModel * m,
     LstmState * s, const float *input, guint T);
+/* lstm-pack.c: weights packed for the outer-product kernels, and the
+ * product C[M, N] += A[M, K] W^T with them (every output summed over k in
+ * order with fused multiply-adds, whatever M and the kernel width). */
+typedef struct _LstmPacked LstmPacked;
+G_GNUC_INTERNAL LstmPacked *lstm_packed_new (const float *w, guint n,
+    guint k);
+G_GNUC_INTERNAL void lstm_packed_free (LstmPacked * p);
+G_GNUC_INTERNAL void lstm_blas_gemm_packed (guint M, const float *A,
+    gsize lda, const LstmPacked * p, float *C, gsize ldc);
+
+/* A plain model's W_ih, W_hh per layer and its head's weight, packed (a
+ * variant's head only: n_layers 0). */
+typedef struct
+{
+  guint n_layers;
+  LstmPacked **ih, **hh;
+  LstmPacked *head;             /* NULL without a head */
+} LstmModelPacks;
+G_GNUC_INTERNAL const LstmModelPacks *lstm_model_get_packs (const LstmModel *
+    m);
+G_GNUC_INTERNAL void lstm_model_packs_free (LstmModelPacks * p);
+
 /* Every one of `rows` rows of G [rows, 4H] set to b_ih + b_hh. */
 G_GNUC_INTERNAL void lstm_forward_bias (const LstmLayer * l, float *gates,
     gsize rows);

@@ -16,7 +16,7 @@
  *   out = head (Y)
  *
  * which is lstm-forward.c's computation with more rows per product: the
- * kernels (lstm-blas.c) sum each output element the same way whatever the
+ * kernels (lstm-pack.c) sum each output element the same way whatever the
  * rows around it, so every stream gets exactly lstm_forward's bits. Where
  * the products fall back to OpenBLAS (no AVX2), whose sgemm and sgemv do
  * not promise that, and for the variants (lstm-variant.c), the streams
@@ -88,15 +88,15 @@ lstm_streams_free (LstmStreams * st)
  * time-major (r = t S + s), so that frame t's recurrent product writes S
  * adjacent rows; the states' h and c of layer k carried. */
 static void
-layer_streams (LstmStreams * st, const LstmLayer * l, guint k,
-    LstmState * const *states, guint S, const float *x, guint T, float *y)
+layer_streams (LstmStreams * st, const LstmLayer * l,
+    const LstmModelPacks * packs, guint k, LstmState * const *states,
+    guint S, const float *x, guint T, float *y)
 {
   guint H = l->hidden_size, s, t;
   gsize G4 = 4 * (gsize) H, rows = (gsize) S *T;
 
   lstm_forward_bias (l, st->gates, rows);
-  lstm_blas_gemm_nt (rows, G4, l->input_size, x, l->input_size, l->weight_ih,
-      l->input_size, st->gates, G4);
+  lstm_blas_gemm_packed (rows, x, l->input_size, packs->ih[k], st->gates, G4);
 
   for (s = 0; s < S; s++)
     memcpy (st->h0 + (gsize) s * H, states[s]->h + (gsize) k * H,
@@ -106,7 +106,7 @@ layer_streams (LstmStreams * st, const LstmLayer * l, guint k,
     const float *h_prev = t == 0 ? st->h0 : y + (gsize) (t - 1) * S * H;
     float *g = st->gates + (gsize) t * S * G4;
 
-    lstm_blas_gemm_nt (S, G4, H, h_prev, H, l->weight_hh, H, g, G4);
+    lstm_blas_gemm_packed (S, h_prev, H, packs->hh[k], g, G4);
     for (s = 0; s < S; s++)
       lstm_act_cell (g + s * G4, states[s]->c + (gsize) k * H,
           y + ((gsize) t * S + s) * H, H);
@@ -133,7 +133,8 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
     lstm_forward_normalize (m, st->x, S * T, st->x);
   for (k = 0; k < m->num_layers; k++) {
     y = st->y[k & 1];
-    layer_streams (st, &m->layers[k], k, states, S, x, T, y);
+    layer_streams (st, &m->layers[k], lstm_model_get_packs (m), k, states, S,
+        x, T, y);
     x = y;
   }
   if (outputs == NULL)

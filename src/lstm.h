@@ -146,6 +146,10 @@ typedef struct
    * input: num_directions * (P or H). `layers` holds num_layers *
    * num_directions entries, layer k direction d at k * num_directions + d. */
   guint layer_output_size;
+
+  /*< private > */
+  gpointer packs;               /* lstm-pack.c: the weights packed for the
+                                 * forward kernels, made on first use */
 } LstmModel;
 
 /* A model with every weight zero. head_size 0 means no head (the output is
@@ -172,6 +176,10 @@ void lstm_model_get_config (const LstmModel * model, LstmModelConfig * config);
 gboolean lstm_model_is_plain (const LstmModel * model);
 
 LstmModel *lstm_model_ref (LstmModel * model);
+/* Call after writing into a model's weights once it has run forward (the
+ * forward pass keeps a repacked copy of them, made on first use). A
+ * trainer's steps call it; nothing may run the model meanwhile. */
+void lstm_model_weights_changed (LstmModel * model);
 void lstm_model_unref (LstmModel * model);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmModel, lstm_model_unref);
 
