@@ -89,13 +89,14 @@ softmax_row (float *z, guint n)
 
 /* out [T, O] = activation (Y W^T + b) */
 static void
-head_forward (const LstmModel * m, const float *y, guint T, float *out)
+head_forward (const LstmModel * m, const LstmPacked * w, const float *y,
+    guint T, float *out)
 {
   guint O = m->head_size, W = m->layer_output_size, t;
 
   for (t = 0; t < T; t++)
     memcpy (out + (gsize) t * O, m->head_bias, O * sizeof (float));
-  lstm_blas_gemm_packed (T, y, W, lstm_model_get_packs (m)->head, out, O);
+  lstm_blas_gemm_packed (T, y, W, w, out, O);
 
   for (t = 0; t < T; t++) {
     float *z = out + (gsize) t * O;
@@ -123,13 +124,13 @@ lstm_forward_input (const LstmModel * m, LstmState * s, const float *input,
 }
 
 void
-lstm_forward_output (const LstmModel * m, const float *y, guint T,
-    float *output)
+lstm_forward_output (const LstmModel * m, const LstmModelPacks * packs,
+    const float *y, guint T, float *output)
 {
   if (output == NULL)
     return;
   if (m->head_size > 0)
-    head_forward (m, y, T, output);
+    head_forward (m, packs->head, y, T, output);
   else
     memcpy (output, y, (gsize) T * m->layer_output_size * sizeof (float));
 }
@@ -139,7 +140,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
     guint T, float *output)
 {
   const float *x = lstm_forward_input (m, s, input, T);
-  const LstmModelPacks *packs = lstm_model_get_packs (m);
+  const LstmModelPacks *packs = lstm_model_get_packs (m, s->weights);
   guint H = m->hidden_size, k;
   float *y = NULL;
 
@@ -149,7 +150,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
         T, y, s->h + (gsize) k * H, s->c + (gsize) k * H);
     x = y;
   }
-  lstm_forward_output (m, y, T, output);
+  lstm_forward_output (m, packs, y, T, output);
 }
 
 void

@@ -286,7 +286,8 @@ lstm_model_unref (LstmModel * model)
     return;
   if (model->dispose_notify != NULL)
     model->dispose_notify (model);
-  lstm_model_packs_free (model->packs);
+  lstm_model_packs_free (model->packs[LSTM_WEIGHTS_F32]);
+  lstm_model_packs_free (model->packs[LSTM_WEIGHTS_F16]);
   g_aligned_free (model->params);
   g_free (model->layers);
   g_free (model->input_mean);

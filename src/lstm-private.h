@@ -32,6 +32,7 @@ struct _LstmState
   float *y[2];                  /* [capacity, layer_out] alternate layers */
   float *head;                  /* [capacity, head_size] */
   float *step;                  /* [8H]: one step's scratch (variants) */
+  LstmWeights weights;          /* how forward reads the weight matrices */
 };
 
 /* lstm-variant.c: the forward pass of a model that is not a plain LSTM
@@ -51,7 +52,7 @@ G_GNUC_INTERNAL const float *lstm_forward_input (const LstmModel * m,
  * order with fused multiply-adds, whatever M and the kernel width). */
 typedef struct _LstmPacked LstmPacked;
 G_GNUC_INTERNAL LstmPacked *lstm_packed_new (const float *w, guint n,
-    guint k);
+    guint k, LstmWeights weights);
 G_GNUC_INTERNAL void lstm_packed_free (LstmPacked * p);
 G_GNUC_INTERNAL void lstm_blas_gemm_packed (guint M, const float *A,
     gsize lda, const LstmPacked * p, float *C, gsize ldc);
@@ -65,7 +66,7 @@ typedef struct
   LstmPacked *head;             /* NULL without a head */
 } LstmModelPacks;
 G_GNUC_INTERNAL const LstmModelPacks *lstm_model_get_packs (const LstmModel *
-    m);
+    m, LstmWeights weights);
 G_GNUC_INTERNAL void lstm_model_packs_free (LstmModelPacks * p);
 
 /* Every one of `rows` rows of G [rows, 4H] set to b_ih + b_hh. */
@@ -74,7 +75,7 @@ G_GNUC_INTERNAL void lstm_forward_bias (const LstmLayer * l, float *gates,
 /* The output of T frames from the top layer's y: the head's, or y itself;
  * nothing when output is NULL. */
 G_GNUC_INTERNAL void lstm_forward_output (const LstmModel * m,
-    const float *y, guint T, float *output);
+    const LstmModelPacks * packs, const float *y, guint T, float *output);
 
 /* lstm-state.c: makes the scratch hold n_frames frames (bidirectional). */
 G_GNUC_INTERNAL void lstm_state_reserve (LstmState * state, guint n_frames);

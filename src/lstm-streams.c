@@ -121,6 +121,7 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
     LstmState * const *states, guint S, const float *const *inputs,
     guint done, guint T, float *const *outputs)
 {
+  const LstmModelPacks *packs = lstm_model_get_packs (m, states[0]->weights);
   guint I = m->input_size, O, k, s, t;
   const float *x = st->x;
   float *y = NULL;
@@ -133,14 +134,13 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
     lstm_forward_normalize (m, st->x, S * T, st->x);
   for (k = 0; k < m->num_layers; k++) {
     y = st->y[k & 1];
-    layer_streams (st, &m->layers[k], lstm_model_get_packs (m), k, states, S,
-        x, T, y);
+    layer_streams (st, &m->layers[k], packs, k, states, S, x, T, y);
     x = y;
   }
   if (outputs == NULL)
     return;
   O = lstm_model_get_output_size (m);
-  lstm_forward_output (m, y, S * T, st->out);
+  lstm_forward_output (m, packs, y, S * T, st->out);
   for (s = 0; s < S; s++)
     for (t = 0; t < T; t++)
       memcpy (outputs[s] + (gsize) (done + t) * O,
@@ -160,8 +160,10 @@ lstm_streams_forward (LstmStreams * st, const LstmModel * model,
       && st->hidden_size == model->hidden_size
       && st->num_layers == model->num_layers
       && st->head_size == model->head_size);
-  for (s = 0; s < n_streams; s++)
+  for (s = 0; s < n_streams; s++) {
     g_return_if_fail (lstm_state_fits (states[s], model));
+    g_return_if_fail (states[s]->weights == states[0]->weights);
+  }
 
   if (!lstm_model_is_plain (model)
       || g_str_equal (lstm_blas_get_kernels (), "openblas")) {

@@ -219,7 +219,9 @@ variant_chunk (const LstmModel * m, LstmState * s, const float *input,
     }
     x = y;
   }
-  lstm_forward_output (m, y, T, output);
+  /* the variants read float32 weights whatever the state asks */
+  lstm_forward_output (m, lstm_model_get_packs (m, LSTM_WEIGHTS_F32), y, T,
+      output);
 }
 
 void

@@ -148,8 +148,9 @@ typedef struct
   guint layer_output_size;
 
   /*< private > */
-  gpointer packs;               /* lstm-pack.c: the weights packed for the
-                                 * forward kernels, made on first use */
+  gpointer packs[2];            /* lstm-pack.c: the weights packed for the
+                                 * forward kernels per LstmWeights, made on
+                                 * first use */
 } LstmModel;
 
 /* A model with every weight zero. head_size 0 means no head (the output is
@@ -283,6 +284,25 @@ GBytes *lstm_state_serialize (const LstmState * state);
 gboolean lstm_state_deserialize (LstmState * state, GBytes * bytes,
     GError ** error);
 
+/* How the forward pass reads a plain LSTM's weight matrices (W_ih, W_hh,
+ * the head's; biases stay float32). F16: IEEE half, rounded to nearest
+ * even once, widened to float32 in registers: half the bytes to stream per
+ * frame, the same float32 arithmetic in the same order, so the result is
+ * bit for bit that of F32 on the weights rounded to half
+ * (lstm_half_round). Models with a variant always read float32. A setting
+ * of the state, so elements sharing one model may differ. */
+typedef enum
+{
+  LSTM_WEIGHTS_F32,
+  LSTM_WEIGHTS_F16,
+} LstmWeights;
+
+void lstm_state_set_weights (LstmState * state, LstmWeights weights);
+LstmWeights lstm_state_get_weights (const LstmState * state);
+/* x rounded to the nearest IEEE half (ties to even; beyond the half range
+ * to infinity), as a float. */
+float lstm_half_round (float x);
+
 /* ---------------------------------------------------------------- forward */
 
 /* Runs `n_frames` frames through the model, carrying `state` in and out.
@@ -319,7 +339,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmStreams, lstm_streams_free);
 /* Advances n_streams <= max_streams streams by n_frames frames each:
  * states[s] is stream s's state (fitting the model), inputs[s] its
  * [n_frames, input_size] frames, outputs[s] room for its [n_frames,
- * output size] outputs (or outputs NULL to only advance the states).
+ * output size] outputs (or outputs NULL to only advance the states). All
+ * states read the weights the same way (lstm_state_set_weights).
  * Allocates nothing. */
 void lstm_streams_forward (LstmStreams * streams, const LstmModel * model,
     LstmState * const *states, guint n_streams, const float *const *inputs,

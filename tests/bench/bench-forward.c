@@ -1,7 +1,7 @@
 /* Frames per second of lstm_forward, one thread, state carried across calls.
  *
  * Usage: bench-forward [--min-time S] [--reps N] [--warmup S]
- *                      [--frames 1,10,100] SHAPE...
+ *                      [--frames 1,10,100] [--f16] SHAPE...
  *
  * SHAPE is I,H,L[,O] (input size, hidden size, layers, softmax head of O
  * outputs; O = 0 or absent means no head), e.g. 40,128,2,12. The default
@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static gboolean half_weights;   /* --f16 */
 
 #define DEFAULT_MIN_TIME 0.5    /* seconds per measurement */
 #define DEFAULT_REPS 5
@@ -110,6 +112,8 @@ bench_shape (const gchar * spec, guint * frames_list, guint n_frames,
   }
   lstm_model_init_random (b.model, 1234);
   b.state = lstm_state_new (b.model, 0);
+  lstm_state_set_weights (b.state, half_weights ? LSTM_WEIGHTS_F16 :
+      LSTM_WEIGHTS_F32);
   name = shape_name (I, H, L, O);
 
   /* Inputs uniform in [-1, 1]; the extra rows let a call read past the
@@ -166,6 +170,8 @@ main (int argc, char **argv)
         "Seconds of warm-up per case (default 0.3)", "S"},
     {"frames", 0, 0, G_OPTION_ARG_STRING, &frames_str,
         "Frames per call, comma-separated (default 1,10,100)", "LIST"},
+    {"f16", 0, 0, G_OPTION_ARG_NONE, &half_weights,
+        "Half-precision weights (lstm_state_set_weights)", NULL},
     {NULL}
   };
   gboolean ok = TRUE;

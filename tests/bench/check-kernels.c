@@ -184,18 +184,23 @@ check_gemv (Stats * s, guint M, guint N, gsize lda, guint shift)
  * promise (acc = 0, acc = fmaf (a_k, w_k, acc) for k in order, C += acc):
  * that order is what makes every kernel width, tile and row count agree. */
 static void
-check_packed (Stats * s, guint * n_order, guint M, guint N, guint K,
-    gsize lda, gsize ldc, guint shift)
+check_packed (Stats * s, guint * n_order, LstmWeights weights, guint M,
+    guint N, guint K, gsize lda, gsize ldc, guint shift)
 {
   float *A = random_buffer (M * lda + shift);
   float *W = random_buffer (N * K);
   float *C = random_buffer (M * ldc + shift);
   float *a = A + shift, *c = C + shift;
   float *c0 = g_new (float, M * ldc);
-  LstmPacked *p = lstm_packed_new (W, N, K);
+  LstmPacked *p = lstm_packed_new (W, N, K, weights);
   gchar what[96];
   double worst = 0;
   guint i, j, k;
+
+  /* a half pack is the float product on the weights rounded to half */
+  if (weights == LSTM_WEIGHTS_F16)
+    for (i = 0; i < N * K; i++)
+      W[i] = lstm_half_round (W[i]);
 
   for (i = 0; i < M; i++)
     for (j = N; j < ldc; j++)
@@ -233,8 +238,9 @@ check_packed (Stats * s, guint * n_order, guint M, guint N, guint K,
   for (i = 0; i < shift; i++)
     s->n_bad_writes += C[i] != GUARD;
 
-  g_snprintf (what, sizeof what, "packed M=%u N=%u K=%u lda=%zu ldc=%zu "
-      "shift=%u", M, N, K, lda, ldc, shift);
+  g_snprintf (what, sizeof what, "packed %s M=%u N=%u K=%u lda=%zu "
+      "ldc=%zu shift=%u", weights == LSTM_WEIGHTS_F16 ? "f16" : "f32", M, N,
+      K, lda, ldc, shift);
   note (s, worst, what);
   s->n_cases++;
   lstm_packed_free (p);
@@ -371,15 +377,19 @@ check_current (void)
     for (N = 1; N <= 140; N += (N < 70 ? 1 : 7))
       for (i = 0; i < G_N_ELEMENTS (ks); i += 3) {
         K = ks[i];
+        LstmWeights w = (M + N + i) % 4 < 2 ? LSTM_WEIGHTS_F32 :
+            LSTM_WEIGHTS_F16;
         if ((M + N + i) % 2 == 0)
-          check_packed (&packed, &n_order, M, N, K, K, N, 0);
+          check_packed (&packed, &n_order, w, M, N, K, K, N, 0);
         else
-          check_packed (&packed, &n_order, M, N, K, K + 1, N + 2, (M + N) % 3);
+          check_packed (&packed, &n_order, w, M, N, K, K + 1, N + 2,
+              (M + N) % 3);
       }
   for (i = 0; i < G_N_ELEMENTS (big); i++) {
     guint m = big[i][0], n = big[i][1], k = big[i][2];
-    check_packed (&packed, &n_order, m, n, k, k, n, 0);
-    check_packed (&packed, &n_order, m, n, k, k + 1, n + 3, 2);
+    check_packed (&packed, &n_order, LSTM_WEIGHTS_F32, m, n, k, k, n, 0);
+    check_packed (&packed, &n_order, LSTM_WEIGHTS_F16, m, n, k, k + 1, n + 3,
+        2);
   }
 
   ok &= report ("gemv", &gemv);
