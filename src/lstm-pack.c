@@ -393,6 +393,8 @@ gemm_packed (const Cutting * cut, guint M, const float *A, gsize lda,
 #ifdef HAVE_X86_KERNELS
 static const Cutting cutting_avx512 = { block_avx512, 16, 2, 8, 6, 4 };
 static const Cutting cutting_avx2 = { block_avx2, 8, 1, 8, 2, 4 };
+#else
+static const Cutting cutting_avx2;      /* never chosen */
 #endif
 
 /* The set lstm-blas.c chose (LSTM_BLAS_KERNELS caps both the same way);
@@ -415,15 +417,21 @@ lstm_blas_gemm_packed (guint M, const float *A, gsize lda,
     const LstmPacked * p, float *C, gsize ldc)
 {
   static const Cutting *cut;
+  static gboolean have_f16c;
   static gsize chosen;
 
   if (M == 0)
     return;
   if (g_once_init_enter (&chosen)) {
     cut = get_cutting ();
+#ifdef HAVE_X86_KERNELS
+    /* every AVX2 CPU we know has F16C, but a virtual machine may hide it:
+     * then half packs take the fallback, on the rounded weights */
+    have_f16c = __builtin_cpu_supports ("f16c");
+#endif
     g_once_init_leave (&chosen, 1);
   }
-  if (cut != NULL)
+  if (cut != NULL && (!p->half || cut != &cutting_avx2 || have_f16c))
     gemm_packed (cut, M, A, lda, p, C, ldc);
   else
     lstm_blas_gemm_nt (M, p->n, p->k, A, lda, p->w, p->k, C, ldc);
