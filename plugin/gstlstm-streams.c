@@ -59,6 +59,8 @@ typedef struct
   float *out;                   /* its outputs (a mapped buffer) */
   guint n, done;                /* frames in it, stepped so far */
   gint64 since;                 /* monotonic us: when it began to wait */
+
+  GstLstmOutPool pool;          /* its output buffers (streaming thread) */
 } GstLstmStream;
 
 static void
@@ -67,6 +69,7 @@ stream_free (GstLstmStream * s)
   g_clear_pointer (&s->state, lstm_state_free);
   g_array_unref (s->in);
   g_array_unref (s->last);
+  gst_lstm_out_pool_clear (&s->pool);
   g_free (s);
 }
 
@@ -242,7 +245,7 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   }
   pts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : s->next_pts;
   O = lstm_model_get_output_size (self->model);
-  outbuf = gst_buffer_new_allocate (NULL, (gsize) n * O * sizeof (float), NULL);
+  outbuf = gst_lstm_out_pool_buffer (&s->pool, (gsize) n * O * sizeof (float));
   gst_buffer_map (outbuf, &out, GST_MAP_WRITE);
 
   GST_OBJECT_LOCK (self);

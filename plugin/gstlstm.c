@@ -1140,42 +1140,42 @@ emit_frames (GstLstm * self, const float *out, guint n, GstClockTime pts,
   return ret;
 }
 
-static void
-clear_pool (GstLstm * self)
+void
+gst_lstm_out_pool_clear (GstLstmOutPool * p)
 {
-  if (self->pool != NULL)
-    gst_buffer_pool_set_active (self->pool, FALSE);
-  gst_clear_object (&self->pool);
-  self->pool_bytes = 0;
+  if (p->pool != NULL)
+    gst_buffer_pool_set_active (p->pool, FALSE);
+  gst_clear_object (&p->pool);
+  p->bytes = 0;
 }
 
 /* A pool of POOL_MIN_BUFFERS buffers of `bytes` (so that a buffer going
  * back and the next one leaving never meet an empty pool). */
 static gboolean
-make_pool (GstLstm * self, gsize bytes)
+make_pool (GstLstmOutPool * p, gsize bytes)
 {
   GstBufferPool *pool = gst_buffer_pool_new ();
   GstStructure *config = gst_buffer_pool_get_config (pool);
 
-  clear_pool (self);
+  gst_lstm_out_pool_clear (p);
   gst_buffer_pool_config_set_params (config, NULL, bytes, POOL_MIN_BUFFERS, 0);
   if (!gst_buffer_pool_set_config (pool, config)
       || !gst_buffer_pool_set_active (pool, TRUE)) {
     gst_object_unref (pool);
     return FALSE;
   }
-  self->pool = pool;
-  self->pool_bytes = bytes;
+  p->pool = pool;
+  p->bytes = bytes;
   return TRUE;
 }
 
-/* Output buffers for vector mode come from the element's pool, so that in
- * a steady stream nothing is allocated per buffer: the pool's buffers have
- * the largest size seen so far (rounded up to a power of two, so it is
+/* Output buffers of vector output come from a pool, so that in a steady
+ * stream nothing is allocated per buffer: the pool's buffers have the
+ * largest size seen so far (rounded up to a power of two, so it is
  * rebuilt a few times at most) and are cut to each buffer's size.
  * Buffers above POOL_MAX_BYTES are allocated as they come. */
-static GstBuffer *
-output_buffer (GstLstm * self, gsize bytes)
+GstBuffer *
+gst_lstm_out_pool_buffer (GstLstmOutPool * p, gsize bytes)
 {
   GstBuffer *buf = NULL;
   gsize size = 256;
@@ -1183,9 +1183,9 @@ output_buffer (GstLstm * self, gsize bytes)
   if (bytes <= POOL_MAX_BYTES) {
     while (size < bytes)
       size <<= 1;
-    if (self->pool == NULL || bytes > self->pool_bytes)
-      make_pool (self, size);
-    if (self->pool != NULL && gst_buffer_pool_acquire_buffer (self->pool,
+    if (p->pool == NULL || bytes > p->bytes)
+      make_pool (p, size);
+    if (p->pool != NULL && gst_buffer_pool_acquire_buffer (p->pool,
             &buf, NULL) == GST_FLOW_OK) {
       gst_buffer_set_size (buf, bytes);
       return buf;
@@ -1199,7 +1199,7 @@ output_buffer (GstLstm * self, gsize bytes)
 static GstFlowReturn
 process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
 {
-  GstBuffer *out = output_buffer (self,
+  GstBuffer *out = gst_lstm_out_pool_buffer (&self->out_pool,
       (gsize) n * self->out_size * sizeof (float));
   GstMapInfo map;
   guint done = 0, O = self->out_size, I = self->channels;
@@ -1395,7 +1395,7 @@ stop (GstLstm * self)
   g_clear_pointer (&m, lstm_model_unref);
   g_clear_pointer (&self->state, lstm_state_free);
   free_scratch (self);
-  clear_pool (self);
+  gst_lstm_out_pool_clear (&self->out_pool);
   gst_lstm_streams_stop (self);
   self->channels = 0;
   self->refused_channels = 0;

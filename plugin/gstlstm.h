@@ -23,6 +23,13 @@ typedef enum
   GST_LSTM_TEXT_FORMAT_JSON,    /* one JSON object per line */
 } GstLstmTextFormat;
 
+/* A buffer pool for one source pad's output buffers, made on first use. */
+typedef struct
+{
+  GstBufferPool *pool;
+  gsize bytes;                  /* size of its buffers */
+} GstLstmOutPool;
+
 struct _GstLstm
 {
   GstElement element;
@@ -68,8 +75,7 @@ struct _GstLstm
   GstSegment segment;
   GstClockTime next_pts;        /* expected PTS of the next frame */
   gboolean need_caps;           /* src caps must be (re)sent */
-  GstBufferPool *pool;          /* output buffers of vector mode */
-  gsize pool_bytes;             /* their size */
+  GstLstmOutPool out_pool;      /* output buffers of vector mode */
 
   /* Bidirectional model: the sequence's frames, held until it ends. */
   GArray *held;                 /* floats, [frames, channels] */
@@ -100,6 +106,11 @@ struct _GstLstm
  * for the request pads) */
 gboolean gst_lstm_map_frames (GstLstm * self, GstBuffer * buf,
     guint channels, gboolean s16, GstMapInfo * map, guint * n_frames);
+
+/* Output buffers of `bytes` from a pool kept for one source pad
+ * (gstlstm.c): nothing allocated per buffer in a steady stream. */
+GstBuffer *gst_lstm_out_pool_buffer (GstLstmOutPool * pool, gsize bytes);
+void gst_lstm_out_pool_clear (GstLstmOutPool * pool);
 
 /* The sink caps on offer (gstlstm.c), also for the request pads. */
 GstCaps *gst_lstm_sink_query_caps (GstLstm * self, GstCaps * filter);

@@ -175,4 +175,3 @@ lstm_forward (const LstmModel * model, LstmState * state, const float *input,
     done += T;
   }
 }
-

@@ -384,8 +384,7 @@ gemm_packed (const Cutting * cut, guint M, const float *A, gsize lda,
       if (wide)
         cut->block (p->half, M, nv, K, A, lda, w, p->width, Cv, ldc, c);
       else
-        rows_in_tiles (cut, p->half, M, nv, K, A, lda, w, p->width, Cv, ldc,
-            c);
+        rows_in_tiles (cut, p->half, M, nv, K, A, lda, w, p->width, Cv, ldc, c);
     }
   }
 }
@@ -504,6 +503,5 @@ lstm_model_weights_changed (LstmModel * model)
 
   g_return_if_fail (model != NULL);
   for (i = 0; i < G_N_ELEMENTS (model->packs); i++)
-    lstm_model_packs_free (g_atomic_pointer_exchange (&model->packs[i],
-            NULL));
+    lstm_model_packs_free (g_atomic_pointer_exchange (&model->packs[i], NULL));
 }

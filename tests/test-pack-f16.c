@@ -11,9 +11,8 @@
 #include <immintrin.h>
 
 /* The hardware's float -> half -> float (round to nearest even). */
-__attribute__ ((target ("f16c")))
-static float
-f16c_round (float x)
+__attribute__((target ("f16c")))
+     static float f16c_round (float x)
 {
   return _cvtsh_ss (_cvtss_sh (x, _MM_FROUND_TO_NEAREST_INT));
 }
@@ -168,8 +167,7 @@ test_streams_f16 (void)
     want[s] = g_new (float, T * O);
     lstm_forward (m, alone[s], in[s], T, want[s]);
   }
-  lstm_streams_forward (st, m, together, S, (const float *const *) in, T,
-      out);
+  lstm_streams_forward (st, m, together, S, (const float *const *) in, T, out);
   for (s = 0; s < S; s++) {
     g_assert_cmpmem (out[s], T * O * 4, want[s], T * O * 4);
     lstm_state_free (together[s]);
