@@ -27,6 +27,14 @@
  * and the rows of C = A B^T (lstm_blas_gemm_nt) agree bit for bit: a
  * sequence fed in chunks of any size gives exactly the result of feeding it
  * whole. Accumulation is float32, as in BLAS; no fast-math.
+ *
+ * The weights B may also be packed in reduced precision (lstm-precision.c,
+ * lstm_blas_gemm_nt_packed): halves are widened to float32 in registers
+ * (F16C's vcvtph2ps, exact) and int8 likewise (exact), then the same FMAs
+ * run in the same order. Halves give the bits of the float32 kernel on the
+ * halves' values; int8 rows end with C_ij += s_j tree (acc), the row's
+ * scale applied once after the sum. The AVX2 set needs F16C for this (every
+ * AVX2 CPU has it; the set is not chosen without it).
  */
 #include "lstm-private.h"
 
@@ -35,11 +43,32 @@
 /* The vector kernels are x86-64 only; elsewhere OpenBLAS does the work. */
 #if defined (__x86_64__) && defined (__GNUC__)
 #define HAVE_X86_KERNELS 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
 typedef void (*GemmFunc) (guint M, guint N, guint K, const float *A,
     gsize lda, const float *B, gsize ldb, float *C, gsize ldc);
+/* The same with B packed as `bt` (F16 or INT8), ldb in elements, and
+ * INT8's scales S [N]. */
+typedef void (*GemmPackedFunc) (LstmPrecision bt, guint M, guint N, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc);
+
+/* B + n elements of type bt. */
+static inline const void *
+b_offset (LstmPrecision bt, const void *B, gsize n)
+{
+  gsize esize = bt == LSTM_PRECISION_F32 ? 4 : bt == LSTM_PRECISION_F16 ? 2 : 1;
+  return (const guint8 *) B + n * esize;
+}
+
+/* S + j, or NULL without scales (no offset on a null pointer). */
+static inline const float *
+scale_at (const float *S, gsize j)
+{
+  return S != NULL ? S + j : NULL;
+}
 
 /* ------------------------------------------------------------- OpenBLAS */
 
@@ -123,10 +152,25 @@ reduce8_avx512 (const __m512 * v)
               4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0), s));
 }
 
-/* C[i, j] += dot (A row i, B row j) for i < mr, j < nr; nr is 8, 4 or 1. */
+/* 16 weights from B + i, widened to float32 (exactly). */
+AVX512_INLINE __m512
+load_b_avx512 (const LstmPrecision bt, const void *B, gsize i)
+{
+  if (bt == LSTM_PRECISION_F16)
+    return _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *)
+            b_offset (bt, B, i)));
+  if (bt == LSTM_PRECISION_INT8)
+    return _mm512_cvtepi32_ps (_mm512_cvtepi8_epi32 (_mm_loadu_si128 ((const
+                    __m128i *) b_offset (bt, B, i))));
+  return _mm512_loadu_ps ((const float *) B + i);
+}
+
+/* C[i, j] += dot (A row i, B row j) for i < mr, j < nr; nr is 8, 4 or 1.
+ * B is of type bt; for INT8 the dot is times S[j]. */
 AVX512_INLINE void
-tile_avx512 (const guint mr, const guint nr, guint K, const float *A,
-    gsize lda, const float *B, gsize ldb, float *C, gsize ldc)
+tile_avx512 (const LstmPrecision bt, const guint mr, const guint nr, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc)
 {
   __m512 acc[3][8], a[3], b;
   guint r, c, k;
@@ -143,7 +187,7 @@ tile_avx512 (const guint mr, const guint nr, guint K, const float *A,
       a[r] = _mm512_loadu_ps (A + r * lda + k);
 #pragma GCC unroll 8
     for (c = 0; c < nr; c++) {
-      b = _mm512_loadu_ps (B + c * ldb + k);
+      b = load_b_avx512 (bt, B, c * ldb + k);
 #pragma GCC unroll 3
       for (r = 0; r < mr; r++)
         acc[r][c] = _mm512_fmadd_ps (a[r], b, acc[r][c]);
@@ -151,14 +195,16 @@ tile_avx512 (const guint mr, const guint nr, guint K, const float *A,
   }
   if (k < K) {
     /* The last K % 16 columns: masked loads read nothing past the rows
-     * and give zeros, which add nothing to the accumulators. */
+     * and give zeros, which add nothing to the accumulators. Packed rows
+     * are padded with zeros: read whole. */
     __mmask16 m = (__mmask16) ((1u << (K - k)) - 1);
 #pragma GCC unroll 3
     for (r = 0; r < mr; r++)
       a[r] = _mm512_maskz_loadu_ps (m, A + r * lda + k);
 #pragma GCC unroll 8
     for (c = 0; c < nr; c++) {
-      b = _mm512_maskz_loadu_ps (m, B + c * ldb + k);
+      b = bt == LSTM_PRECISION_F32 ? _mm512_maskz_loadu_ps (m,
+          (const float *) B + c * ldb + k) : load_b_avx512 (bt, B, c * ldb + k);
 #pragma GCC unroll 3
       for (r = 0; r < mr; r++)
         acc[r][c] = _mm512_fmadd_ps (a[r], b, acc[r][c]);
@@ -167,58 +213,93 @@ tile_avx512 (const guint mr, const guint nr, guint K, const float *A,
 #pragma GCC unroll 3
   for (r = 0; r < mr; r++) {
     float *cr = C + r * ldc;
-    if (nr == 8)
-      _mm256_storeu_ps (cr, _mm256_add_ps (_mm256_loadu_ps (cr),
-              reduce8_avx512 (acc[r])));
-    else if (nr == 4)
-      _mm_storeu_ps (cr, _mm_add_ps (_mm_loadu_ps (cr),
-              reduce4_avx512 (acc[r][0], acc[r][1], acc[r][2], acc[r][3])));
-    else
-      cr[0] += reduce1_avx512 (acc[r][0]);
+    if (nr == 8) {
+      __m256 z = reduce8_avx512 (acc[r]);
+      if (bt == LSTM_PRECISION_INT8)
+        z = _mm256_mul_ps (z, _mm256_loadu_ps (S));
+      _mm256_storeu_ps (cr, _mm256_add_ps (_mm256_loadu_ps (cr), z));
+    } else if (nr == 4) {
+      __m128 z = reduce4_avx512 (acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+      if (bt == LSTM_PRECISION_INT8)
+        z = _mm_mul_ps (z, _mm_loadu_ps (S));
+      _mm_storeu_ps (cr, _mm_add_ps (_mm_loadu_ps (cr), z));
+    } else {
+      float z = reduce1_avx512 (acc[r][0]);
+      cr[0] += bt == LSTM_PRECISION_INT8 ? S[0] * z : z;
+    }
   }
 }
 
 /* All rows of A against nr rows of B: 3 rows at a time, then 2 or 1. */
 AVX512_INLINE void
-panel_avx512 (const guint nr, guint M, guint K, const float *A, gsize lda,
-    const float *B, gsize ldb, float *C, gsize ldc)
+panel_avx512 (const LstmPrecision bt, const guint nr, guint M, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc)
 {
   guint i;
 
   for (i = 0; i + 3 <= M; i += 3)
-    tile_avx512 (3, nr, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+    tile_avx512 (bt, 3, nr, K, A + i * lda, lda, B, ldb, S, C + i * ldc, ldc);
   if (M - i == 2)
-    tile_avx512 (2, nr, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+    tile_avx512 (bt, 2, nr, K, A + i * lda, lda, B, ldb, S, C + i * ldc, ldc);
   else if (M - i == 1)
-    tile_avx512 (1, nr, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+    tile_avx512 (bt, 1, nr, K, A + i * lda, lda, B, ldb, S, C + i * ldc, ldc);
 }
 
 /* C[M,N] += A[M,K] B[N,K]^T. The outer loop walks B (the weights) 8 rows
  * at a time, so each weight is read from memory once per call and the 8
  * rows (8 x K floats) stay in L1 while every row of A passes by. */
+AVX512_INLINE void
+gemm_any_avx512 (const LstmPrecision bt, guint M, guint N, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc)
+{
+  guint j;
+
+  for (j = 0; j + 8 <= N; j += 8)
+    panel_avx512 (bt, 8, M, K, A, lda, b_offset (bt, B, j * ldb), ldb,
+        scale_at (S, j), C + j, ldc);
+  for (; j + 4 <= N; j += 4)
+    panel_avx512 (bt, 4, M, K, A, lda, b_offset (bt, B, j * ldb), ldb,
+        scale_at (S, j), C + j, ldc);
+  for (; j < N; j++)
+    panel_avx512 (bt, 1, M, K, A, lda, b_offset (bt, B, j * ldb), ldb,
+        scale_at (S, j), C + j, ldc);
+}
+
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
 gemm_avx512 (guint M, guint N, guint K, const float *A, gsize lda,
     const float *B, gsize ldb, float *C, gsize ldc)
 /* *INDENT-ON* */
-{
-  guint j;
 
-  for (j = 0; j + 8 <= N; j += 8)
-    panel_avx512 (8, M, K, A, lda, B + j * ldb, ldb, C + j, ldc);
-  for (; j + 4 <= N; j += 4)
-    panel_avx512 (4, M, K, A, lda, B + j * ldb, ldb, C + j, ldc);
-  for (; j < N; j++)
-    panel_avx512 (1, M, K, A, lda, B + j * ldb, ldb, C + j, ldc);
+{
+  gemm_any_avx512 (LSTM_PRECISION_F32, M, N, K, A, lda, B, ldb, NULL, C, ldc);
+}
+
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx512f")))
+static void
+gemm_packed_avx512 (LstmPrecision bt, guint M, guint N, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc)
+/* *INDENT-ON* */
+
+{
+  if (bt == LSTM_PRECISION_F16)
+    gemm_any_avx512 (LSTM_PRECISION_F16, M, N, K, A, lda, B, ldb, S, C, ldc);
+  else
+    gemm_any_avx512 (LSTM_PRECISION_INT8, M, N, K, A, lda, B, ldb, S, C, ldc);
 }
 
 /* ----------------------------------------------------------- AVX2 + FMA */
 
 /* The same scheme with 8 lanes and 16 ymm registers: tiles of 2 x 4 (or
- * 1 x 8 for a single row of A, the matrix-vector case). */
+ * 1 x 8 for a single row of A, the matrix-vector case). F16C widens the
+ * halves. */
 #define AVX2_INLINE static inline \
-  __attribute__ ((always_inline, target ("avx2,fma")))
+  __attribute__ ((always_inline, target ("avx2,fma,f16c")))
 
 /* 8 lanes -> 4 -> 2 -> 1 */
 AVX2_INLINE float
@@ -249,10 +330,25 @@ reduce4_avx2 (__m256 a, __m256 b, __m256 c, __m256 d)
       _mm256_extractf128_ps (s, 1));
 }
 
-/* C[i, j] += dot (A row i, B row j) for i < mr, j < nr; mr * nr <= 8. */
+/* 8 weights from B + i, widened to float32 (exactly). */
+AVX2_INLINE __m256
+load_b_avx2 (const LstmPrecision bt, const void *B, gsize i)
+{
+  if (bt == LSTM_PRECISION_F16)
+    return _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *)
+            b_offset (bt, B, i)));
+  if (bt == LSTM_PRECISION_INT8)
+    return _mm256_cvtepi32_ps (_mm256_cvtepi8_epi32 (_mm_loadl_epi64 ((const
+                    __m128i *) b_offset (bt, B, i))));
+  return _mm256_loadu_ps ((const float *) B + i);
+}
+
+/* C[i, j] += dot (A row i, B row j) for i < mr, j < nr; mr * nr <= 8.
+ * B is of type bt; for INT8 the dot is times S[j]. */
 AVX2_INLINE void
-tile_avx2 (const guint mr, const guint nr, guint K, const float *A,
-    gsize lda, const float *B, gsize ldb, float *C, gsize ldc)
+tile_avx2 (const LstmPrecision bt, const guint mr, const guint nr, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc)
 {
   __m256 acc[2][8], a[2], b;
   guint r, c, k;
@@ -269,7 +365,7 @@ tile_avx2 (const guint mr, const guint nr, guint K, const float *A,
       a[r] = _mm256_loadu_ps (A + r * lda + k);
 #pragma GCC unroll 8
     for (c = 0; c < nr; c++) {
-      b = _mm256_loadu_ps (B + c * ldb + k);
+      b = load_b_avx2 (bt, B, c * ldb + k);
 #pragma GCC unroll 2
       for (r = 0; r < mr; r++)
         acc[r][c] = _mm256_fmadd_ps (a[r], b, acc[r][c]);
@@ -284,7 +380,9 @@ tile_avx2 (const guint mr, const guint nr, guint K, const float *A,
       a[r] = _mm256_maskload_ps (A + r * lda + k, m);
 #pragma GCC unroll 8
     for (c = 0; c < nr; c++) {
-      b = _mm256_maskload_ps (B + c * ldb + k, m);
+      /* packed rows are padded with zeros: read whole */
+      b = bt == LSTM_PRECISION_F32 ? _mm256_maskload_ps ((const float *) B +
+          c * ldb + k, m) : load_b_avx2 (bt, B, c * ldb + k);
 #pragma GCC unroll 2
       for (r = 0; r < mr; r++)
         acc[r][c] = _mm256_fmadd_ps (a[r], b, acc[r][c]);
@@ -297,45 +395,77 @@ tile_avx2 (const guint mr, const guint nr, guint K, const float *A,
       __m256 z = _mm256_set_m128 (reduce4_avx2 (acc[r][4], acc[r][5],
               acc[r][6], acc[r][7]), reduce4_avx2 (acc[r][0], acc[r][1],
               acc[r][2], acc[r][3]));
+      if (bt == LSTM_PRECISION_INT8)
+        z = _mm256_mul_ps (z, _mm256_loadu_ps (S));
       _mm256_storeu_ps (cr, _mm256_add_ps (_mm256_loadu_ps (cr), z));
     } else if (nr == 4) {
-      _mm_storeu_ps (cr, _mm_add_ps (_mm_loadu_ps (cr),
-              reduce4_avx2 (acc[r][0], acc[r][1], acc[r][2], acc[r][3])));
+      __m128 z = reduce4_avx2 (acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+      if (bt == LSTM_PRECISION_INT8)
+        z = _mm_mul_ps (z, _mm_loadu_ps (S));
+      _mm_storeu_ps (cr, _mm_add_ps (_mm_loadu_ps (cr), z));
     } else {
-      cr[0] += reduce1_avx2 (acc[r][0]);
+      float z = reduce1_avx2 (acc[r][0]);
+      cr[0] += bt == LSTM_PRECISION_INT8 ? S[0] * z : z;
     }
   }
 }
 
 AVX2_INLINE void
-panel_avx2 (const guint nr, guint M, guint K, const float *A, gsize lda,
-    const float *B, gsize ldb, float *C, gsize ldc)
+panel_avx2 (const LstmPrecision bt, const guint nr, guint M, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc)
 {
   guint i;
 
   for (i = 0; i + 2 <= M; i += 2)
-    tile_avx2 (2, nr, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+    tile_avx2 (bt, 2, nr, K, A + i * lda, lda, B, ldb, S, C + i * ldc, ldc);
   if (i < M)
-    tile_avx2 (1, nr, K, A + i * lda, lda, B, ldb, C + i * ldc, ldc);
+    tile_avx2 (bt, 1, nr, K, A + i * lda, lda, B, ldb, S, C + i * ldc, ldc);
+}
+
+AVX2_INLINE void
+gemm_any_avx2 (const LstmPrecision bt, guint M, guint N, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc)
+{
+  guint j = 0;
+
+  if (M == 1)
+    for (; j + 8 <= N; j += 8)
+      tile_avx2 (bt, 1, 8, K, A, lda, b_offset (bt, B, j * ldb), ldb,
+          scale_at (S, j), C + j, ldc);
+  for (; j + 4 <= N; j += 4)
+    panel_avx2 (bt, 4, M, K, A, lda, b_offset (bt, B, j * ldb), ldb,
+        scale_at (S, j), C + j, ldc);
+  for (; j < N; j++)
+    panel_avx2 (bt, 1, M, K, A, lda, b_offset (bt, B, j * ldb), ldb,
+        scale_at (S, j), C + j, ldc);
 }
 
 /* *INDENT-OFF* */
-__attribute__ ((target ("avx2,fma")))
+__attribute__ ((target ("avx2,fma,f16c")))
 static void
 gemm_avx2 (guint M, guint N, guint K, const float *A, gsize lda,
     const float *B, gsize ldb, float *C, gsize ldc)
 /* *INDENT-ON* */
 
 {
-  guint j = 0;
+  gemm_any_avx2 (LSTM_PRECISION_F32, M, N, K, A, lda, B, ldb, NULL, C, ldc);
+}
 
-  if (M == 1)
-    for (; j + 8 <= N; j += 8)
-      tile_avx2 (1, 8, K, A, lda, B + j * ldb, ldb, C + j, ldc);
-  for (; j + 4 <= N; j += 4)
-    panel_avx2 (4, M, K, A, lda, B + j * ldb, ldb, C + j, ldc);
-  for (; j < N; j++)
-    panel_avx2 (1, M, K, A, lda, B + j * ldb, ldb, C + j, ldc);
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx2,fma,f16c")))
+static void
+gemm_packed_avx2 (LstmPrecision bt, guint M, guint N, guint K,
+    const float *A, gsize lda, const void *B, gsize ldb, const float *S,
+    float *C, gsize ldc)
+/* *INDENT-ON* */
+
+{
+  if (bt == LSTM_PRECISION_F16)
+    gemm_any_avx2 (LSTM_PRECISION_F16, M, N, K, A, lda, B, ldb, S, C, ldc);
+  else
+    gemm_any_avx2 (LSTM_PRECISION_INT8, M, N, K, A, lda, B, ldb, S, C, ldc);
 }
 
 #endif /* HAVE_X86_KERNELS */
@@ -346,13 +476,25 @@ typedef struct
 {
   const gchar *name;
   GemmFunc gemm;
+  GemmPackedFunc gemm_packed;   /* NULL: packed weights use their floats */
 } Kernels;
 
-static const Kernels kernels_openblas = { "openblas", gemm_openblas };
+static const Kernels kernels_openblas = { "openblas", gemm_openblas, NULL };
 
 #ifdef HAVE_X86_KERNELS
-static const Kernels kernels_avx512 = { "avx512", gemm_avx512 };
-static const Kernels kernels_avx2 = { "avx2", gemm_avx2 };
+static const Kernels kernels_avx512 = { "avx512", gemm_avx512,
+  gemm_packed_avx512
+};
+static const Kernels kernels_avx2 = { "avx2", gemm_avx2, gemm_packed_avx2 };
+
+/* F16C (CPUID leaf 1, ECX bit 29): not every compiler's
+ * __builtin_cpu_supports knows the name. */
+static gboolean
+cpu_has_f16c (void)
+{
+  guint a, b, c, d;
+  return __get_cpuid (1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
 #endif
 
 /* The best set the CPU runs, capped by LSTM_BLAS_KERNELS: "avx512" (or
@@ -377,7 +519,7 @@ choose_kernels (void)
   if (g_str_equal (want, "avx512") && __builtin_cpu_supports ("avx512f"))
     k = &kernels_avx512;
   else if (!g_str_equal (want, "openblas") && __builtin_cpu_supports ("avx2")
-      && __builtin_cpu_supports ("fma"))
+      && __builtin_cpu_supports ("fma") && cpu_has_f16c ())
     k = &kernels_avx2;
 #endif
   g_debug ("matrix kernels: %s", k->name);
@@ -405,6 +547,22 @@ lstm_blas_gemm_nt (guint M, guint N, guint K, const float *A, gsize lda,
     const float *B, gsize ldb, float *C, gsize ldc)
 {
   get_kernels ()->gemm (M, N, K, A, lda, B, ldb, C, ldc);
+}
+
+void
+lstm_blas_gemm_nt_packed (guint M, guint N, guint K, const float *A,
+    gsize lda, const float *W, const LstmPackedMatrix * packed, float *C,
+    gsize ldc)
+{
+  const Kernels *k = get_kernels ();
+
+  if (packed == NULL || k->gemm_packed == NULL) {
+    k->gemm (M, N, K, A, lda, W, K, C, ldc);
+    return;
+  }
+  g_return_if_fail (packed->rows == N && packed->cols == K);
+  k->gemm_packed (packed->precision, M, N, K, A, lda, packed->data,
+      packed->stride, packed->scale, C, ldc);
 }
 
 /* y = A x is the one-row product y^T += x^T A^T: the same kernel, so

@@ -11,6 +11,8 @@
  *
  * and h_t of layer k is the input of layer k + 1. Models with a variant
  * (GRU, projection, bidirectional, ...) run in lstm-variant.c instead.
+ * A model with reduced-precision weights (lstm-precision.c) reads W_ih,
+ * W_hh and the head's weight from their packed copies.
  */
 #include "lstm-private.h"
 
@@ -32,28 +34,42 @@ lstm_forward_normalize (const LstmModel * m, const float *in, guint T,
   }
 }
 
+/* The packed copies of layer k's W_ih and W_hh, or NULLs (float32). */
+static void
+packed_layer (const LstmModel * m, guint k, const LstmPackedMatrix ** ih,
+    const LstmPackedMatrix ** hh)
+{
+  const LstmPacked *p = m->packed;
+
+  *ih = p != NULL ? &p->ih[k] : NULL;
+  *hh = p != NULL ? &p->hh[k] : NULL;
+}
+
 /* One layer over T frames: x [T, in] -> y [T, H]; h and c carried. */
 static void
-layer_forward (const LstmLayer * l, float *gates, const float *x, guint T,
-    float *y, float *h, float *c)
+layer_forward (const LstmModel * m, guint k, float *gates, const float *x,
+    guint T, float *y, float *h, float *c)
 {
+  const LstmLayer *l = &m->layers[k];
+  const LstmPackedMatrix *p_ih, *p_hh;
   guint H = l->hidden_size, t, j;
   gsize G4 = 4 * (gsize) H;
 
+  packed_layer (m, k, &p_ih, &p_hh);
   /* G[t] = b_ih + b_hh, then += X W_ih^T for all frames at once. */
   for (t = 0; t < T; t++) {
     float *g = gates + t * G4;
     for (j = 0; j < G4; j++)
       g[j] = l->bias_ih[j] + l->bias_hh[j];
   }
-  lstm_blas_gemm_nt (T, G4, l->input_size, x, l->input_size, l->weight_ih,
-      l->input_size, gates, G4);
+  lstm_blas_gemm_nt_packed (T, G4, l->input_size, x, l->input_size,
+      l->weight_ih, p_ih, gates, G4);
 
   for (t = 0; t < T; t++) {
     float *g = gates + t * G4;
     const float *h_prev = t == 0 ? h : y + (gsize) (t - 1) * H;
 
-    lstm_blas_gemv (G4, H, l->weight_hh, H, h_prev, g);
+    lstm_blas_gemm_nt_packed (1, G4, H, h_prev, H, l->weight_hh, p_hh, g, G4);
     lstm_act_cell (g, c, y + (gsize) t * H, H);
   }
   memcpy (h, y + (gsize) (T - 1) * H, H * sizeof (float));
@@ -80,11 +96,13 @@ softmax_row (float *z, guint n)
 static void
 head_forward (const LstmModel * m, const float *y, guint T, float *out)
 {
+  const LstmPacked *p = m->packed;
   guint O = m->head_size, W = m->layer_output_size, t;
 
   for (t = 0; t < T; t++)
     memcpy (out + (gsize) t * O, m->head_bias, O * sizeof (float));
-  lstm_blas_gemm_nt (T, O, W, y, W, m->head_weight, W, out, O);
+  lstm_blas_gemm_nt_packed (T, O, W, y, W, m->head_weight,
+      p != NULL ? &p->head : NULL, out, O);
 
   for (t = 0; t < T; t++) {
     float *z = out + (gsize) t * O;
@@ -133,7 +151,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
 
   for (k = 0; k < m->num_layers; k++) {
     y = s->y[k & 1];
-    layer_forward (&m->layers[k], s->gates, x, T, y, s->h + (gsize) k * H,
+    layer_forward (m, k, s->gates, x, T, y, s->h + (gsize) k * H,
         s->c + (gsize) k * H);
     x = y;
   }
@@ -162,4 +180,3 @@ lstm_forward (const LstmModel * model, LstmState * state, const float *input,
     done += T;
   }
 }
-

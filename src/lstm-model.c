@@ -287,6 +287,7 @@ lstm_model_unref (LstmModel * model)
   if (model->dispose_notify != NULL)
     model->dispose_notify (model);
   g_aligned_free (model->params);
+  lstm_packed_free (model->packed);
   g_free (model->layers);
   g_free (model->input_mean);
   g_free (model->input_std);

@@ -62,6 +62,39 @@ G_GNUC_INTERNAL void lstm_blas_gemm_nt (guint M, guint N, guint K,
 G_GNUC_INTERNAL void lstm_blas_gemv (guint M, guint N, const float *A,
     gsize lda, const float *x, float *y);
 
+/* A weight matrix W [rows, cols] in reduced precision (lstm-precision.c):
+ * rows `stride` elements apart, stride = cols rounded up to a multiple of
+ * 16 and the padding zero, so a kernel may read whole vectors past cols. */
+typedef struct
+{
+  LstmPrecision precision;      /* F16 (guint16 halves) or INT8 (gint8) */
+  guint rows, cols;
+  gsize stride;                 /* elements */
+  gpointer data;                /* [rows, stride], 64-byte aligned */
+  float *scale;                 /* INT8: [rows] s_r, w_rk = s_r q_rk; else NULL */
+} LstmPackedMatrix;
+
+#define LSTM_PACKED_ALIGN 16    /* elements a packed row is padded to */
+
+/* The packed matrices of a plain model (LstmModel.packed). */
+typedef struct
+{
+  guint n_layers;
+  LstmPackedMatrix *ih;         /* [n_layers] W_ih */
+  LstmPackedMatrix *hh;         /* [n_layers] W_hh */
+  LstmPackedMatrix head;        /* rows 0 when the model has no head */
+} LstmPacked;
+
+G_GNUC_INTERNAL void lstm_packed_free (LstmPacked * packed);
+
+/* C[M,N] += A[M,K] W^T, W [N,K]: from `packed` when it is not NULL and the
+ * kernels have its type, else from the floats W (row-major, ld K), which
+ * hold the same values: for F16 the same bits, for INT8 the same within
+ * rounding (the scale is applied after the sum). */
+G_GNUC_INTERNAL void lstm_blas_gemm_nt_packed (guint M, guint N, guint K,
+    const float *A, gsize lda, const float *W,
+    const LstmPackedMatrix * packed, float *C, gsize ldc);
+
 /* Gate non-linearities (lstm-act.c), vectorised; every kernel width gives
  * the same bits. lstm_act_cell: one LSTM cell update for one frame, gates =
  * the 4H pre-activations (i, f, g, o), c updated in place, h = o tanh (c). */
@@ -124,6 +157,9 @@ G_GNUC_INTERNAL gboolean lstm_tensor_to_f32 (const LstmTensorFile * file,
 
 /* IEEE 754 binary16 bits -> float, subnormals and specials included. */
 G_GNUC_INTERNAL float lstm_half_to_float (guint16 h);
+/* float -> binary16 bits, rounded to nearest even (F16C's rounding);
+ * beyond the half range: infinity. */
+G_GNUC_INTERNAL guint16 lstm_float_to_half (float f);
 
 /* TRUE when `path` ends in ".onnx" (any case): lstm_model_load converts it. */
 G_GNUC_INTERNAL gboolean lstm_onnx_is_onnx_name (const gchar * path);

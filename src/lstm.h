@@ -103,6 +103,15 @@ typedef struct
                                  * [-cell_clip, cell_clip]; 0: none (0) */
 } LstmModelConfig;
 
+/* How the weight matrices of a model are stored for inference
+ * (lstm_model_set_weight_precision). */
+typedef enum
+{
+  LSTM_PRECISION_F32,           /* float32, as loaded (the default) */
+  LSTM_PRECISION_F16,           /* IEEE binary16, rounded to nearest even */
+  LSTM_PRECISION_INT8,          /* q in [-127, 127] and a float scale per row */
+} LstmPrecision;
+
 /* Read-only after construction (load, or new + init/set_*), shared by
  * reference. Every trainable float lives in the one flat `params` buffer
  * (layers in order: weight_ih, weight_hh, bias_ih, bias_hh; then the head
@@ -146,6 +155,10 @@ typedef struct
    * input: num_directions * (P or H). `layers` holds num_layers *
    * num_directions entries, layer k direction d at k * num_directions + d. */
   guint layer_output_size;
+
+  /*< private > */
+  LstmPrecision precision;      /* of the matrices' storage (lstm-precision.c) */
+  gpointer packed;              /* their reduced-precision copies, or NULL */
 } LstmModel;
 
 /* A model with every weight zero. head_size 0 means no head (the output is
@@ -202,8 +215,29 @@ guint lstm_model_get_output_size (const LstmModel * model);
 /* Checks every weight and statistic is finite; names the first that is not. */
 gboolean lstm_model_check_finite (const LstmModel * model, GError ** error);
 
-/* Deep copy with refcount 1 (for fine-tuning a shared model). */
+/* Deep copy with refcount 1 (for fine-tuning a shared model). The copy of
+ * a reduced-precision model is float32 with the rounded weights. */
 LstmModel *lstm_model_copy (const LstmModel * model);
+
+/* Stores the weight matrices (W_ih, W_hh of every layer, the head's
+ * weight) in `precision` for lstm_forward: each matrix is rounded (F16:
+ * to nearest even; INT8: per row r, s_r = max_k |w_rk| / 127, q_rk =
+ * round (w_rk / s_r)) and the float weights are replaced by the values
+ * computed with (F16: the half's value; INT8: s_r q_rk), so saving,
+ * copying or any path that reads the floats sees the same model. F16
+ * gives bit for bit what float32 gives on those rounded floats; INT8
+ * computes y_r = s_r sum_k q_rk x_k, equal to within rounding. Biases and
+ * statistics stay float32. Lossy: F32 afterwards keeps the rounded values.
+ * Call it before the model is shared (like the other set_* functions).
+ * Plain LSTM models only (LSTM_ERROR_UNSUPPORTED otherwise); a weight
+ * beyond the half range (65504) is refused with LSTM_ERROR_MODEL. */
+gboolean lstm_model_set_weight_precision (LstmModel * model,
+    LstmPrecision precision, GError ** error);
+LstmPrecision lstm_model_get_weight_precision (const LstmModel * model);
+/* "f32", "f16", "int8" */
+const gchar *lstm_precision_to_string (LstmPrecision precision);
+gboolean lstm_precision_from_string (const gchar * str,
+    LstmPrecision * precision);
 
 const gchar *lstm_output_to_string (LstmOutput output);
 gboolean lstm_output_from_string (const gchar * str, LstmOutput * output);
@@ -782,6 +816,10 @@ void lstm_cmn_reset (LstmCmn * cmn);
  * (same path, size and modification time) while anyone holds it, so that
  * many elements share one copy of the weights. Thread-safe. */
 LstmModel *lstm_model_load_shared (const gchar * path, GError ** error);
+/* The same, with the weights in `precision` (lstm_model_set_weight_precision):
+ * one shared model per file and precision. */
+LstmModel *lstm_model_load_shared_precision (const gchar * path,
+    LstmPrecision precision, GError ** error);
 
 /* -------------------------------------------------------------------- blas */
 

@@ -1,7 +1,7 @@
 /* Frames per second of lstm_forward, one thread, state carried across calls.
  *
  * Usage: bench-forward [--min-time S] [--reps N] [--warmup S]
- *                      [--frames 1,10,100] SHAPE...
+ *                      [--frames 1,10,100] [--weights f32|f16|int8] SHAPE...
  *
  * SHAPE is I,H,L[,O] (input size, hidden size, layers, softmax head of O
  * outputs; O = 0 or absent means no head), e.g. 40,128,2,12. The default
@@ -10,7 +10,8 @@
  * Each measurement calls lstm_forward with `frames` frames per call until
  * `min-time` seconds have passed and counts frames per second; it is taken
  * `reps` times and the median is reported, after `warmup` seconds of the
- * same calls. The library runs on one thread (lstm_blas_set_threads (1));
+ * same calls. --weights stores the weight matrices in that precision
+ * (lstm_model_set_weight_precision; f32 by default). The library runs on one thread (lstm_blas_set_threads (1));
  * run.sh also sets OPENBLAS_NUM_THREADS=1 so that OpenBLAS starts no
  * idle threads. Output, tab-separated, a `result` line per case:
  *
@@ -88,7 +89,7 @@ shape_name (guint I, guint H, guint L, guint O)
 
 static gboolean
 bench_shape (const gchar * spec, guint * frames_list, guint n_frames,
-    double min_time, guint reps, double warmup)
+    double min_time, guint reps, double warmup, LstmPrecision weights)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *name = NULL;
@@ -109,6 +110,12 @@ bench_shape (const gchar * spec, guint * frames_list, guint n_frames,
     return FALSE;
   }
   lstm_model_init_random (b.model, 1234);
+  if (!lstm_model_set_weight_precision (b.model, weights, &error)) {
+    g_printerr ("shape '%s': %s\n", spec, error->message);
+    lstm_model_unref (b.model);
+    g_free (fps);
+    return FALSE;
+  }
   b.state = lstm_state_new (b.model, 0);
   name = shape_name (I, H, L, O);
 
@@ -152,7 +159,8 @@ main (int argc, char **argv)
 {
   gdouble min_time = DEFAULT_MIN_TIME, warmup = DEFAULT_WARMUP;
   gint reps = DEFAULT_REPS;
-  g_autofree gchar *frames_str = NULL, *config = NULL;
+  g_autofree gchar *frames_str = NULL, *config = NULL, *weights_str = NULL;
+  LstmPrecision weights = LSTM_PRECISION_F32;
   g_auto (GStrv) frames_tok = NULL;
   guint *frames_list, n_frames, i;
   g_autoptr (GOptionContext) ctx = NULL;
@@ -166,6 +174,8 @@ main (int argc, char **argv)
         "Seconds of warm-up per case (default 0.3)", "S"},
     {"frames", 0, 0, G_OPTION_ARG_STRING, &frames_str,
         "Frames per call, comma-separated (default 1,10,100)", "LIST"},
+    {"weights", 0, 0, G_OPTION_ARG_STRING, &weights_str,
+        "Weight precision: f32 (default), f16 or int8", "P"},
     {NULL}
   };
   gboolean ok = TRUE;
@@ -174,6 +184,11 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     g_printerr ("%s\n", error->message);
+    return 2;
+  }
+  if (weights_str != NULL && !lstm_precision_from_string (weights_str,
+          &weights)) {
+    g_printerr ("--weights must be f32, f16 or int8\n");
     return 2;
   }
   if (reps < 1 || min_time <= 0 || warmup < 0) {
@@ -205,13 +220,14 @@ main (int argc, char **argv)
   if (argc > 1) {
     for (i = 1; i < (guint) argc; i++)
       ok &= bench_shape (argv[i], frames_list, n_frames, min_time, reps,
-          warmup);
+          warmup, weights);
   } else {
     for (i = 0; default_shapes[i] != NULL; i++)
       ok &= bench_shape (default_shapes[i], frames_list, n_frames, min_time,
-          reps, warmup);
+          reps, warmup, weights);
   }
   printf ("kernels\t%s\n", lstm_blas_get_kernels ());
+  printf ("weights\t%s\n", lstm_precision_to_string (weights));
   g_free (frames_list);
   return ok ? 0 : 1;
 }
