@@ -85,6 +85,7 @@ GST_DEBUG_CATEGORY (gst_lstm_debug);
 #define DEFAULT_MESSAGE_INTERVAL (GST_SECOND / 10)
 #define DEFAULT_THREADS 1
 #define DEFAULT_STREAM_WAIT (5 * GST_MSECOND)
+#define DEFAULT_WEIGHTS LSTM_PRECISION_F32
 
 /* Frames per forward call; the scratch is sized for this many. */
 #define CHUNK_FRAMES LSTM_DEFAULT_MAX_FRAMES
@@ -105,6 +106,7 @@ enum
   PROP_STATE,
   PROP_SKIPPED_FRAMES,
   PROP_STREAM_WAIT,
+  PROP_WEIGHTS,
 };
 
 enum
@@ -168,6 +170,27 @@ gst_lstm_text_format_get_type (void)
   if (g_once_init_enter (&type))
     g_once_init_leave (&type,
         g_enum_register_static ("GstLstmTextFormat", values));
+  return type;
+}
+
+/* The values are LstmPrecision's. */
+#define GST_TYPE_LSTM_WEIGHTS (gst_lstm_weights_get_type ())
+static GType
+gst_lstm_weights_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {LSTM_PRECISION_F32, "float32, as in the model file", "f32"},
+    {LSTM_PRECISION_F16, "IEEE half: half the bytes per frame; the model "
+          "with its weights rounded to half", "f16"},
+    {LSTM_PRECISION_INT8, "8-bit integers with a float scale per row: a "
+          "quarter of the bytes; the weights rounded to 255 levels per row",
+        "int8"},
+    {0, NULL, NULL}
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstLstmWeights",
+            values));
   return type;
 }
 
@@ -252,6 +275,18 @@ gst_lstm_class_init (GstLstmClass * klass)
           "together): nanoseconds a stream's frames wait for the other "
           "streams' before they are stepped without them",
           0, G_MAXUINT64, DEFAULT_STREAM_WAIT, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_WEIGHTS,
+      g_param_spec_enum ("weights", "Weight precision",
+          "How the weight matrices (input, recurrent, head) are stored while "
+          "running; arithmetic stays float32. f16 and int8 read a half or a "
+          "quarter of the bytes per frame, which is faster where the "
+          "weights stream from memory (large models), and change the "
+          "outputs slightly: they are the model's with its weights rounded "
+          "(README: the accuracy cost measured on the keyword-spotting "
+          "test set). Plain LSTM models only. Can change while playing: the "
+          "model is prepared in the background and swapped in between "
+          "buffers, the state carrying on", GST_TYPE_LSTM_WEIGHTS,
+          DEFAULT_WEIGHTS, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_SKIPPED_FRAMES,
       g_param_spec_uint64 ("skipped-frames", "Skipped frames",
           "Frames skipped because they held a NaN or an infinity", 0,
@@ -279,6 +314,7 @@ gst_lstm_class_init (GstLstmClass * klass)
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_lstm_change_state);
 
   gst_type_mark_as_plugin_api (GST_TYPE_LSTM_OUTPUT_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_LSTM_WEIGHTS, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_LSTM_TEXT_FORMAT, 0);
   GST_DEBUG_CATEGORY_INIT (gst_lstm_debug, "lstm", 0, "LSTM inference");
 }
@@ -309,6 +345,7 @@ gst_lstm_init (GstLstm * self)
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->message_interval = DEFAULT_MESSAGE_INTERVAL;
   self->threads = DEFAULT_THREADS;
+  self->weights = DEFAULT_WEIGHTS;
   gst_lstm_streams_init (self);
   self->cur_format = DEFAULT_TEXT_FORMAT;
   self->cur_post_messages = DEFAULT_POST_MESSAGES;
@@ -368,14 +405,15 @@ reset_messages (GstLstm * self)
 /* ------------------------------------------------------- model loading */
 
 static LstmModel *
-load_model (GstLstm * self, const gchar * path, GError ** error)
+load_model (GstLstm * self, const gchar * path, LstmPrecision weights,
+    GError ** error)
 {
   if (path == NULL || *path == '\0') {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO,
         "no model file: set the 'model' property to a .safetensors file");
     return NULL;
   }
-  return lstm_model_load_shared (path, error);
+  return lstm_model_load_shared_precision (path, weights, error);
 }
 
 /* Called without locks, in READY -> PAUSED. */
@@ -384,15 +422,17 @@ ensure_model (GstLstm * self)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *path = NULL;
+  LstmPrecision weights;
   LstmModel *m;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
+  weights = self->weights;
   GST_OBJECT_UNLOCK (self);
 
   if (self->model != NULL)
     return TRUE;
-  m = load_model (self, path, &error);
+  m = load_model (self, path, weights, &error);
   if (m == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
         ("Could not load the LSTM model."), ("%s", error->message));
@@ -401,8 +441,9 @@ ensure_model (GstLstm * self)
   self->model = m;
   self->state = lstm_state_new (m, CHUNK_FRAMES);
   GST_INFO_OBJECT (self, "loaded %s: input %u, %u layers, hidden %u, "
-      "output %u", path, m->input_size, m->num_layers, m->hidden_size,
-      lstm_model_get_output_size (m));
+      "output %u, weights %s", path, m->input_size, m->num_layers,
+      m->hidden_size, lstm_model_get_output_size (m),
+      lstm_precision_to_string (weights));
   return TRUE;
 }
 
@@ -410,6 +451,7 @@ typedef struct
 {
   GstLstm *self;
   gchar *path;
+  LstmPrecision weights;
   guint serial;
 } LoadJob;
 
@@ -420,7 +462,7 @@ load_thread (gpointer data)
   LoadJob *job = data;
   GstLstm *self = job->self;
   g_autoptr (GError) error = NULL;
-  LstmModel *m = load_model (self, job->path, &error);
+  LstmModel *m = load_model (self, job->path, job->weights, &error);
 
   GST_OBJECT_LOCK (self);
   if (job->serial != self->load_serial) {
@@ -444,6 +486,14 @@ load_thread (gpointer data)
   return NULL;
 }
 
+/* Called with the object lock: a model is running or about to. */
+static gboolean
+is_streaming (GstLstm * self)
+{
+  return GST_STATE (self) >= GST_STATE_PAUSED
+      || GST_STATE_PENDING (self) == GST_STATE_PAUSED;
+}
+
 /* Called with the object lock. */
 static void
 start_load (GstLstm * self)
@@ -453,6 +503,7 @@ start_load (GstLstm * self)
 
   job->self = gst_object_ref (self);
   job->path = g_strdup (self->model_path);
+  job->weights = self->weights;
   job->serial = ++self->load_serial;
   thread = g_thread_new ("lstm-load", load_thread, job);
   g_thread_unref (thread);
@@ -468,14 +519,24 @@ gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
 
   switch (prop_id) {
     case PROP_MODEL:{
-      gboolean streaming;
       GST_OBJECT_LOCK (self);
       g_free (self->model_path);
       self->model_path = g_value_dup_string (value);
-      streaming = GST_STATE (self) >= GST_STATE_PAUSED
-          || GST_STATE_PENDING (self) == GST_STATE_PAUSED;
-      if (streaming)
+      if (is_streaming (self))
         start_load (self);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    }
+    case PROP_WEIGHTS:{
+      /* another precision is another model: loaded (or found in the
+       * cache) in the background and swapped in, as for `model` */
+      LstmPrecision weights = g_value_get_enum (value);
+      GST_OBJECT_LOCK (self);
+      if (self->weights != weights) {
+        self->weights = weights;
+        if (is_streaming (self))
+          start_load (self);
+      }
       GST_OBJECT_UNLOCK (self);
       break;
     }
@@ -571,6 +632,9 @@ gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
   switch (prop_id) {
     case PROP_MODEL:
       g_value_set_string (value, self->model_path);
+      break;
+    case PROP_WEIGHTS:
+      g_value_set_enum (value, self->weights);
       break;
     case PROP_RESET_ON_DISCONT:
       g_value_set_boolean (value, self->reset_on_discont);

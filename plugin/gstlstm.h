@@ -46,6 +46,7 @@ struct _GstLstm
   gboolean post_messages;
   guint64 message_interval;     /* nanoseconds between messages */
   guint threads;                /* BLAS threads */
+  LstmPrecision weights;        /* storage of the weight matrices */
 
   /* Handed from other threads to the streaming thread; object lock. */
   LstmModel *pending_model;     /* a hot-swapped model, loaded */

@@ -7,7 +7,9 @@
  * never revives a dying model. A file that changed on disk (size, mtime or
  * inode) loads anew: a save replaces the file by rename, so a new inode
  * tells a new model even when size and mtime, which ticks only every few
- * milliseconds, are the same.
+ * milliseconds, are the same. Each weight precision of a file is its own
+ * entry (key "<precision>:<path>"): elements asking for f16 share one
+ * model, those asking for f32 another, and neither disturbs the other.
  */
 #include "lstm.h"
 
@@ -79,23 +81,46 @@ forget_model (gpointer data)
   g_mutex_unlock (&cache_lock);
 }
 
+/* A fresh load of path in precision; the messages name the file. */
+static LstmModel *
+load_precision (const gchar * path, LstmPrecision precision, GError ** error)
+{
+  LstmModel *m = lstm_model_load (path, error);
+
+  if (m != NULL && !lstm_model_set_weight_precision (m, precision, error)) {
+    g_prefix_error (error, "%s: ", path);
+    g_clear_pointer (&m, lstm_model_unref);
+  }
+  return m;
+}
+
 LstmModel *
 lstm_model_load_shared (const gchar * path, GError ** error)
+{
+  return lstm_model_load_shared_precision (path, LSTM_PRECISION_F32, error);
+}
+
+LstmModel *
+lstm_model_load_shared_precision (const gchar * path,
+    LstmPrecision precision, GError ** error)
 {
   LstmModel *m = NULL;
   Entry *e;
   goffset size = -1;
   gint64 mtime = -1;
   guint64 ino = 0;
+  g_autofree gchar *key = NULL;
 
   g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (precision <= LSTM_PRECISION_INT8, NULL);
 
+  key = g_strdup_printf ("%s:%s", lstm_precision_to_string (precision), path);
   g_mutex_lock (&cache_lock);
   if (cache == NULL)
     cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
         (GDestroyNotify) entry_free);
   file_stamp (path, &size, &mtime, &ino);
-  e = g_hash_table_lookup (cache, path);
+  e = g_hash_table_lookup (cache, key);
   if (e != NULL && e->size == size && e->mtime == mtime && e->ino == ino)
     m = try_ref (e->model);
   g_mutex_unlock (&cache_lock);
@@ -104,7 +129,7 @@ lstm_model_load_shared (const gchar * path, GError ** error)
 
   /* Load without the lock: it may take a while, and another thread may
    * load the same file meanwhile; the last one in wins the entry. */
-  m = lstm_model_load (path, error);
+  m = load_precision (path, precision, error);
   if (m == NULL)
     return NULL;
 
@@ -115,7 +140,7 @@ lstm_model_load_shared (const gchar * path, GError ** error)
   e->size = size;
   e->mtime = mtime;
   e->ino = ino;
-  g_hash_table_replace (cache, g_strdup (path), e);
+  g_hash_table_replace (cache, g_steal_pointer (&key), e);
   g_mutex_unlock (&cache_lock);
   return m;
 }

@@ -140,7 +140,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
     guint T, float *output)
 {
   const float *x = lstm_forward_input (m, s, input, T);
-  const LstmModelPacks *packs = lstm_model_get_packs (m, s->weights);
+  const LstmModelPacks *packs = lstm_model_get_packs (m);
   guint H = m->hidden_size, k;
   float *y = NULL;
 

@@ -286,8 +286,7 @@ lstm_model_unref (LstmModel * model)
     return;
   if (model->dispose_notify != NULL)
     model->dispose_notify (model);
-  lstm_model_packs_free (model->packs[LSTM_WEIGHTS_F32]);
-  lstm_model_packs_free (model->packs[LSTM_WEIGHTS_F16]);
+  lstm_model_weights_changed (model);
   g_aligned_free (model->params);
   g_free (model->layers);
   g_free (model->input_mean);

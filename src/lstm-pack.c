@@ -25,10 +25,14 @@
  * Without AVX2 (or with LSTM_BLAS_KERNELS=openblas) the products go to
  * lstm_blas_gemm_nt on the unpacked W instead, which sums differently.
  *
- * A half-precision pack (LSTM_WEIGHTS_F16) holds the same panels as IEEE
- * halves; the kernels widen each vector to float32 as they load it
- * (F16C's vcvtph2ps, exact) and go on as above, so it gives exactly the
- * float32 result for the weights rounded to half, with half the bytes.
+ * A model with reduced-precision weights (lstm-precision.c, which rounds
+ * the model's floats first) gets packs of IEEE halves or of int8 q with a
+ * scale s_j per output (w_jk = s_j q_jk): the kernels widen each vector of
+ * weights to float32 as they load it (F16C's vcvtph2ps, exact; int8 by
+ * sign extension) and go on as above, an int8 tile ending with
+ * C[i, j] = fma (acc[i, j], s_j, C[i, j]). Half packs thus give the
+ * float32 bits for the rounded weights with half the bytes; int8 packs
+ * a quarter of the bytes, within rounding of them.
  */
 #include "lstm-private.h"
 
@@ -42,73 +46,48 @@
 
 #define PANEL 128               /* output columns per panel, at most */
 
+/* What a pack's elements are (a kernel's `kind`). */
+enum
+{
+  KIND_F32,
+  KIND_F16,
+  KIND_I8,
+};
+
 struct _LstmPacked
 {
   guint n, k;                   /* W is [n, k] */
   guint width;                  /* P: columns per panel, a multiple of 16 */
   guint n_panels;
-  gboolean half;                /* panels of IEEE halves, else floats */
-  gpointer data;                /* [n_panels, k, width] floats or halves */
-  const float *w;               /* the fallback's row-major W: the model's */
-  float *rounded;               /* ... or, for halves, W rounded (owned) */
+  guint kind;                   /* KIND_*: floats, halves or int8 */
+  gpointer data;                /* [n_panels, k, width] elements */
+  float *scale;                 /* KIND_I8: [n_panels * width] s_j, else NULL */
+  const float *w;               /* the model's W [n, k], for the fallback */
 };
 
-/* IEEE half from float, rounded to nearest, ties to even. */
-static guint16
-half_from_float (float f)
+/* Per output j of W [n, k]: s_j = max_k |w_jk| / 127 and q_jk = round
+ * (w_jk / s_j), as lstm-precision.c rounded them (on its rounded w this
+ * finds the same q). */
+static void
+quantize_row (const float *w, guint k, gint8 * q, gsize stride, float *scale)
 {
-  guint32 x, a, h, rest;
-  guint16 sign;
+  float mx = 0.0f, s;
+  guint i;
 
-  memcpy (&x, &f, sizeof x);
-  sign = (x >> 16) & 0x8000;
-  a = x & 0x7fffffff;
-  if (a > 0x7f800000)           /* NaN: stays a (quiet) NaN */
-    return sign | 0x7e00;
-  if (a >= 0x477ff000)          /* from 65520 up, and infinity */
-    return sign | 0x7c00;
-  if (a < 0x38800000) {         /* below 2^-14: subnormal halves of 2^-24 */
-    float m;
-    memcpy (&m, &a, sizeof m);
-    return sign | (guint16) nearbyintf (m * 16777216.0f);
-  }
-  /* rebias the exponent (127 -> 15), keep 10 of the 23 fraction bits and
-   * round on the other 13 (a carry rolls into the exponent, as it should) */
-  h = (a >> 13) - (112u << 10);
-  rest = a & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
-    h++;
-  return sign | (guint16) h;
-}
-
-/* The float a half stands for (exact). */
-static float
-float_from_half (guint16 h)
-{
-  guint32 sign = (guint32) (h & 0x8000) << 16, e = (h >> 10) & 0x1f;
-  guint32 m = h & 0x3ff, x;
-  float f;
-
-  if (e == 0) {
-    f = m * (1.0f / 16777216.0f);
-    return sign ? -f : f;
-  }
-  x = sign | (e == 31 ? 0x7f800000 | (m << 13) : ((e + 112) << 23) | (m << 13));
-  memcpy (&f, &x, sizeof f);
-  return f;
-}
-
-float
-lstm_half_round (float x)
-{
-  return float_from_half (half_from_float (x));
+  for (i = 0; i < k; i++)
+    mx = MAX (mx, fabsf (w[i]));
+  s = mx / 127.0f;
+  *scale = s;
+  for (i = 0; i < k; i++)
+    q[i * stride] = (gint8) (s > 0.0f ?
+        CLAMP (nearbyintf (w[i] / s), -127.0f, 127.0f) : 0.0f);
 }
 
 LstmPacked *
-lstm_packed_new (const float *w, guint n, guint k, LstmWeights weights)
+lstm_packed_new (const float *w, guint n, guint k, LstmPrecision precision)
 {
+  static const gsize elem_size[] = { 4, 2, 1 };
   LstmPacked *p;
-  gsize size, at;
   guint j, i;
 
   g_return_val_if_fail (w != NULL && n > 0 && k > 0, NULL);
@@ -118,26 +97,31 @@ lstm_packed_new (const float *w, guint n, guint k, LstmWeights weights)
   p->k = k;
   p->width = n >= PANEL ? PANEL : (n + 15) / 16 * 16;
   p->n_panels = (n + p->width - 1) / p->width;
-  p->half = weights == LSTM_WEIGHTS_F16;
+  p->kind = precision == LSTM_PRECISION_F16 ? KIND_F16 :
+      precision == LSTM_PRECISION_INT8 ? KIND_I8 : KIND_F32;
   p->w = w;
-  size = (gsize) p->n_panels * k * p->width;
-  p->data = g_aligned_alloc0 (size, p->half ? 2 : 4, 64);
-  if (p->half)
-    p->rounded = g_new (float, (gsize) n * k);
-  for (j = 0; j < n; j++)
-    for (i = 0; i < k; i++) {
-      float v = w[(gsize) j * k + i];
-      at = ((gsize) (j / p->width) * k + i) * p->width + j % p->width;
-      if (p->half) {
-        guint16 h = half_from_float (v);
-        ((guint16 *) p->data)[at] = h;
-        p->rounded[(gsize) j * k + i] = float_from_half (h);
-      } else {
-        ((float *) p->data)[at] = v;
-      }
+  p->data = g_aligned_alloc0 ((gsize) p->n_panels * k * p->width,
+      elem_size[p->kind], 64);
+  if (p->kind == KIND_I8)
+    p->scale = g_aligned_alloc0 ((gsize) p->n_panels * p->width,
+        sizeof (float), 64);
+  for (j = 0; j < n; j++) {
+    const float *row = w + (gsize) j * k;
+    /* column j of its panel: element (i, j) at i * width */
+    gsize at = (gsize) (j / p->width) * k * p->width + j % p->width;
+
+    if (p->kind == KIND_I8) {
+      quantize_row (row, k, (gint8 *) p->data + at, p->width, &p->scale[j]);
+      continue;
     }
-  if (p->half)
-    p->w = p->rounded;
+    for (i = 0; i < k; i++) {
+      if (p->kind == KIND_F16)
+        ((guint16 *) p->data)[at + (gsize) i * p->width] =
+            lstm_float_to_half (row[i]);
+      else
+        ((float *) p->data)[at + (gsize) i * p->width] = row[i];
+    }
+  }
   return p;
 }
 
@@ -147,7 +131,7 @@ lstm_packed_free (LstmPacked * p)
   if (p == NULL)
     return;
   g_aligned_free (p->data);
-  g_free (p->rounded);
+  g_aligned_free (p->scale);
   g_free (p);
 }
 
@@ -162,20 +146,29 @@ lstm_packed_free (LstmPacked * p)
  * panel rows (stride `width`) of those columns. mr and nv are constants
  * at every call, so the accumulators live in registers (at most 24 of
  * the 32 zmm, with nv weight vectors and one broadcast). */
-/* 16 weights of a panel row: floats, or halves widened exactly. */
+/* 16 weights of a panel row as floats: floats, halves widened exactly,
+ * or int8 sign-extended. */
 AVX512_INLINE __m512
-weights_avx512 (const gboolean half, gconstpointer w, gsize at)
+weights_avx512 (const guint kind, gconstpointer w, gsize at)
 {
-  if (half)
+  if (kind == KIND_F16)
     return _mm512_cvtph_ps (_mm256_load_si256 ((const __m256i *)
             ((const guint16 *) w + at)));
+  if (kind == KIND_I8)
+    return _mm512_cvtepi32_ps (_mm512_cvtepi8_epi32 (_mm_load_si128
+            ((const __m128i *) ((const gint8 *) w + at))));
   return _mm512_load_ps ((const float *) w + at);
 }
 
+/* C[mr rows, the first `cols` of nv * 16 columns] += A[mr, K] w, w the
+ * panel rows (stride `width`) of those columns (int8: times the columns'
+ * scales s after the sum). kind, mr and nv are constants at every call,
+ * so the accumulators live in registers (at most 24 of the 32 zmm, with
+ * nv weight vectors and one broadcast). */
 AVX512_INLINE void
-tile_avx512 (const gboolean half, const guint mr, const guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, guint width, float *C,
-    gsize ldc, guint cols)
+tile_avx512 (const guint kind, const guint mr, const guint nv, guint K,
+    const float *A, gsize lda, gconstpointer w, const float *s, guint width,
+    float *C, gsize ldc, guint cols)
 {
   __m512 acc[6][8], b[8], a;
   guint r, v, k;
@@ -188,7 +181,7 @@ tile_avx512 (const gboolean half, const guint mr, const guint nv, guint K,
   for (k = 0; k < K; k++) {
 #pragma GCC unroll 8
     for (v = 0; v < nv; v++)
-      b[v] = weights_avx512 (half, w, (gsize) k * width + 16 * v);
+      b[v] = weights_avx512 (kind, w, (gsize) k * width + 16 * v);
 #pragma GCC unroll 6
     for (r = 0; r < mr; r++) {
       a = _mm512_set1_ps (A[r * lda + k]);
@@ -204,40 +197,46 @@ tile_avx512 (const gboolean half, const guint mr, const guint nv, guint K,
       guint n = 16 * v < cols ? MIN (16, cols - 16 * v) : 0;
       __mmask16 m = (__mmask16) (n == 16 ? 0xffff : (1u << n) - 1);
       float *c = C + r * ldc + 16 * v;
-      _mm512_mask_storeu_ps (c, m, _mm512_add_ps (_mm512_maskz_loadu_ps (m,
-                  c), acc[r][v]));
+      __m512 c0 = _mm512_maskz_loadu_ps (m, c);
+      /* int8: C = fma (sum, s, C), one rounding, spelled out so that no
+       * compiler contraction can make it differ between widths */
+      _mm512_mask_storeu_ps (c, m, kind == KIND_I8 ?
+          _mm512_fmadd_ps (acc[r][v], _mm512_load_ps (s + 16 * v), c0) :
+          _mm512_add_ps (c0, acc[r][v]));
     }
   }
 }
 
 /* A switch over the tiles of mr <= 6 rows and nv <= 8 vectors (mr * nv
- * <= 24) with float or half weights. */
-#define TILE512(H, MR, NV) case (MR) * 16 + (NV): \
-  tile_avx512 (H, MR, NV, K, A, lda, w, width, C, ldc, cols); break
-#define TILES512(H) \
-  TILE512 (H, 1, 1); TILE512 (H, 1, 2); TILE512 (H, 1, 3); \
-  TILE512 (H, 1, 4); TILE512 (H, 1, 5); TILE512 (H, 1, 6); \
-  TILE512 (H, 1, 7); TILE512 (H, 1, 8); TILE512 (H, 2, 1); \
-  TILE512 (H, 2, 2); TILE512 (H, 2, 3); TILE512 (H, 2, 4); \
-  TILE512 (H, 2, 5); TILE512 (H, 2, 6); TILE512 (H, 2, 7); \
-  TILE512 (H, 2, 8); TILE512 (H, 3, 1); TILE512 (H, 3, 2); \
-  TILE512 (H, 3, 3); TILE512 (H, 3, 4); TILE512 (H, 4, 1); \
-  TILE512 (H, 4, 2); TILE512 (H, 4, 3); TILE512 (H, 4, 4); \
-  TILE512 (H, 5, 1); TILE512 (H, 5, 2); TILE512 (H, 5, 3); \
-  TILE512 (H, 5, 4); TILE512 (H, 6, 1); TILE512 (H, 6, 2); \
-  TILE512 (H, 6, 3); TILE512 (H, 6, 4); \
+ * <= 24) of one kind of weights. */
+#define TILE512(KIND, MR, NV) case (MR) * 16 + (NV): \
+  tile_avx512 (KIND, MR, NV, K, A, lda, w, s, width, C, ldc, cols); break
+#define TILES512(KIND) \
+  TILE512 (KIND, 1, 1); TILE512 (KIND, 1, 2); TILE512 (KIND, 1, 3); \
+  TILE512 (KIND, 1, 4); TILE512 (KIND, 1, 5); TILE512 (KIND, 1, 6); \
+  TILE512 (KIND, 1, 7); TILE512 (KIND, 1, 8); TILE512 (KIND, 2, 1); \
+  TILE512 (KIND, 2, 2); TILE512 (KIND, 2, 3); TILE512 (KIND, 2, 4); \
+  TILE512 (KIND, 2, 5); TILE512 (KIND, 2, 6); TILE512 (KIND, 2, 7); \
+  TILE512 (KIND, 2, 8); TILE512 (KIND, 3, 1); TILE512 (KIND, 3, 2); \
+  TILE512 (KIND, 3, 3); TILE512 (KIND, 3, 4); TILE512 (KIND, 4, 1); \
+  TILE512 (KIND, 4, 2); TILE512 (KIND, 4, 3); TILE512 (KIND, 4, 4); \
+  TILE512 (KIND, 5, 1); TILE512 (KIND, 5, 2); TILE512 (KIND, 5, 3); \
+  TILE512 (KIND, 5, 4); TILE512 (KIND, 6, 1); TILE512 (KIND, 6, 2); \
+  TILE512 (KIND, 6, 3); TILE512 (KIND, 6, 4); \
   default: g_assert_not_reached ()
 
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
-block_avx512 (gboolean half, guint mr, guint nv, guint K, const float *A,
-    gsize lda, gconstpointer w, guint width, float *C, gsize ldc, guint cols)
+block_avx512 (guint kind, guint mr, guint nv, guint K, const float *A,
+    gsize lda, gconstpointer w, const float *s, guint width, float *C,
+    gsize ldc, guint cols)
 {
-  if (half)
-    switch (mr * 16 + nv) { TILES512 (TRUE); }
-  else
-    switch (mr * 16 + nv) { TILES512 (FALSE); }
+  switch (kind) {
+    case KIND_F16: switch (mr * 16 + nv) { TILES512 (KIND_F16); } break;
+    case KIND_I8: switch (mr * 16 + nv) { TILES512 (KIND_I8); } break;
+    default: switch (mr * 16 + nv) { TILES512 (KIND_F32); } break;
+  }
 }
 /* *INDENT-ON* */
 
@@ -249,21 +248,24 @@ block_avx512 (gboolean half, guint mr, guint nv, guint K, const float *A,
 #define AVX2_INLINE static inline \
   __attribute__ ((always_inline, target ("avx2,fma,f16c")))
 
-/* 8 weights of a panel row: floats, or halves widened exactly. */
+/* 8 weights of a panel row as floats. */
 AVX2_INLINE __m256
-weights_avx2 (const gboolean half, gconstpointer w, gsize at)
+weights_avx2 (const guint kind, gconstpointer w, gsize at)
 {
-  if (half)
+  if (kind == KIND_F16)
     return _mm256_cvtph_ps (_mm_load_si128 ((const __m128i *)
             ((const guint16 *) w + at)));
+  if (kind == KIND_I8)
+    return _mm256_cvtepi32_ps (_mm256_cvtepi8_epi32 (_mm_loadl_epi64
+            ((const __m128i *) ((const gint8 *) w + at))));
   return _mm256_load_ps ((const float *) w + at);
 }
 
 /* The same tile with 8-lane vectors: at most 8 accumulators of 16 ymm. */
 AVX2_INLINE void
-tile_avx2 (const gboolean half, const guint mr, const guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, guint width, float *C,
-    gsize ldc, guint cols)
+tile_avx2 (const guint kind, const guint mr, const guint nv, guint K,
+    const float *A, gsize lda, gconstpointer w, const float *s, guint width,
+    float *C, gsize ldc, guint cols)
 {
   __m256 acc[2][8], b[8], a;
   guint r, v, k;
@@ -276,7 +278,7 @@ tile_avx2 (const gboolean half, const guint mr, const guint nv, guint K,
   for (k = 0; k < K; k++) {
 #pragma GCC unroll 8
     for (v = 0; v < nv; v++)
-      b[v] = weights_avx2 (half, w, (gsize) k * width + 8 * v);
+      b[v] = weights_avx2 (kind, w, (gsize) k * width + 8 * v);
 #pragma GCC unroll 2
     for (r = 0; r < mr; r++) {
       a = _mm256_broadcast_ss (A + r * lda + k);
@@ -292,37 +294,43 @@ tile_avx2 (const gboolean half, const guint mr, const guint nv, guint K,
       float *c = C + r * ldc + 8 * v;
       guint n = 8 * v < cols ? MIN (8, cols - 8 * v) : 0, l;
       if (n == 8) {
-        _mm256_storeu_ps (c, _mm256_add_ps (_mm256_loadu_ps (c), acc[r][v]));
+        __m256 c0 = _mm256_loadu_ps (c);
+        _mm256_storeu_ps (c, kind == KIND_I8 ?
+            _mm256_fmadd_ps (acc[r][v], _mm256_load_ps (s + 8 * v), c0) :
+            _mm256_add_ps (c0, acc[r][v]));
       } else {
         float t[8];
         _mm256_storeu_ps (t, acc[r][v]);
         for (l = 0; l < n; l++)
-          c[l] += t[l];
+          c[l] = kind == KIND_I8 ? fmaf (t[l], s[8 * v + l], c[l]) :
+              c[l] + t[l];
       }
     }
   }
 }
 
 /* Tiles of mr <= 2 rows and nv <= 8 vectors (mr * nv <= 8). */
-#define TILE256(H, MR, NV) case (MR) * 16 + (NV): \
-  tile_avx2 (H, MR, NV, K, A, lda, w, width, C, ldc, cols); break
-#define TILES256(H) \
-  TILE256 (H, 1, 1); TILE256 (H, 1, 2); TILE256 (H, 1, 3); \
-  TILE256 (H, 1, 4); TILE256 (H, 1, 5); TILE256 (H, 1, 6); \
-  TILE256 (H, 1, 7); TILE256 (H, 1, 8); TILE256 (H, 2, 1); \
-  TILE256 (H, 2, 2); TILE256 (H, 2, 3); TILE256 (H, 2, 4); \
+#define TILE256(KIND, MR, NV) case (MR) * 16 + (NV): \
+  tile_avx2 (KIND, MR, NV, K, A, lda, w, s, width, C, ldc, cols); break
+#define TILES256(KIND) \
+  TILE256 (KIND, 1, 1); TILE256 (KIND, 1, 2); TILE256 (KIND, 1, 3); \
+  TILE256 (KIND, 1, 4); TILE256 (KIND, 1, 5); TILE256 (KIND, 1, 6); \
+  TILE256 (KIND, 1, 7); TILE256 (KIND, 1, 8); TILE256 (KIND, 2, 1); \
+  TILE256 (KIND, 2, 2); TILE256 (KIND, 2, 3); TILE256 (KIND, 2, 4); \
   default: g_assert_not_reached ()
 
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx2,fma,f16c")))
 static void
-block_avx2 (gboolean half, guint mr, guint nv, guint K, const float *A,
-    gsize lda, gconstpointer w, guint width, float *C, gsize ldc, guint cols)
+block_avx2 (guint kind, guint mr, guint nv, guint K, const float *A,
+    gsize lda, gconstpointer w, const float *s, guint width, float *C,
+    gsize ldc, guint cols)
 {
-  if (half)
-    switch (mr * 16 + nv) { TILES256 (TRUE); }
-  else
-    switch (mr * 16 + nv) { TILES256 (FALSE); }
+  switch (kind) {
+    case KIND_F16: switch (mr * 16 + nv) { TILES256 (KIND_F16); } break;
+    case KIND_I8: switch (mr * 16 + nv) { TILES256 (KIND_I8); } break;
+    default: switch (mr * 16 + nv) { TILES256 (KIND_F32); } break;
+  }
 }
 /* *INDENT-ON* */
 
@@ -333,9 +341,9 @@ block_avx2 (gboolean half, guint mr, guint nv, guint K, const float *A,
 
 /* ---------------------------------------------------------------- driver */
 
-typedef void (*BlockFunc) (gboolean half, guint mr, guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, guint width, float *C,
-    gsize ldc, guint cols);
+typedef void (*BlockFunc) (guint kind, guint mr, guint nv, guint K,
+    const float *A, gsize lda, gconstpointer w, const float *s, guint width,
+    float *C, gsize ldc, guint cols);
 
 /* How a kernel set cuts a panel: `lanes` floats per vector; with
  * M <= wide_rows, tiles of all M rows and up to wide_vectors vectors; else
@@ -346,10 +354,10 @@ typedef struct
   guint lanes, wide_rows, wide_vectors, max_rows, narrow_vectors;
 } Cutting;
 
-/* Rows i0 .. M-1 in tiles of near-equal height <= max_rows. */
+/* Rows 0 .. M-1 in tiles of near-equal height <= max_rows. */
 static void
-rows_in_tiles (const Cutting * cut, gboolean half, guint M, guint nv,
-    guint K, const float *A, gsize lda, gconstpointer w, guint width,
+rows_in_tiles (const Cutting * cut, guint kind, guint M, guint nv, guint K,
+    const float *A, gsize lda, gconstpointer w, const float *s, guint width,
     float *C, gsize ldc, guint cols)
 {
   guint n_tiles = (M + cut->max_rows - 1) / cut->max_rows;
@@ -357,7 +365,7 @@ rows_in_tiles (const Cutting * cut, gboolean half, guint M, guint nv,
 
   for (t = 0; t < n_tiles; t++) {
     guint mr = base + (t < extra ? 1 : 0);
-    cut->block (half, mr, nv, K, A + (gsize) i * lda, lda, w, width,
+    cut->block (kind, mr, nv, K, A + (gsize) i * lda, lda, w, s, width,
         C + (gsize) i * ldc, ldc, cols);
     i += mr;
   }
@@ -367,10 +375,10 @@ static void
 gemm_packed (const Cutting * cut, guint M, const float *A, gsize lda,
     const LstmPacked * p, float *C, gsize ldc)
 {
+  static const gsize elem_size[] = { 4, 2, 1 };
   guint K = p->k, n_vec = p->width / cut->lanes, q, v0;
   gboolean wide = M <= cut->wide_rows;
   guint step = wide ? cut->wide_vectors : cut->narrow_vectors;
-  gsize elem = p->half ? 2 : 4;
 
   for (q = 0; q < p->n_panels; q++) {
     guint first = q * p->width, cols = MIN (p->width, p->n - first);
@@ -378,13 +386,15 @@ gemm_packed (const Cutting * cut, guint M, const float *A, gsize lda,
     for (v0 = 0; v0 < n_vec && cut->lanes * v0 < cols; v0 += step) {
       guint nv = MIN (step, n_vec - v0);
       guint c = MIN (cols - cut->lanes * v0, nv * cut->lanes);
+      gsize col = first + cut->lanes * v0;
       gconstpointer w = (const guint8 *) p->data
-          + ((gsize) q * K * p->width + cut->lanes * v0) * elem;
-      float *Cv = C + first + cut->lanes * v0;
+          + ((gsize) q * K * p->width + cut->lanes * v0) * elem_size[p->kind];
+      const float *s = p->scale != NULL ? p->scale + col : NULL;
       if (wide)
-        cut->block (p->half, M, nv, K, A, lda, w, p->width, Cv, ldc, c);
+        cut->block (p->kind, M, nv, K, A, lda, w, s, p->width, C + col, ldc, c);
       else
-        rows_in_tiles (cut, p->half, M, nv, K, A, lda, w, p->width, Cv, ldc, c);
+        rows_in_tiles (cut, p->kind, M, nv, K, A, lda, w, s, p->width,
+            C + col, ldc, c);
     }
   }
 }
@@ -430,7 +440,7 @@ lstm_blas_gemm_packed (guint M, const float *A, gsize lda,
 #endif
     g_once_init_leave (&chosen, 1);
   }
-  if (cut != NULL && (!p->half || cut != &cutting_avx2 || have_f16c))
+  if (cut != NULL && (p->kind != KIND_F16 || cut != &cutting_avx2 || have_f16c))
     gemm_packed (cut, M, A, lda, p, C, ldc);
   else
     lstm_blas_gemm_nt (M, p->n, p->k, A, lda, p->w, p->k, C, ldc);
@@ -439,26 +449,26 @@ lstm_blas_gemm_packed (guint M, const float *A, gsize lda,
 /* ------------------------------------------------------------ model packs */
 
 static LstmModelPacks *
-packs_new (const LstmModel * m, LstmWeights weights)
+packs_new (const LstmModel * m, LstmPrecision precision)
 {
   LstmModelPacks *p = g_new0 (LstmModelPacks, 1);
   guint k;
 
   /* the variants (lstm-variant.c) run their layers on lstm-blas.c's
-   * kernels; only their head is packed */
+   * kernels; only their head is packed (float32: they have no other) */
   p->n_layers = lstm_model_is_plain (m) ? m->num_layers : 0;
   p->ih = g_new0 (LstmPacked *, p->n_layers);
   p->hh = g_new0 (LstmPacked *, p->n_layers);
   for (k = 0; k < p->n_layers; k++) {
     const LstmLayer *l = &m->layers[k];
     p->ih[k] = lstm_packed_new (l->weight_ih, 4 * l->hidden_size,
-        l->input_size, weights);
+        l->input_size, precision);
     p->hh[k] = lstm_packed_new (l->weight_hh, 4 * l->hidden_size,
-        l->hidden_size, weights);
+        l->hidden_size, precision);
   }
   if (m->head_size > 0)
     p->head = lstm_packed_new (m->head_weight, m->head_size,
-        m->layer_output_size, weights);
+        m->layer_output_size, precision);
   return p;
 }
 
@@ -479,16 +489,17 @@ lstm_model_packs_free (LstmModelPacks * p)
   g_free (p);
 }
 
-/* Made on first use; two threads racing both make one and one is kept. */
+/* The packs of the model's weight precision, made on first use; two
+ * threads racing both make one and one is kept. */
 const LstmModelPacks *
-lstm_model_get_packs (const LstmModel * m, LstmWeights weights)
+lstm_model_get_packs (const LstmModel * m)
 {
-  gpointer *slot = &((LstmModel *) m)->packs[weights];
+  gpointer *slot = &((LstmModel *) m)->packs[m->precision];
   LstmModelPacks *p = g_atomic_pointer_get (slot);
 
   if (G_LIKELY (p != NULL))
     return p;
-  p = packs_new (m, weights);
+  p = packs_new (m, m->precision);
   if (!g_atomic_pointer_compare_and_exchange (slot, NULL, p)) {
     lstm_model_packs_free (p);
     p = g_atomic_pointer_get (slot);

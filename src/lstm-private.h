@@ -32,7 +32,6 @@ struct _LstmState
   float *y[2];                  /* [capacity, layer_out] alternate layers */
   float *head;                  /* [capacity, head_size] */
   float *step;                  /* [8H]: one step's scratch (variants) */
-  LstmWeights weights;          /* how forward reads the weight matrices */
 };
 
 /* lstm-variant.c: the forward pass of a model that is not a plain LSTM
@@ -52,7 +51,7 @@ G_GNUC_INTERNAL const float *lstm_forward_input (const LstmModel * m,
  * order with fused multiply-adds, whatever M and the kernel width). */
 typedef struct _LstmPacked LstmPacked;
 G_GNUC_INTERNAL LstmPacked *lstm_packed_new (const float *w, guint n,
-    guint k, LstmWeights weights);
+    guint k, LstmPrecision precision);
 G_GNUC_INTERNAL void lstm_packed_free (LstmPacked * p);
 G_GNUC_INTERNAL void lstm_blas_gemm_packed (guint M, const float *A,
     gsize lda, const LstmPacked * p, float *C, gsize ldc);
@@ -66,7 +65,7 @@ typedef struct
   LstmPacked *head;             /* NULL without a head */
 } LstmModelPacks;
 G_GNUC_INTERNAL const LstmModelPacks *lstm_model_get_packs (const LstmModel *
-    m, LstmWeights weights);
+    m);
 G_GNUC_INTERNAL void lstm_model_packs_free (LstmModelPacks * p);
 
 /* Every one of `rows` rows of G [rows, 4H] set to b_ih + b_hh. */
@@ -150,6 +149,9 @@ G_GNUC_INTERNAL gboolean lstm_tensor_to_f32 (const LstmTensorFile * file,
 
 /* IEEE 754 binary16 bits -> float, subnormals and specials included. */
 G_GNUC_INTERNAL float lstm_half_to_float (guint16 h);
+/* float -> binary16 bits, rounded to nearest even (F16C's rounding);
+ * beyond the half range: infinity. */
+G_GNUC_INTERNAL guint16 lstm_float_to_half (float f);
 
 /* TRUE when `path` ends in ".onnx" (any case): lstm_model_load converts it. */
 G_GNUC_INTERNAL gboolean lstm_onnx_is_onnx_name (const gchar * path);

@@ -119,22 +119,6 @@ lstm_state_reset (LstmState * state)
 }
 
 void
-lstm_state_set_weights (LstmState * state, LstmWeights weights)
-{
-  g_return_if_fail (state != NULL);
-  g_return_if_fail (weights == LSTM_WEIGHTS_F32
-      || weights == LSTM_WEIGHTS_F16);
-  state->weights = weights;
-}
-
-LstmWeights
-lstm_state_get_weights (const LstmState * state)
-{
-  g_return_val_if_fail (state != NULL, LSTM_WEIGHTS_F32);
-  return state->weights;
-}
-
-void
 lstm_state_copy (LstmState * dest, const LstmState * src)
 {
   gsize n;

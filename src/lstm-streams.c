@@ -121,7 +121,7 @@ chunk_streams (LstmStreams * st, const LstmModel * m,
     LstmState * const *states, guint S, const float *const *inputs,
     guint done, guint T, float *const *outputs)
 {
-  const LstmModelPacks *packs = lstm_model_get_packs (m, states[0]->weights);
+  const LstmModelPacks *packs = lstm_model_get_packs (m);
   guint I = m->input_size, O, k, s, t;
   const float *x = st->x;
   float *y = NULL;
@@ -160,10 +160,8 @@ lstm_streams_forward (LstmStreams * st, const LstmModel * model,
       && st->hidden_size == model->hidden_size
       && st->num_layers == model->num_layers
       && st->head_size == model->head_size);
-  for (s = 0; s < n_streams; s++) {
+  for (s = 0; s < n_streams; s++)
     g_return_if_fail (lstm_state_fits (states[s], model));
-    g_return_if_fail (states[s]->weights == states[0]->weights);
-  }
 
   if (!lstm_model_is_plain (model)
       || g_str_equal (lstm_blas_get_kernels (), "openblas")) {

@@ -219,9 +219,7 @@ variant_chunk (const LstmModel * m, LstmState * s, const float *input,
     }
     x = y;
   }
-  /* the variants read float32 weights whatever the state asks */
-  lstm_forward_output (m, lstm_model_get_packs (m, LSTM_WEIGHTS_F32), y, T,
-      output);
+  lstm_forward_output (m, lstm_model_get_packs (m), y, T, output);
 }
 
 void

@@ -103,6 +103,15 @@ typedef struct
                                  * [-cell_clip, cell_clip]; 0: none (0) */
 } LstmModelConfig;
 
+/* How the weight matrices of a model are stored for inference
+ * (lstm_model_set_weight_precision). */
+typedef enum
+{
+  LSTM_PRECISION_F32,           /* float32, as loaded (the default) */
+  LSTM_PRECISION_F16,           /* IEEE binary16, rounded to nearest even */
+  LSTM_PRECISION_INT8,          /* q in [-127, 127] and a float scale per row */
+} LstmPrecision;
+
 /* Read-only after construction (load, or new + init/set_*), shared by
  * reference. Every trainable float lives in the one flat `params` buffer
  * (layers in order: weight_ih, weight_hh, bias_ih, bias_hh; then the head
@@ -148,9 +157,10 @@ typedef struct
   guint layer_output_size;
 
   /*< private > */
-  gpointer packs[2];            /* lstm-pack.c: the weights packed for the
-                                 * forward kernels per LstmWeights, made on
-                                 * first use */
+  LstmPrecision precision;      /* of the matrices' storage (lstm-precision.c) */
+  gpointer packs[3];            /* lstm-pack.c: the weight matrices packed
+                                 * for the forward kernels, per precision,
+                                 * made on first use */
 } LstmModel;
 
 /* A model with every weight zero. head_size 0 means no head (the output is
@@ -211,8 +221,29 @@ guint lstm_model_get_output_size (const LstmModel * model);
 /* Checks every weight and statistic is finite; names the first that is not. */
 gboolean lstm_model_check_finite (const LstmModel * model, GError ** error);
 
-/* Deep copy with refcount 1 (for fine-tuning a shared model). */
+/* Deep copy with refcount 1 (for fine-tuning a shared model). The copy of
+ * a reduced-precision model is float32 with the rounded weights. */
 LstmModel *lstm_model_copy (const LstmModel * model);
+
+/* Stores the weight matrices (W_ih, W_hh of every layer, the head's
+ * weight) in `precision` for lstm_forward: each matrix is rounded (F16:
+ * to nearest even; INT8: per row r, s_r = max_k |w_rk| / 127, q_rk =
+ * round (w_rk / s_r)) and the float weights are replaced by the values
+ * computed with (F16: the half's value; INT8: s_r q_rk), so saving,
+ * copying or any path that reads the floats sees the same model. F16
+ * gives bit for bit what float32 gives on those rounded floats; INT8
+ * computes y_r = s_r sum_k q_rk x_k, equal to within rounding. Biases and
+ * statistics stay float32. Lossy: F32 afterwards keeps the rounded values.
+ * Call it before the model is shared (like the other set_* functions).
+ * Plain LSTM models only (LSTM_ERROR_UNSUPPORTED otherwise); a weight
+ * beyond the half range (65504) is refused with LSTM_ERROR_MODEL. */
+gboolean lstm_model_set_weight_precision (LstmModel * model,
+    LstmPrecision precision, GError ** error);
+LstmPrecision lstm_model_get_weight_precision (const LstmModel * model);
+/* "f32", "f16", "int8" */
+const gchar *lstm_precision_to_string (LstmPrecision precision);
+gboolean lstm_precision_from_string (const gchar * str,
+    LstmPrecision * precision);
 
 const gchar *lstm_output_to_string (LstmOutput output);
 gboolean lstm_output_from_string (const gchar * str, LstmOutput * output);
@@ -284,25 +315,6 @@ GBytes *lstm_state_serialize (const LstmState * state);
 gboolean lstm_state_deserialize (LstmState * state, GBytes * bytes,
     GError ** error);
 
-/* How the forward pass reads a plain LSTM's weight matrices (W_ih, W_hh,
- * the head's; biases stay float32). F16: IEEE half, rounded to nearest
- * even once, widened to float32 in registers: half the bytes to stream per
- * frame, the same float32 arithmetic in the same order, so the result is
- * bit for bit that of F32 on the weights rounded to half
- * (lstm_half_round). Models with a variant always read float32. A setting
- * of the state, so elements sharing one model may differ. */
-typedef enum
-{
-  LSTM_WEIGHTS_F32,
-  LSTM_WEIGHTS_F16,
-} LstmWeights;
-
-void lstm_state_set_weights (LstmState * state, LstmWeights weights);
-LstmWeights lstm_state_get_weights (const LstmState * state);
-/* x rounded to the nearest IEEE half (ties to even; beyond the half range
- * to infinity), as a float. */
-float lstm_half_round (float x);
-
 /* ---------------------------------------------------------------- forward */
 
 /* Runs `n_frames` frames through the model, carrying `state` in and out.
@@ -339,8 +351,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmStreams, lstm_streams_free);
 /* Advances n_streams <= max_streams streams by n_frames frames each:
  * states[s] is stream s's state (fitting the model), inputs[s] its
  * [n_frames, input_size] frames, outputs[s] room for its [n_frames,
- * output size] outputs (or outputs NULL to only advance the states). All
- * states read the weights the same way (lstm_state_set_weights).
+ * output size] outputs (or outputs NULL to only advance the states).
  * Allocates nothing. */
 void lstm_streams_forward (LstmStreams * streams, const LstmModel * model,
     LstmState * const *states, guint n_streams, const float *const *inputs,
@@ -811,6 +822,10 @@ void lstm_cmn_reset (LstmCmn * cmn);
  * (same path, size and modification time) while anyone holds it, so that
  * many elements share one copy of the weights. Thread-safe. */
 LstmModel *lstm_model_load_shared (const gchar * path, GError ** error);
+/* The same, with the weights in `precision` (lstm_model_set_weight_precision):
+ * one shared model per file and precision. */
+LstmModel *lstm_model_load_shared_precision (const gchar * path,
+    LstmPrecision precision, GError ** error);
 
 /* -------------------------------------------------------------------- blas */
 

@@ -126,6 +126,43 @@ test_states_only (void)
   g_bytes_unref (sc);
 }
 
+/* With reduced-precision weights (lstm_model_set_weight_precision) too,
+ * streams stepped together give each stream's bits alone. */
+static void
+test_precision (gconstpointer data)
+{
+  LstmPrecision precision = GPOINTER_TO_UINT (data);
+  const guint S = 5, T = 23;
+  g_autoptr (LstmModel) m = make_model (&shapes[1]);
+  g_autoptr (LstmStreams) st = lstm_streams_new (m, S, 8);
+  guint I = shapes[1].I, O = lstm_model_get_output_size (m), s, i;
+  LstmState *together[5], *alone[5];
+  float *in[5], *out[5], *want[5];
+  GRand *rng = g_rand_new_with_seed (5);
+
+  g_assert_true (lstm_model_set_weight_precision (m, precision, NULL));
+  for (s = 0; s < S; s++) {
+    together[s] = lstm_state_new (m, 0);
+    alone[s] = lstm_state_new (m, 0);
+    in[s] = g_new (float, T * I);
+    out[s] = g_new (float, T * O);
+    want[s] = g_new (float, T * O);
+    for (i = 0; i < T * I; i++)
+      in[s][i] = g_rand_double_range (rng, -2, 2);
+    lstm_forward (m, alone[s], in[s], T, want[s]);
+  }
+  lstm_streams_forward (st, m, together, S, (const float *const *) in, T, out);
+  for (s = 0; s < S; s++) {
+    g_assert_cmpmem (out[s], T * O * 4, want[s], T * O * 4);
+    lstm_state_free (together[s]);
+    lstm_state_free (alone[s]);
+    g_free (in[s]);
+    g_free (out[s]);
+    g_free (want[s]);
+  }
+  g_rand_free (rng);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -137,5 +174,9 @@ main (int argc, char **argv)
     g_test_add_data_func (path, &shapes[i], test_equal_alone);
   }
   g_test_add_func ("/lstm/streams/states-only", test_states_only);
+  g_test_add_data_func ("/lstm/streams/precision/f16",
+      GUINT_TO_POINTER (LSTM_PRECISION_F16), test_precision);
+  g_test_add_data_func ("/lstm/streams/precision/int8",
+      GUINT_TO_POINTER (LSTM_PRECISION_INT8), test_precision);
   return g_test_run ();
 }

@@ -2,7 +2,7 @@
 """Held-out accuracy of a keyword model, one prediction per utterance.
 
     evaluate.py MODEL SPLIT_PREFIX [NAME] [--mel-bins N] [--cmn-window W]
-                [--brief]
+                [--weights f32|f16|int8[,...]] [--brief]
 
 Pushes each cue of SPLIT_PREFIX.wav/.srt as one DISCONT buffer through
 
@@ -11,6 +11,11 @@ Pushes each cue of SPLIT_PREFIX.wav/.srt as one DISCONT buffer through
 A DISCONT makes lstmfeatures restart its framing and lstm end the sequence:
 its last frame's prediction comes out, and the state starts afresh for the
 next utterance. Prints the accuracy and the confusion matrix.
+
+--weights sets lstm's `weights` property (the precision the weight matrices
+are stored in); with a list (e.g. f32,f16,int8) each runs in turn, and
+every one after the first also prints the largest difference of its
+probabilities from the first's (over every utterance and class).
 """
 import argparse
 import json
@@ -25,16 +30,17 @@ from gi.repository import Gst  # noqa: E402
 import kwsdata  # noqa: E402
 
 
-def predict(model, utts, rate, mel_bins, cmn_window):
-    """The label lstm gives each utterance (list of (samples, label))."""
+def predict(model, utts, rate, mel_bins, cmn_window, weights="f32"):
+    """The label and the probabilities lstm gives each utterance (list of
+    (samples, label))."""
     Gst.init(None)
     pipe = Gst.parse_launch(
         "appsrc name=src format=time caps=audio/x-raw,format=S16LE,"
         "layout=interleaved,channels=1,rate=%d ! lstmfeatures num-mel-bins=%d"
         " cmn-window=%d"
-        " ! lstm model=\"%s\" output-mode=last text-format=json ! "
-        "text/x-raw ! appsink name=sink sync=false "
-        "wait-on-eos=false" % (rate, mel_bins, cmn_window, model))
+        " ! lstm model=\"%s\" weights=%s output-mode=last text-format=json"
+        " ! text/x-raw ! appsink name=sink sync=false "
+        "wait-on-eos=false" % (rate, mel_bins, cmn_window, model, weights))
     src, sink = pipe.get_by_name("src"), pipe.get_by_name("sink")
     pipe.set_state(Gst.State.PLAYING)
     t = 0
@@ -50,19 +56,22 @@ def predict(model, utts, rate, mel_bins, cmn_window):
         Gst.CLOCK_TIME_NONE, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     if msg.type == Gst.MessageType.ERROR:
         sys.exit("evaluate.py: %s" % msg.parse_error()[0].message)
-    out = []
+    out, scores = [], []
     while True:
         s = sink.emit("try-pull-sample", 0)
         if s is None:
             break
         b = s.get_buffer()
         text = b.extract_dup(0, b.get_size()).decode()
-        out += [json.loads(line)["label"] for line in text.splitlines()]
+        for line in text.splitlines():
+            j = json.loads(line)
+            out.append(j["label"])
+            scores.append(j["scores"])
     pipe.set_state(Gst.State.NULL)
     if len(out) != len(utts):
         sys.exit("evaluate.py: %d predictions for %d utterances" %
                  (len(out), len(utts)))
-    return out
+    return out, scores
 
 
 def main():
@@ -74,15 +83,28 @@ def main():
     ap.add_argument("--mel-bins", type=int, default=40)
     ap.add_argument("--cmn-window", type=int, default=0,
                     help="lstmfeatures' cmn-window (0: no CMN)")
+    ap.add_argument("--weights", default="f32",
+                    help="lstm's weights property: f32, f16 or int8, or a "
+                    "comma-separated list to compare (default f32)")
     ap.add_argument("--brief", action="store_true",
                     help="the accuracy only, no confusion matrix")
     a = ap.parse_args()
     utts, rate = kwsdata.utterances(a.split)
     labels = open(os.path.join(os.path.dirname(a.split),
                        "labels.txt")).read().strip()
-    pred = predict(a.model, utts, rate, a.mel_bins, a.cmn_window)
-    kwsdata.report(a.name, labels.split(","), [u[1] for u in utts], pred,
-                   not a.brief)
+    first = None
+    for w in a.weights.split(","):
+        pred, scores = predict(a.model, utts, rate, a.mel_bins, a.cmn_window,
+                               w)
+        name = a.name if w == "f32" else "%s, weights %s" % (a.name, w)
+        kwsdata.report(name, labels.split(","), [u[1] for u in utts], pred,
+                       not a.brief)
+        if first is None:
+            first = (w, scores)
+        else:
+            diff = max(abs(p - q) for s, t in zip(scores, first[1])
+                       for p, q in zip(s, t))
+            print("  max |probability %s - %s| = %.3g" % (w, first[0], diff))
 
 
 if __name__ == "__main__":

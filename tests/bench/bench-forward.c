@@ -1,7 +1,8 @@
 /* Frames per second of lstm_forward, one thread, state carried across calls.
  *
  * Usage: bench-forward [--min-time S] [--reps N] [--warmup S]
- *                      [--frames 1,10,100] [--f16] SHAPE...
+ *                      [--frames 1,10,100] [--weights f32|f16|int8]
+ *                      [--per-call] SHAPE...
  *
  * SHAPE is I,H,L[,O] (input size, hidden size, layers, softmax head of O
  * outputs; O = 0 or absent means no head), e.g. 40,128,2,12. The default
@@ -10,7 +11,8 @@
  * Each measurement calls lstm_forward with `frames` frames per call until
  * `min-time` seconds have passed and counts frames per second; it is taken
  * `reps` times and the median is reported, after `warmup` seconds of the
- * same calls. The library runs on one thread (lstm_blas_set_threads (1));
+ * same calls. --weights stores the weight matrices in that precision
+ * (lstm_model_set_weight_precision; f32 by default). The library runs on one thread (lstm_blas_set_threads (1));
  * run.sh also sets OPENBLAS_NUM_THREADS=1 so that OpenBLAS starts no
  * idle threads. Output, tab-separated, a `result` line per case:
  *
@@ -20,6 +22,14 @@
  *   result   <shape name>  <frames per call>  <median fps>  <min fps>  <max fps>
  *
  * The shape name is the one bench_torch.py prints, so run.sh can join them.
+ *
+ * --per-call also times every call of the first measurement alone and
+ * prints the frames per second of the fastest tenth (10th percentile of
+ * the call times), which a shared machine's other processes, which
+ * preempt some calls and not others, move far less than the wall-clock
+ * rates:
+ *
+ *   percall  <shape name>  <frames per call>  <fps at the p10 call time>
  */
 #include "lstm.h"
 
@@ -28,8 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static gboolean half_weights;   /* --f16 */
+#include <time.h>
 
 #define DEFAULT_MIN_TIME 0.5    /* seconds per measurement */
 #define DEFAULT_REPS 5
@@ -80,6 +89,41 @@ cmp_double (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+/* Seconds on the monotonic clock, to the nanosecond (a call of S1 takes
+ * 100 us: g_get_monotonic_time's microseconds are too coarse). */
+static double
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Times calls one by one for `seconds`; returns frames per second at the
+ * 10th percentile of the call times. */
+static double
+run_per_call (Bench * b, double seconds)
+{
+  GArray *t = g_array_new (FALSE, FALSE, sizeof (double));
+  double start = now_ns (), t0, t1 = start, p10;
+  guint I = b->model->input_size;
+
+  while (t1 - start < seconds) {
+    double dt;
+    t0 = now_ns ();
+    lstm_forward (b->model, b->state, b->input + (gsize) b->pos * I,
+        b->frames, b->output);
+    t1 = now_ns ();
+    dt = t1 - t0;
+    b->pos = (b->pos + b->frames) % INPUT_FRAMES;
+    g_array_append_val (t, dt);
+  }
+  g_array_sort (t, cmp_double);
+  p10 = g_array_index (t, double, t->len / 10);
+  g_array_free (t, TRUE);
+  return b->frames / p10;
+}
+
 static gchar *
 shape_name (guint I, guint H, guint L, guint O)
 {
@@ -90,7 +134,8 @@ shape_name (guint I, guint H, guint L, guint O)
 
 static gboolean
 bench_shape (const gchar * spec, guint * frames_list, guint n_frames,
-    double min_time, guint reps, double warmup)
+    double min_time, guint reps, double warmup, LstmPrecision weights,
+    gboolean per_call)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gchar *name = NULL;
@@ -111,9 +156,13 @@ bench_shape (const gchar * spec, guint * frames_list, guint n_frames,
     return FALSE;
   }
   lstm_model_init_random (b.model, 1234);
+  if (!lstm_model_set_weight_precision (b.model, weights, &error)) {
+    g_printerr ("shape '%s': %s\n", spec, error->message);
+    lstm_model_unref (b.model);
+    g_free (fps);
+    return FALSE;
+  }
   b.state = lstm_state_new (b.model, 0);
-  lstm_state_set_weights (b.state, half_weights ? LSTM_WEIGHTS_F16 :
-      LSTM_WEIGHTS_F32);
   name = shape_name (I, H, L, O);
 
   /* Inputs uniform in [-1, 1]; the extra rows let a call read past the
@@ -140,6 +189,9 @@ bench_shape (const gchar * spec, guint * frames_list, guint n_frames,
     qsort (fps, reps, sizeof (double), cmp_double);
     printf ("result\t%s\t%u\t%.1f\t%.1f\t%.1f\n", name, b.frames,
         fps[reps / 2], fps[0], fps[reps - 1]);
+    if (per_call)
+      printf ("percall\t%s\t%u\t%.1f\n", name, b.frames,
+          run_per_call (&b, min_time * reps));
     fflush (stdout);
     g_free (b.output);
   }
@@ -156,7 +208,9 @@ main (int argc, char **argv)
 {
   gdouble min_time = DEFAULT_MIN_TIME, warmup = DEFAULT_WARMUP;
   gint reps = DEFAULT_REPS;
-  g_autofree gchar *frames_str = NULL, *config = NULL;
+  g_autofree gchar *frames_str = NULL, *config = NULL, *weights_str = NULL;
+  LstmPrecision weights = LSTM_PRECISION_F32;
+  gboolean per_call = FALSE;
   g_auto (GStrv) frames_tok = NULL;
   guint *frames_list, n_frames, i;
   g_autoptr (GOptionContext) ctx = NULL;
@@ -170,8 +224,11 @@ main (int argc, char **argv)
         "Seconds of warm-up per case (default 0.3)", "S"},
     {"frames", 0, 0, G_OPTION_ARG_STRING, &frames_str,
         "Frames per call, comma-separated (default 1,10,100)", "LIST"},
-    {"f16", 0, 0, G_OPTION_ARG_NONE, &half_weights,
-        "Half-precision weights (lstm_state_set_weights)", NULL},
+    {"weights", 0, 0, G_OPTION_ARG_STRING, &weights_str,
+        "Weight precision: f32 (default), f16 or int8", "P"},
+    {"per-call", 0, 0, G_OPTION_ARG_NONE, &per_call,
+          "Also print frames/s at the 10th percentile of single-call times",
+        NULL},
     {NULL}
   };
   gboolean ok = TRUE;
@@ -180,6 +237,11 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
     g_printerr ("%s\n", error->message);
+    return 2;
+  }
+  if (weights_str != NULL && !lstm_precision_from_string (weights_str,
+          &weights)) {
+    g_printerr ("--weights must be f32, f16 or int8\n");
     return 2;
   }
   if (reps < 1 || min_time <= 0 || warmup < 0) {
@@ -211,13 +273,14 @@ main (int argc, char **argv)
   if (argc > 1) {
     for (i = 1; i < (guint) argc; i++)
       ok &= bench_shape (argv[i], frames_list, n_frames, min_time, reps,
-          warmup);
+          warmup, weights, per_call);
   } else {
     for (i = 0; default_shapes[i] != NULL; i++)
       ok &= bench_shape (default_shapes[i], frames_list, n_frames, min_time,
-          reps, warmup);
+          reps, warmup, weights, per_call);
   }
   printf ("kernels\t%s\n", lstm_blas_get_kernels ());
+  printf ("weights\t%s\n", lstm_precision_to_string (weights));
   g_free (frames_list);
   return ok ? 0 : 1;
 }

@@ -181,10 +181,11 @@ check_gemv (Stats * s, guint M, guint N, gsize lda, guint shift)
 /* C[M,N] += A[M,K] W[N,K]^T through a pack of W (lstm-pack.c), with lda,
  * ldc and `shift` as above. Besides the normalized error, counts the
  * outputs that differ in any bit from the order the packed kernels
- * promise (acc = 0, acc = fmaf (a_k, w_k, acc) for k in order, C += acc):
+ * promise (acc = 0, acc = fmaf (a_k, w_k, acc) for k in order, C += acc;
+ * int8: w_k = q_k and C = fmaf (acc, s, C)):
  * that order is what makes every kernel width, tile and row count agree. */
 static void
-check_packed (Stats * s, guint * n_order, LstmWeights weights, guint M,
+check_packed (Stats * s, guint * n_order, LstmPrecision weights, guint M,
     guint N, guint K, gsize lda, gsize ldc, guint shift)
 {
   float *A = random_buffer (M * lda + shift);
@@ -195,12 +196,23 @@ check_packed (Stats * s, guint * n_order, LstmWeights weights, guint M,
   LstmPacked *p = lstm_packed_new (W, N, K, weights);
   gchar what[96];
   double worst = 0;
+  float *scale = g_new0 (float, N), *Q = g_new (float, N * K);
   guint i, j, k;
 
-  /* a half pack is the float product on the weights rounded to half */
-  if (weights == LSTM_WEIGHTS_F16)
+  /* a half pack is the float product on the weights rounded to half; an
+   * int8 one sums q_jk x_k and scales by s_j = max_k |w_jk| / 127 */
+  if (weights == LSTM_PRECISION_F16)
     for (i = 0; i < N * K; i++)
-      W[i] = lstm_half_round (W[i]);
+      W[i] = lstm_half_to_float (lstm_float_to_half (W[i]));
+  for (j = 0; j < N && weights == LSTM_PRECISION_INT8; j++) {
+    for (k = 0; k < K; k++)
+      scale[j] = MAX (scale[j], fabsf (W[j * K + k]));
+    scale[j] /= 127.0f;
+    for (k = 0; k < K; k++) {
+      Q[j * K + k] = nearbyintf (W[j * K + k] / scale[j]);
+      W[j * K + k] = scale[j] * Q[j * K + k];   /* what the fallback reads */
+    }
+  }
 
   for (i = 0; i < M; i++)
     for (j = N; j < ldc; j++)
@@ -221,9 +233,12 @@ check_packed (Stats * s, guint * n_order, LstmWeights weights, guint M,
         double q = (double) a[i * lda + k] * W[j * K + k];
         ref += q;
         mag += fabs (q);
-        acc = fmaf (a[i * lda + k], W[j * K + k], acc);
+        acc = weights == LSTM_PRECISION_INT8 ?
+            fmaf (a[i * lda + k], Q[j * K + k], acc) :
+            fmaf (a[i * lda + k], W[j * K + k], acc);
       }
-      want = c0[i * ldc + j] + acc;
+      want = weights == LSTM_PRECISION_INT8 ?
+          fmaf (acc, scale[j], c0[i * ldc + j]) : c0[i * ldc + j] + acc;
       *n_order += memcmp (&want, &c[i * ldc + j], sizeof (float)) != 0;
       worst = MAX (worst, fabs (c[i * ldc + j] - ref) / MAX (mag, 1e-30));
       if (isnan (c[i * ldc + j]))
@@ -239,11 +254,13 @@ check_packed (Stats * s, guint * n_order, LstmWeights weights, guint M,
     s->n_bad_writes += C[i] != GUARD;
 
   g_snprintf (what, sizeof what, "packed %s M=%u N=%u K=%u lda=%zu "
-      "ldc=%zu shift=%u", weights == LSTM_WEIGHTS_F16 ? "f16" : "f32", M, N,
+      "ldc=%zu shift=%u", lstm_precision_to_string (weights), M, N,
       K, lda, ldc, shift);
   note (s, worst, what);
   s->n_cases++;
   lstm_packed_free (p);
+  g_free (scale);
+  g_free (Q);
   g_free (c0);
   free_buffer (A);
   free_buffer (W);
@@ -377,8 +394,7 @@ check_current (void)
     for (N = 1; N <= 140; N += (N < 70 ? 1 : 7))
       for (i = 0; i < G_N_ELEMENTS (ks); i += 3) {
         K = ks[i];
-        LstmWeights w = (M + N + i) % 4 < 2 ? LSTM_WEIGHTS_F32 :
-            LSTM_WEIGHTS_F16;
+        LstmPrecision w = (LstmPrecision) ((M + N + i) % 3);
         if ((M + N + i) % 2 == 0)
           check_packed (&packed, &n_order, w, M, N, K, K, N, 0);
         else
@@ -387,9 +403,10 @@ check_current (void)
       }
   for (i = 0; i < G_N_ELEMENTS (big); i++) {
     guint m = big[i][0], n = big[i][1], k = big[i][2];
-    check_packed (&packed, &n_order, LSTM_WEIGHTS_F32, m, n, k, k, n, 0);
-    check_packed (&packed, &n_order, LSTM_WEIGHTS_F16, m, n, k, k + 1, n + 3,
+    check_packed (&packed, &n_order, LSTM_PRECISION_F32, m, n, k, k, n, 0);
+    check_packed (&packed, &n_order, LSTM_PRECISION_F16, m, n, k, k + 1, n + 3,
         2);
+    check_packed (&packed, &n_order, LSTM_PRECISION_INT8, m, n, k, k, n, 1);
   }
 
   ok &= report ("gemv", &gemv);
