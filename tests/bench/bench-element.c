@@ -27,12 +27,15 @@
  * between the sides, so a shared machine's drifts hit all alike). Output,
  * tab-separated: `stream SHAPE KEY VALUE` lines, plus `kernels` and `core`.
  *
+ * --weights W runs the core's model and every lstm element with weights
+ * of that precision (f32, f16, int8; the model file stays float32).
+ *
  * With --streams N, only: N streams through N separate elements
  * (separate_fps) against one element with N request pads stepping them
  * together (together_fps), all frames of all streams per second.
  *
  *   GST_PLUGIN_PATH=build/plugin build/tests/bench/bench-element \
- *       [--seconds S] [--streams N] I,H,L[,O]
+ *       [--seconds S] [--streams N] [--weights W] I,H,L[,O]
  */
 #include "lstm.h"
 
@@ -50,6 +53,8 @@
 #define REPS 7                  /* measurements per side, median reported */
 #define LATENCY_FRAMES 2000
 #define ALLOC_BUFFERS 1000      /* counted after as many for warm-up */
+
+static gchar *weights = (gchar *) "f32";   /* --weights */
 
 /* tests/bench/alloc-count.c, or -1 without it */
 extern gint64 bench_count_allocs (gboolean start);
@@ -189,7 +194,8 @@ appsrc_pipeline (const LstmModel * m, const gchar * path)
 {
   return g_strdup_printf ("appsrc name=src format=time block=true "
       "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=%u,rate=100 "
-      "! lstm model=%s ! fakesink sync=false", m->input_size, path);
+      "! lstm model=%s weights=%s ! fakesink sync=false", m->input_size,
+      path, weights);
 }
 
 /* appsrc fed from its need-data callback */
@@ -420,12 +426,13 @@ streams_fps (LstmModel * m, const gchar * path, const float *data,
         "rate=100", i, m->input_size);
     if (together) {
       if (i == 0)
-        g_string_append_printf (desc, "lstm name=l model=%s ", path);
+        g_string_append_printf (desc, "lstm name=l model=%s weights=%s ",
+            path, weights);
       g_string_append_printf (desc, "%s ! l.sink_%u l.src_%u ! fakesink "
           "sync=false ", src, i, i);
     } else {
-      g_autofree gchar *one = g_strdup_printf ("%s ! lstm model=%s ! "
-          "fakesink sync=false", src, path);
+      g_autofree gchar *one = g_strdup_printf ("%s ! lstm model=%s "
+          "weights=%s ! fakesink sync=false", src, path, weights);
       p[i] = launch (one);
     }
   }
@@ -493,12 +500,16 @@ main (int argc, char **argv)
 {
   gdouble seconds = 4.0;
   gint streams = 0;
+  LstmPrecision precision;
   GOptionEntry entries[] = {
     {"seconds", 's', 0, G_OPTION_ARG_DOUBLE, &seconds,
         "Seconds per side, split in 7 runs (4)", "S"},
     {"streams", 0, 0, G_OPTION_ARG_INT, &streams,
         "Only N streams: N elements against one element with N request "
           "pads", "N"},
+    {"weights", 0, 0, G_OPTION_ARG_STRING, &weights,
+        "The weights' precision, f32 (default), f16 or int8: the lstm "
+          "property, and the core's model", "W"},
     {NULL}
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("I,H,L[,O]");
@@ -530,13 +541,19 @@ main (int argc, char **argv)
       lstm_blas_get_core ());
 
   m = make_model (shape, &path);
+  if (!lstm_precision_from_string (weights, &precision)
+      || !lstm_model_set_weight_precision (m, precision, &error)) {
+    g_printerr ("--weights %s: %s\n", weights,
+        error != NULL ? error->message : "not f32, f16 or int8");
+    return 2;
+  }
   data = g_new (float, (gsize) (N_FRAMES_DATA + FRAMES_PER_BUFFER)
       * m->input_size);
   for (j = 0; j < (gsize) (N_FRAMES_DATA + FRAMES_PER_BUFFER)
       * m->input_size; j++)
     data[j] = (float) ((j * 7919) % 2000) / 1000.0f - 1.0f;
-  desc = g_strdup_printf ("lstm name=first model=%s ! fakesink sync=false",
-      path);
+  desc = g_strdup_printf ("lstm name=first model=%s weights=%s ! fakesink "
+      "sync=false", path, weights);
   if (streams > 0) {
     double sep[REPS], tog[REPS];
     for (r = 0; r < REPS; r++) {

@@ -14,6 +14,9 @@
         the same run
     64 streams of S1 through 64 elements against one element with 64
         request pads (all streams' frames per second)
+    S1, S3 with reduced-precision weights (the lstm element's `weights`
+        f16 and int8): core and element frames per second against the same
+        PyTorch float32 figure
     T1  training, the S1 shape, 32 sequences of 100 frames a step, Adam
     F1  log-mel filterbank (40 bins) of one hour of 16 kHz audio, against
         torchaudio.compliance.kaldi.fbank
@@ -44,6 +47,7 @@ HEADING = "## Benchmark suite"
 
 STREAMS = [("S1", "40,128,2,12"), ("S2", "8,32,1"), ("S3", "80,512,2,30")]
 TRAIN = ("T1", "40,128,2,12")
+WEIGHTS = ["f16", "int8"]
 # the issues' bars (#3: element within 10 % of the core; #8: speed-ups)
 TARGET_ELEMENT_CORE = 0.9
 TARGETS = {"S1": 6.0, "S2": 10.0, "S3": 2.0, "T1": 3.0, "F1": 5.0}
@@ -103,6 +107,18 @@ def measure(args, env, log, tmp):
         vals["torch_rss_kib"] = float(lines(torch, "peak_rss_kib")[0][1])
         r["torch"] = lines(torch, "torch")[0][1]
         r["streams"][name] = (shape, vals)
+
+    # S1 and S3 with weights f16 and int8 (PyTorch's figure: float32 above)
+    r["weights"] = []
+    for name, shape in (STREAMS[0], STREAMS[2]):
+        for w in WEIGHTS:
+            ours = run([os.path.join(build, "tests/bench/bench-element"),
+                        "--seconds", str(args.seconds / 2), "--weights", w,
+                        shape], elem_env, log)
+            vals = {k: float(v) for _, _, k, v in lines(ours, "stream")}
+            r["weights"].append((name, shape, w, vals["core_fps"],
+                                 vals["element_fps"],
+                                 r["streams"][name][1]["torch_fps"]))
 
     # 64 streams of S1: one element with 64 request pads against 64 elements
     ours = run([os.path.join(build, "tests/bench/bench-element"),
@@ -208,6 +224,15 @@ def report(r, args):
             f"{v['torch_p99_us']:.1f} | {v['peak_rss_kib'] / 1024:.0f} | "
             f"{v['torch_rss_kib'] / 1024:.0f} | {allocs} | {gflops:.1f} | "
             f"{100 * gflops / sgemm:.0f} % |")
+    out += ["", "### Reduced-precision weights (the element's `weights`)",
+            "", "PyTorch float32 as above; accuracy cost: README, "
+            "\"Reduced-precision weights\".", "",
+            "| case | weights | core fps | element fps | core / PyTorch | "
+            "element / PyTorch |", "|---|---|--:|--:|--:|--:|"]
+    for name, shape, w, core, elem, torch in r["weights"]:
+        out.append(f"| {name} {shape} | {w} | {commas(core)} | "
+                   f"{commas(elem)} | {ratio(core, torch):.2f} | "
+                   f"{ratio(elem, torch):.2f} |")
     mshape, sep, tog = r["multi"]
     out += ["", "### Many streams", "",
             "| case | 64 separate lstm elements fps (all streams) | one lstm "
