@@ -286,7 +286,7 @@ gst_lstm_class_init (GstLstmClass * klass)
           "running; arithmetic stays float32. f16 and int8 read a half or a "
           "quarter of the bytes per frame: faster where the weights stream "
           "from L3 or memory (2 x 512 units: 1.8-2x with f16, 2.4-3.4x "
-          "with int8), not where they fit in L2 (2 x 128 units: 10-20 % "
+          "with int8), not where they fit in L2 (2 x 128 units: 9-22 % "
           "slower, the widening costs more than the bytes saved). The "
           "outputs are the model's with its weights rounded (keyword "
           "spotting test set: accuracy within one utterance of f32, "
