@@ -41,6 +41,7 @@
 
 #if defined (__x86_64__) && defined (__GNUC__)
 #define HAVE_X86_KERNELS 1
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -436,7 +437,10 @@ lstm_blas_gemm_packed (guint M, const float *A, gsize lda,
 #ifdef HAVE_X86_KERNELS
     /* every AVX2 CPU we know has F16C, but a virtual machine may hide it:
      * then half packs take the fallback, on the rounded weights */
-    have_f16c = __builtin_cpu_supports ("f16c");
+    {
+      guint a, b, c, d;
+      have_f16c = __get_cpuid (1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+    }
 #endif
     g_once_init_leave (&chosen, 1);
   }

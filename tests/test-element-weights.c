@@ -11,6 +11,7 @@
 #include "test-util.h"
 
 #include "gstlstm.h"
+#include "test-element-util.h"
 
 #include <gst/gst.h>
 #include <gst/check/gstharness.h>
@@ -158,8 +159,6 @@ test_change_playing (void)
   g_autoptr (LstmState) s = lstm_state_new (rc->model, 0);
   guint split = 30, T = rc->T;
   g_autofree float *want = g_new (float, (gsize) T * 12);
-  gboolean loaded = FALSE;
-  gint64 deadline;
 
   g_assert_true (lstm_model_set_weight_precision (half, LSTM_PRECISION_F16,
           NULL));
@@ -170,14 +169,7 @@ test_change_playing (void)
 
   push (h, rc->input, 0, split, out);
   g_object_set (h->element, "weights", LSTM_PRECISION_F16, NULL);
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (!loaded && g_get_monotonic_time () < deadline) {
-    GST_OBJECT_LOCK (self);
-    loaded = self->pending_model != NULL;
-    GST_OBJECT_UNLOCK (self);
-    g_usleep (1000);
-  }
-  g_assert_true (loaded);
+  g_assert_true (element_wait_pending_model (self));
   push (h, rc->input, split, T - split, out);
   g_assert_cmpint (lstm_model_get_weight_precision (self->model), ==,
       LSTM_PRECISION_F16);

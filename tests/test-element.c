@@ -2,6 +2,7 @@
 #include "test-util.h"
 
 #include "gstlstm.h"
+#include "test-element-util.h"
 
 #include <gst/gst.h>
 #include <gst/check/gstharness.h>
@@ -701,21 +702,12 @@ test_hot_swap_same_sizes (void)
   g_autofree gchar *copy = g_build_filename (g_get_tmp_dir (),
       "lstm-hot-swap-same.safetensors", NULL);
   LstmModel *before;
-  gboolean loaded = FALSE;
-  gint64 deadline;
 
   g_assert_true (lstm_model_save (rc->model, copy, NULL));
   push_frames (h, rc->input, 0, 30, 10, 40, out);
   before = self->model;
   g_object_set (h->element, "model", copy, NULL);
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (!loaded && g_get_monotonic_time () < deadline) {
-    GST_OBJECT_LOCK (self);
-    loaded = self->pending_model != NULL;
-    GST_OBJECT_UNLOCK (self);
-    g_usleep (1000);
-  }
-  g_assert_true (loaded);
+  g_assert_true (element_wait_pending_model (self));
   push_frames (h, rc->input, 30, rc->T - 30, 10, 40, out);
   g_assert_true (self->model != before);        /* it did swap */
   g_assert_cmpfloat (rel_error ((float *) out->data, rc->output, out->len),

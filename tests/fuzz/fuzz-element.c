@@ -315,6 +315,11 @@ op_property (Driver * d, Reader * r)
     case 3:
       g_object_set (e, "reset-on-discont", v % 2, NULL);
       break;
+    case 4:
+      /* another precision loads in the background, as a new model does */
+      d->loads_started = TRUE;
+      g_object_set (e, "weights", v % 3, NULL);
+      break;
     default:{
       /* mutable in READY only: output-mode and stride, through a cycle */
       GstCaps *caps = frame_caps (d->s16 ? "S16LE" : "F32LE", CHANNELS,
