@@ -207,20 +207,29 @@ frame_start (const LstmFeatures * f, guint64 i)
   return (gint64) (i * f->shift) - f->offset;
 }
 
-/* Copies frame next_frame's window into k->frame, reflecting at 0 and at
- * N = received (Kaldi's loop), and computes it. */
-static void
-compute_frame (LstmFeatures * f, float *out)
+/* Kaldi's RandGauss: Box-Muller, sqrt (-2 ln u1) cos (2 pi u2), u1 in (0, 1]. */
+static double
+rand_gauss (GRand * rand)
 {
-  gint64 a = frame_start (f, f->next_frame);
+  double u1 = 1.0 - g_rand_double (rand);
+  double u2 = g_rand_double (rand);
+  return sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
+}
+
+/* Copies frame i's window to x[j * stride], reflecting at 0 and at N =
+ * received (Kaldi's loop), and adds the dither: x_j += dither * noise. */
+static void
+gather_frame (LstmFeatures * f, guint64 i, double *x, guint stride)
+{
+  gint64 a = frame_start (f, i);
   gint64 n = (gint64) f->received;
-  double *x = f->k->frame;
+  double dither = f->k->cfg.dither;
   guint j;
 
   if (a >= f->hist_start && a + f->window <= n) {
     const float *h = f->hist + (a - f->hist_start);
     for (j = 0; j < f->window; j++)
-      x[j] = h[j];
+      x[j * stride] = h[j];
   } else {
     for (j = 0; j < f->window; j++) {
       gint64 s = a + j;
@@ -231,11 +240,34 @@ compute_frame (LstmFeatures * f, float *out)
           s = 2 * n - 1 - s;
       }
       g_assert (s >= f->hist_start);
-      x[j] = f->hist[s - f->hist_start];
+      x[j * stride] = f->hist[s - f->hist_start];
     }
   }
-  lstm_kaldi_compute (f->k, out);
-  f->next_frame++;
+  if (dither != 0.0)
+    for (j = 0; j < f->window; j++)
+      x[j * stride] += dither * rand_gauss (f->k->rand);
+}
+
+/* Computes the n frames from next_frame on into out, a block of frames
+ * at a time (as many as the kernel has lanes; spare lanes get zeros). */
+static void
+compute_frames (LstmFeatures * f, guint64 n, float *out)
+{
+  LstmKaldi *k = f->k;
+
+  while (n > 0) {
+    const LstmKaldiKernel *kern = lstm_kaldi_pick (k, n);
+    guint lanes = kern->lanes, nb = (guint) MIN (n, lanes), l, j;
+    for (l = 0; l < nb; l++)
+      gather_frame (f, f->next_frame + l, k->block + l, lanes);
+    for (; l < lanes; l++)
+      for (j = 0; j < f->window; j++)
+        k->block[j * lanes + l] = 0.0;
+    kern->compute (k, nb, out);
+    f->next_frame += nb;
+    out += (gsize) nb *k->frame_size;
+    n -= nb;
+  }
 }
 
 /* Drops the samples no frame needs any more: those before one window
@@ -269,6 +301,7 @@ lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
   fs = f->k->frame_size;
   while (n_samples > 0) {
     gsize len, n;
+    guint64 ready;
     if ((gint64) f->received < f->hist_start) {
       /* a shift longer than the window: samples between frames */
       n = MIN (n_samples, (guint64) (f->hist_start - f->received));
@@ -287,10 +320,10 @@ lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
     samples += n;
     n_samples -= n;
     f->received += n;
-    while (frame_start (f, f->next_frame) + f->window <= (gint64) f->received) {
-      compute_frame (f, out + written * fs);
-      written++;
-    }
+    ready = frames_ready (f, f->received);
+    if (ready > 0)
+      compute_frames (f, ready, out + written * fs);
+    written += ready;
   }
   return written;
 }
@@ -373,14 +406,13 @@ lstm_features_finish_frames (const LstmFeatures * f)
 guint64
 lstm_features_finish (LstmFeatures * f, float *out)
 {
-  guint64 n, i;
+  guint64 n;
 
   g_return_val_if_fail (f != NULL, 0);
   n = lstm_features_finish_frames (f);
   g_return_val_if_fail (out != NULL || n == 0, 0);
 
-  for (i = 0; i < n; i++)
-    compute_frame (f, out + i * f->k->frame_size);
+  compute_frames (f, n, out);
   lstm_features_reset (f);
   return n;
 }

@@ -1,0 +1,212 @@
+/* Kaldi's per-frame maths (lstm-features-kaldi.c gives the equations and
+ * builds the tables) on a block of frames, one frame per lane of V. A
+ * template like lstm-fft-lanes.h (V, VI: vectors of doubles and of 64-bit
+ * integers; KERNEL, ENTRY: the attributes of the helpers and of the entry
+ * point; FN (name)), compiled with -ffp-contract=off: each lane does the
+ * same IEEE operations in the same order whatever the width, so every
+ * kernel set gives the same bits. */
+
+KERNEL V
+FN (splat) (double s)
+{
+  V zero = { 0 };
+  return zero + s;
+}
+
+/* max (a, b) lane by lane (a NaN in a gives b). */
+KERNEL V
+FN (vmax) (V a, V b)
+{
+  VI m = a > b;
+  return (V) (((VI) a & m) | ((VI) b & ~m));
+}
+
+/* ln x for positive, finite, normal x: x = 2^e r with r in [sqrt (1/2),
+ * sqrt 2), and with f = r - 1, s = f / (2 + f),
+ *   ln r = 2 atanh s = 2 s (1 + s^2 / 3 + s^4 / 5 + ...);
+ * |s| <= 0.172, so the terms to s^20 / 21 leave an error under 1e-17.
+ *   ln x = e ln2_hi + (2 s P (s^2) + e ln2_lo),
+ * ln2_hi with 32 zero bits at its end, so that e ln2_hi is exact. */
+#define LN2_HI 6.93147180369123816490e-01
+#define LN2_LO 1.90821492927058770002e-10
+#define SQRT2_MANTISSA 0x6a09e667f3bcdLL        /* sqrt 2 = 1.6a09e667f3bcd p0 */
+KERNEL V
+FN (vlog) (V x)
+{
+  VI bits = (VI) x;
+  VI mant = bits & 0x000fffffffffffffLL;
+  VI big = mant > SQRT2_MANTISSA;       /* -1 where the mantissa > sqrt 2 */
+  VI biased = (bits >> 52) - big;       /* there r = mantissa / 2, e + 1 */
+  V r = (V) (mant | ((1023 + big) << 52));
+  /* 2^52 + biased, read as a double, minus 2^52 + 1023: e, exactly */
+  V e = (V) (biased | 0x4330000000000000LL) - (4503599627370496.0 + 1023.0);
+  V f = r - 1.0, s = f / (f + 2.0), z = s * s;
+  static const double inv_odd[] = { 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13,
+    1.0 / 11, 1.0 / 9, 1.0 / 7, 1.0 / 5, 1.0 / 3, 1.0
+  };
+  V poly = FN (splat) (1.0 / 21);
+  guint t;
+
+  for (t = 0; t < G_N_ELEMENTS (inv_odd); t++)
+    poly = poly * z + inv_odd[t];
+  return e * LN2_HI + ((s + s) * poly + e * LN2_LO);
+}
+
+/* ln (max (x, FLT_EPSILON)): the floor of torchaudio and Kaldi. */
+KERNEL V
+FN (log_floored) (V x)
+{
+  return FN (vlog) (FN (vmax) (x, FN (splat) (FLT_EPSILON)));
+}
+
+/* sum x_i and sum x_i^2, in four partial sums each (four independent
+ * chains of additions). */
+KERNEL V
+FN (sum4) (const V * x, guint n)
+{
+  V s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+  guint i;
+
+  for (i = 0; i + 4 <= n; i += 4) {
+    s0 += x[i];
+    s1 += x[i + 1];
+    s2 += x[i + 2];
+    s3 += x[i + 3];
+  }
+  for (; i < n; i++)
+    s0 += x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+KERNEL V
+FN (sum_squares4) (const V * x, guint n)
+{
+  V s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+  guint i;
+
+  for (i = 0; i + 4 <= n; i += 4) {
+    s0 += x[i] * x[i];
+    s1 += x[i + 1] * x[i + 1];
+    s2 += x[i + 2] * x[i + 2];
+    s3 += x[i + 3] * x[i + 3];
+  }
+  for (; i < n; i++)
+    s0 += x[i] * x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* max (ln (max (E, FLT_EPSILON)), ln (energy_floor)) */
+KERNEL V
+FN (log_energy) (const LstmKaldi * k, V sum_squares)
+{
+  return FN (vmax) (FN (log_floored) (sum_squares),
+      FN (splat) (k->log_energy_floor));
+}
+
+/* Kaldi's ProcessWindow on x[0 .. N) (dithered already):
+ *   x_i -= mean,  E_raw = sum x_i^2,
+ *   y_i = (x_i - p x_{i-1}) w_i  with x_{-1} = x_0,  E = sum y_i^2,
+ * from the end so that x_{i-1} is read unchanged; then x[N .. n) = 0, the
+ * zero padding (the FFT of the block before overwrote it). Returns the
+ * log energy. */
+KERNEL V
+FN (process_window) (const LstmKaldi * k, V * x)
+{
+  const LstmFeaturesConfig *c = &k->cfg;
+  const double *w = k->window;
+  double p = c->preemphasis_coefficient;
+  guint i, N = k->window_size;
+  V energy = { 0 };
+
+  if (c->remove_dc_offset) {
+    V mean = FN (sum4) (x, N) / (double) N;
+    for (i = 0; i < N; i++)
+      x[i] -= mean;
+  }
+  if (c->raw_energy)
+    energy = FN (log_energy) (k, FN (sum_squares4) (x, N));
+  for (i = N - 1; i > 0; i--)
+    x[i] = (x[i] - p * x[i - 1]) * w[i];
+  x[0] = (x[0] - p * x[0]) * w[0];
+  if (!c->raw_energy)
+    energy = FN (log_energy) (k, FN (sum_squares4) (x, N));
+  for (i = N; i < k->fft_size; i++)
+    x[i] = FN (splat) (0.0);
+  return energy;
+}
+
+/* mel_b = sum_i w_bi |X_i|^2 over the FFT bins of triangle b. */
+KERNEL void
+FN (mel_energies) (const LstmKaldi * k, const V * power, V * mel)
+{
+  guint b, i;
+
+  for (b = 0; b < k->cfg.num_mel_bins; b++) {
+    const double *wt = k->mel_weights + k->mel_offset[b];
+    const V *pw = power + k->mel_first[b];
+    V sum = { 0 };
+    for (i = 0; i < k->mel_len[b]; i++)
+      sum += wt[i] * pw[i];
+    mel[b] = sum;
+  }
+}
+
+/* Lane l of v to out[l * stride] for the n_frames real lanes. */
+KERNEL void
+FN (store) (V v, guint n_frames, float *out, guint stride)
+{
+  guint l;
+
+  for (l = 0; l < n_frames; l++)
+    out[l * stride] = (float) v[l];
+}
+
+/* MFCC: c_j = lifter_j sum_b dct_jb ln (max (mel_b, eps)). */
+KERNEL void
+FN (cepstra) (const LstmKaldi * k, V * mel, guint n_frames, float *out)
+{
+  guint B = k->cfg.num_mel_bins, b, j;
+
+  for (b = 0; b < B; b++)
+    mel[b] = FN (log_floored) (mel[b]);
+  for (j = 0; j < k->cfg.num_ceps; j++) {
+    const double *d = k->dct + (gsize) j * B;
+    V sum = { 0 };
+    for (b = 0; b < B; b++)
+      sum += d[b] * mel[b];
+    FN (store) (sum * k->lifter[j], n_frames, out + j, k->frame_size);
+  }
+}
+
+/* The block in k->block (see lstm_kaldi_block_input) to n_frames frames
+ * of frame_size floats at out. */
+ENTRY void
+FN (lstm_kaldi_block) (LstmKaldi * k, guint n_frames, float *out)
+{
+  const LstmFeaturesConfig *c = &k->cfg;
+  guint fs = k->frame_size, b;
+  V *x = (V *) k->block, *power = x + k->fft_size;
+  V *mel = power + k->fft_size / 2;
+  V energy = FN (process_window) (k, x);
+
+  FN (fft_complex) (k->fft, x);
+  FN (fft_power) (k->fft, x, power);
+  FN (mel_energies) (k, power, mel);
+
+  if (c->type == LSTM_FEATURES_FBANK) {
+    float *o = out;
+    if (c->use_energy)
+      FN (store) (energy, n_frames, o++, fs);
+    for (b = 0; b < c->num_mel_bins; b++)
+      FN (store) (c->use_log_fbank ? FN (log_floored) (mel[b]) : mel[b],
+          n_frames, o + b, fs);
+    return;
+  }
+  FN (cepstra) (k, mel, n_frames, out);
+  if (c->use_energy)
+    FN (store) (energy, n_frames, out, fs);
+}
+
+#undef LN2_HI
+#undef LN2_LO
+#undef SQRT2_MANTISSA

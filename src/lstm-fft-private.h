@@ -1,0 +1,29 @@
+/* Internal to src/: the tables of our real FFT (lstm-fft.c) and the
+ * lane kernels that use them (lstm-fft-lanes.h, instantiated in
+ * lstm-features-lanes.c). */
+#ifndef __LSTM_FFT_PRIVATE_H__
+#define __LSTM_FFT_PRIVATE_H__
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* A real FFT of n points (a power of two, n >= 2) computed as a complex
+ * FFT of m = n / 2 points followed by a split (see lstm-fft.c). */
+typedef struct
+{
+  guint n;                      /* real points */
+  guint m;                      /* complex points: n / 2 */
+  double *tw_re;                /* [m / 2] cos (2 pi j / m) */
+  double *tw_im;                /* [m / 2] -sin (2 pi j / m) */
+  double *split_c;              /* [m] cos (2 pi k / n) */
+  double *split_s;              /* [m] sin (2 pi k / n) */
+  guint *rev;                   /* [m] k with its log2 (m) bits reversed */
+} LstmFft;
+
+G_GNUC_INTERNAL LstmFft *lstm_fft_new (guint n);
+G_GNUC_INTERNAL void lstm_fft_free (LstmFft * fft);
+
+G_END_DECLS
+
+#endif
