@@ -384,7 +384,7 @@ lstm_kaldi_pick (const LstmKaldi * k, guint64 n_frames)
   guint i;
 
   for (i = 0; i + 1 < k->n_kernels; i++)
-    if (k->kernels[i]->lanes <= n_frames)
+    if (k->kernels[i + 1]->lanes < n_frames)
       break;
   return k->kernels[i];
 }

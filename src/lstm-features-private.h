@@ -67,14 +67,14 @@ G_GNUC_INTERNAL LstmKaldi *lstm_kaldi_new (const LstmFeaturesConfig * cfg,
     guint sample_rate, GError ** error);
 G_GNUC_INTERNAL void lstm_kaldi_free (LstmKaldi * k);
 
-/* The kernel for the next n_frames (> 0) frames: the widest with no more
- * lanes than frames, or else the narrowest (its spare lanes padding). */
+/* The kernel for the next n_frames (> 0) frames: the narrowest that
+ * holds them all (its spare lanes padding), or else the widest. */
 G_GNUC_INTERNAL const LstmKaldiKernel *lstm_kaldi_pick (const LstmKaldi * k,
     guint64 n_frames);
 
 /* lstm-features-lanes.c: the kernel sets this CPU runs, capped by
  * LSTM_FEATURES_KERNELS, widest first (at most LSTM_KALDI_MAX_KERNELS;
- * the last is always "portable"). Returns how many. */
+ * "portable" only where no other runs). Returns how many. */
 G_GNUC_INTERNAL guint lstm_kaldi_choose_kernels (const LstmKaldiKernel **
     kernels);
 

@@ -270,6 +270,19 @@ compute_frames (LstmFeatures * f, guint64 n, float *out)
   }
 }
 
+/* Computes the frames whose windows are complete into out + written
+ * frames; returns how many. All of a push's frames are computed together
+ * (as few blocks as can be), unless the buffer fills first. */
+static guint64
+compute_ready (LstmFeatures * f, float *out, guint64 written)
+{
+  guint64 ready = frames_ready (f, f->received);
+
+  if (ready > 0)
+    compute_frames (f, ready, out + written * f->k->frame_size);
+  return ready;
+}
+
 /* Drops the samples no frame needs any more: those before one window
  * ahead of the next frame's start. Called when hist is full; then the
  * next frame is not complete (received < a + window), so fewer than
@@ -290,7 +303,6 @@ guint64
 lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
     float *out)
 {
-  guint fs;
   guint64 written = 0;
 
   g_return_val_if_fail (f != NULL, 0);
@@ -298,10 +310,8 @@ lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
   g_return_val_if_fail (out != NULL || lstm_features_frames_after (f,
           n_samples) == 0, 0);
 
-  fs = f->k->frame_size;
   while (n_samples > 0) {
     gsize len, n;
-    guint64 ready;
     if ((gint64) f->received < f->hist_start) {
       /* a shift longer than the window: samples between frames */
       n = MIN (n_samples, (guint64) (f->hist_start - f->received));
@@ -312,6 +322,8 @@ lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
     }
     len = f->received - f->hist_start;
     if (len == f->hist_cap) {
+      /* the frames ready so far, before compact () drops their samples */
+      written += compute_ready (f, out, written);
       compact (f);
       continue;
     }
@@ -320,11 +332,8 @@ lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
     samples += n;
     n_samples -= n;
     f->received += n;
-    ready = frames_ready (f, f->received);
-    if (ready > 0)
-      compute_frames (f, ready, out + written * fs);
-    written += ready;
   }
+  written += compute_ready (f, out, written);
   return written;
 }
 
@@ -337,7 +346,12 @@ convert (LstmFeatures * f, gconstpointer samples, LstmSampleFormat format,
   gsize i;
   guint c;
 
-  if (format == LSTM_SAMPLE_S16) {
+  if (format == LSTM_SAMPLE_S16 && channels == 1) {
+    /* the common case, in a loop the compiler vectorizes */
+    const gint16 *s = (const gint16 *) samples + first;
+    for (i = 0; i < n; i++)
+      f->convert[i] = s[i];
+  } else if (format == LSTM_SAMPLE_S16) {
     const gint16 *s = (const gint16 *) samples + first * channels;
     for (i = 0; i < n; i++, s += channels) {
       float sum = 0.0f;
