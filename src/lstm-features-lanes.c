@@ -15,6 +15,7 @@
 
 #if defined (__x86_64__) && defined (__GNUC__)
 #define HAVE_X86_KERNELS 1
+#include <immintrin.h>
 #endif
 
 #define CAT_(a, b) a ## _ ## b
@@ -30,6 +31,18 @@ typedef gint64 VI2 __attribute__((vector_size (16)));
 #define SUFFIX portable
 #define KERNEL static inline __attribute__ ((always_inline))
 #define ENTRY static
+
+/* lane l = h[idx[l]] */
+KERNEL V FN (gather) (const float *h, const gint32 * idx)
+{
+  V v;
+  guint l;
+
+  for (l = 0; l < G_N_ELEMENTS (v); l++)
+    v[l] = h[idx[l]];
+  return v;
+}
+
 #include "lstm-fft-lanes.h"
 #include "lstm-features-lanes.h"
 #undef V
@@ -50,6 +63,13 @@ typedef gint64 VI4 __attribute__((vector_size (32)));
 #define KERNEL static inline \
   __attribute__ ((always_inline, target ("avx2")))
 #define ENTRY static __attribute__ ((target ("avx2")))
+
+KERNEL V FN (gather) (const float *h, const gint32 * idx)
+{
+  __m128i i = _mm_loadu_si128 ((const __m128i *) idx);
+  return (V) _mm256_cvtps_pd (_mm_i32gather_ps (h, i, 4));
+}
+
 #include "lstm-fft-lanes.h"
 #include "lstm-features-lanes.h"
 #undef V
@@ -68,6 +88,13 @@ typedef gint64 VI8 __attribute__((vector_size (64)));
 #define KERNEL static inline \
   __attribute__ ((always_inline, target ("avx512f")))
 #define ENTRY static __attribute__ ((target ("avx512f")))
+
+KERNEL V FN (gather) (const float *h, const gint32 * idx)
+{
+  __m256i i = _mm256_loadu_si256 ((const __m256i *) idx);
+  return (V) _mm512_cvtps_pd (_mm256_i32gather_ps (h, i, 4));
+}
+
 #include "lstm-fft-lanes.h"
 #include "lstm-features-lanes.h"
 #undef V

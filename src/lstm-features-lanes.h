@@ -178,16 +178,37 @@ FN (cepstra) (const LstmKaldi * k, V * mel, guint n_frames, float *out)
   }
 }
 
-/* The block in k->block (see lstm_kaldi_block_input) to n_frames frames
- * of frame_size floats at out. */
+/* x[j] lane l = rows[l * stride + j] for j < window_size, lanes past
+ * n_frames repeating frame 0 (their results are dropped). */
+KERNEL void
+FN (gather_window) (const LstmKaldi * k, const float *rows, guint stride,
+    guint n_frames, V * x)
+{
+  gint32 idx[sizeof (V) / sizeof (double)];
+  guint l, j;
+
+  for (l = 0; l < G_N_ELEMENTS (idx); l++)
+    idx[l] = (gint32) ((l < n_frames ? l : 0) * stride);
+  for (j = 0; j < k->window_size; j++)
+    x[j] = FN (gather) (rows + j, idx);
+}
+
+/* The n_frames (<= lanes) frames whose windows start at rows, stride
+ * floats apart (or, if rows is NULL, are in k->block already) to
+ * frame_size floats each at out. */
 ENTRY void
-FN (lstm_kaldi_block) (LstmKaldi * k, guint n_frames, float *out)
+FN (lstm_kaldi_block) (LstmKaldi * k, const float *rows, guint stride,
+    guint n_frames, float *out)
 {
   const LstmFeaturesConfig *c = &k->cfg;
   guint fs = k->frame_size, b;
   V *x = (V *) k->block, *power = x + k->fft_size;
   V *mel = power + k->fft_size / 2;
-  V energy = FN (process_window) (k, x);
+  V energy;
+
+  if (rows != NULL)
+    FN (gather_window) (k, rows, stride, n_frames, x);
+  energy = FN (process_window) (k, x);
 
   FN (fft_complex) (k->fft, x);
   FN (fft_power) (k->fft, x, power);

@@ -19,9 +19,11 @@ typedef struct
 {
   const gchar *name;            /* "avx512", "avx2", "portable" */
   guint lanes;
-  /* the block in k->block to frames 0 .. n_frames - 1 (n_frames <= lanes)
-   * of frame_size floats each at out */
-  void (*compute) (LstmKaldi * k, guint n_frames, float *out);
+  /* n_frames (<= lanes) frames, frame_size floats each, to out: their
+   * windows start at rows, stride floats apart, or (rows NULL) are in
+   * k->block already */
+  void (*compute) (LstmKaldi * k, const float *rows, guint stride,
+      guint n_frames, float *out);
 } LstmKaldiKernel;
 
 #define LSTM_KALDI_MAX_KERNELS 3

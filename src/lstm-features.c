@@ -248,8 +248,18 @@ gather_frame (LstmFeatures * f, guint64 i, double *x, guint stride)
       x[j * stride] += dither * rand_gauss (f->k->rand);
 }
 
+/* Frames i .. i + n - 1 lie in hist without reflection. */
+static gboolean
+frames_in_hist (const LstmFeatures * f, guint64 i, guint n)
+{
+  return frame_start (f, i) >= f->hist_start
+      && frame_start (f, i + n - 1) + f->window <= (gint64) f->received;
+}
+
 /* Computes the n frames from next_frame on into out, a block of frames
- * at a time (as many as the kernel has lanes; spare lanes get zeros). */
+ * at a time (as many as the kernel has lanes). The kernel reads the
+ * windows from hist itself; with dither or reflection they are copied to
+ * the block first (spare lanes get zeros). */
 static void
 compute_frames (LstmFeatures * f, guint64 n, float *out)
 {
@@ -258,12 +268,17 @@ compute_frames (LstmFeatures * f, guint64 n, float *out)
   while (n > 0) {
     const LstmKaldiKernel *kern = lstm_kaldi_pick (k, n);
     guint lanes = kern->lanes, nb = (guint) MIN (n, lanes), l, j;
-    for (l = 0; l < nb; l++)
-      gather_frame (f, f->next_frame + l, k->block + l, lanes);
-    for (; l < lanes; l++)
-      for (j = 0; j < f->window; j++)
-        k->block[j * lanes + l] = 0.0;
-    kern->compute (k, nb, out);
+    if (k->cfg.dither == 0.0 && frames_in_hist (f, f->next_frame, nb)) {
+      kern->compute (k, f->hist + (frame_start (f, f->next_frame) -
+              f->hist_start), f->shift, nb, out);
+    } else {
+      for (l = 0; l < nb; l++)
+        gather_frame (f, f->next_frame + l, k->block + l, lanes);
+      for (; l < lanes; l++)
+        for (j = 0; j < f->window; j++)
+          k->block[j * lanes + l] = 0.0;
+      kern->compute (k, NULL, 0, nb, out);
+    }
     f->next_frame += nb;
     out += (gsize) nb *k->frame_size;
     n -= nb;
