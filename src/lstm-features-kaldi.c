@@ -149,6 +149,9 @@ make_mel_banks (LstmKaldi * k, double low, double high, GError ** error)
         k->mel_first[b] = i;
       /* a triangle is convex: its bins are contiguous */
       g_assert (i == k->mel_first[b] + k->mel_len[b]);
+      /* the kernels' power spectrum is 4 |X_i|^2 (lstm-fft-lanes.h);
+       * w / 4 is exact */
+      w *= 0.25;
       g_array_append_val (weights, w);
       k->mel_len[b]++;
     }

@@ -46,7 +46,8 @@ struct _LstmKaldi
   guint *mel_first;             /* [num_mel_bins] first FFT bin of each mel bin */
   guint *mel_len;               /* [num_mel_bins] FFT bins in each mel bin */
   guint *mel_offset;            /* [num_mel_bins] start of its weights */
-  double *mel_weights;          /* the triangles' non-zero weights, bin after bin */
+  double *mel_weights;          /* the triangles' non-zero weights / 4, bin
+                                 * after bin (see lstm-fft-lanes.h) */
   double *dct;                  /* MFCC: [num_ceps, num_mel_bins] */
   double *lifter;               /* MFCC: [num_ceps] */
 

@@ -6,17 +6,17 @@
  * IEEE operations the scalar maths says, whatever the vector width. No
  * include guard: included once per kernel set. */
 
-/* One stage of length L = 2 half (L >= 8) over all m / L groups, in
- * place on z (complex points as re, im pairs):
- *   a' = a + b,  b' = (a - b) w^j  with w^j = tw[j * stride]. */
+/* One radix-2 stage of length L = 2 q over all m / L groups, in place
+ * on z (complex points as re, im pairs):
+ *   a' = a + b,  b' = (a - b) w^j,  w^j = tw[j * stride]. */
 KERNEL void
-FN (fft_stage) (const LstmFft * p, V * z, guint half, guint stride)
+FN (fft_radix2) (const LstmFft * p, V * z, guint q, guint stride)
 {
   guint s, j;
 
-  for (s = 0; s < p->m; s += 2 * half) {
-    V *a = z + 2 * s, *b = z + 2 * (s + half);
-    for (j = 0; j < half; j++) {
+  for (s = 0; s < p->m; s += 2 * q) {
+    V *a = z + 2 * s, *b = z + 2 * (s + q);
+    for (j = 0; j < q; j++) {
       double wr = p->tw_re[j * stride], wi = p->tw_im[j * stride];
       V ar = a[2 * j], ai = a[2 * j + 1], br = b[2 * j], bi = b[2 * j + 1];
       V dr = ar - br, di = ai - bi;
@@ -28,73 +28,98 @@ FN (fft_stage) (const LstmFft * p, V * z, guint half, guint stride)
   }
 }
 
-/* The last two stages together, whose twiddles are 1 and -i (exact):
- * on z_0 .. z_3 of each group of 4,
- *   L = 4:  a_0 = z_0 + z_2,  a_1 = z_1 + z_3,
- *           a_2 = z_0 - z_2,  a_3 = (z_1 - z_3) (-i)
- *   L = 2:  z_0' = a_0 + a_1,  z_1' = a_0 - a_1,
- *           z_2' = a_2 + a_3,  z_3' = a_2 - a_3. */
-KERNEL void
-FN (fft_last2) (const LstmFft * p, V * z)
-{
-  guint s;
+/* (zr + i zi) (wr + i wi), written to z */
+#define CMUL(zr, zi, wr, wi) G_STMT_START { \
+    V t_ = zr * wr - zi * wi; \
+    zi = zr * wi + zi * wr; \
+    zr = t_; \
+  } G_STMT_END
 
-  for (s = 0; s < p->m; s += 4) {
-    V *q = z + 2 * s;
-    V a0r = q[0] + q[4], a0i = q[1] + q[5];
-    V a1r = q[2] + q[6], a1i = q[3] + q[7];
-    V a2r = q[0] - q[4], a2i = q[1] - q[5];
-    /* (x + iy) (-i) = y - ix */
-    V a3r = q[3] - q[7], a3i = q[6] - q[2];
-    q[0] = a0r + a1r;
-    q[1] = a0i + a1i;
-    q[2] = a0r - a1r;
-    q[3] = a0i - a1i;
-    q[4] = a2r + a3r;
-    q[5] = a2i + a3i;
-    q[6] = a2r - a3r;
-    q[7] = a2i - a3i;
+/* Two radix-2 stages at once (lengths L = 4 q and L / 2), on the points
+ * x_0 .. x_3 at j, j + q, j + 2q, j + 3q of each group (j < q), with
+ * w = e^{-2 pi i / L} and w^q = -i:
+ *   A = x_0 + x_2,  B = x_1 + x_3,  C = x_0 - x_2,  D = (x_1 - x_3) (-i),
+ *   x_0' = A + B,          x_1' = (A - B) w^2j,
+ *   x_2' = (C + D) w^j,    x_3' = (C - D) w^3j,
+ * the same outputs, in the same places, as the two stages; w^j =
+ * tw[j * stride]. At L = 4 (q = 1) every twiddle is 1. */
+KERNEL void
+FN (fft_radix4) (const LstmFft * p, V * z, guint q, guint stride)
+{
+  guint s, j;
+
+  for (s = 0; s < p->m; s += 4 * q) {
+    V *x0 = z + 2 * s, *x1 = x0 + 2 * q, *x2 = x1 + 2 * q, *x3 = x2 + 2 * q;
+    for (j = 0; j < q; j++) {
+      V ar = x0[2 * j] + x2[2 * j], ai = x0[2 * j + 1] + x2[2 * j + 1];
+      V br = x1[2 * j] + x3[2 * j], bi = x1[2 * j + 1] + x3[2 * j + 1];
+      V cr = x0[2 * j] - x2[2 * j], ci = x0[2 * j + 1] - x2[2 * j + 1];
+      /* (x + iy) (-i) = y - ix */
+      V dr = x1[2 * j + 1] - x3[2 * j + 1], di = x3[2 * j] - x1[2 * j];
+      V y1r = ar - br, y1i = ai - bi, y2r = cr + dr, y2i = ci + di;
+      V y3r = cr - dr, y3i = ci - di;
+      x0[2 * j] = ar + br;
+      x0[2 * j + 1] = ai + bi;
+      if (j > 0) {
+        guint t = j * stride;
+        CMUL (y1r, y1i, p->tw_re[2 * t], p->tw_im[2 * t]);
+        CMUL (y2r, y2i, p->tw_re[t], p->tw_im[t]);
+        CMUL (y3r, y3i, p->tw_re[3 * t], p->tw_im[3 * t]);
+      }
+      x1[2 * j] = y1r;
+      x1[2 * j + 1] = y1i;
+      x2[2 * j] = y2r;
+      x2[2 * j + 1] = y2i;
+      x3[2 * j] = y3r;
+      x3[2 * j + 1] = y3i;
+    }
   }
 }
 
-/* Z = DFT (z) in place, Z_k left at rev (k). */
+#undef CMUL
+
+/* Z = DFT (z) in place, Z_k left at rev (k): one radix-2 stage when
+ * log2 m is odd, then radix-4 pairs down to L = 4. */
 KERNEL void
 FN (fft_complex) (const LstmFft * p, V * z)
 {
-  guint half, stride;
+  guint L = p->m, stride = 1;
 
-  for (half = p->m / 2, stride = 1; half >= 4; half /= 2, stride *= 2)
-    FN (fft_stage) (p, z, half, stride);
-  if (p->m >= 4) {
-    FN (fft_last2) (p, z);
-  } else if (p->m == 2) {
-    V ar = z[0], ai = z[1];
-    z[0] = ar + z[2];
-    z[1] = ai + z[3];
-    z[2] = ar - z[2];
-    z[3] = ai - z[3];
+  if (L >= 2 && (__builtin_ctz (L) & 1)) {
+    FN (fft_radix2) (p, z, L / 2, 1);
+    L /= 2;
+    stride = 2;
   }
+  for (; L >= 4; L /= 4, stride *= 4)
+    FN (fft_radix4) (p, z, L / 4, stride);
 }
 
-/* power_k = |X_k|^2 for k < m, from Z (at rev (k)) of the same frame:
- * with Z_k = a and Z_{m-k} = b, 2 E_k = (ar + br) + i (ai - bi) and
- * 2 O_k = (ai + bi) + i (br - ar); with w = e^{-2 pi i k / n} = c - i s,
- *   2 X_k = 2 E_k + w 2 O_k
- *         = (2Er + c 2Or + s 2Oi) + i (2Ei + c 2Oi - s 2Or),
- * and |X_k|^2 = |2 X_k|^2 / 4 (exact). */
+/* power_k = |2 X_k|^2 = 4 |X_k|^2 for k < m (the mel weights carry the
+ * 1/4), from Z (at rev (k)) of the same frame: with Z_k = a and Z_{m-k} =
+ * b, 2 E_k = (ar + br) + i (ai - bi) and 2 O_k = (ai + bi) + i (br - ar);
+ * with w = e^{-2 pi i k / n} = c - i s,
+ *   2 X_k = 2 E_k + w 2 O_k = (2Er + P) + i (2Ei + Q),
+ *   P = c 2Or + s 2Oi,  Q = c 2Oi - s 2Or.
+ * X_{m-k} swaps a and b and has c' = -c, s' = s: 2 X_{m-k} = (2Er - P) +
+ * i (Q - 2Ei), so each pair k, m - k shares its work (k = 0 and k = m / 2
+ * pair with themselves, and with P and Q computed for k give the same). */
 KERNEL void
 FN (fft_power) (const LstmFft * p, const V * z, V * power)
 {
-  guint k;
+  guint m = p->m, k;
 
-  for (k = 0; k < p->m; k++) {
-    const V *a = z + 2 * p->rev[k];
-    const V *b = z + 2 * p->rev[(p->m - k) & (p->m - 1)];
+  for (k = 0; k <= m / 2; k++) {
+    const V *a = z + 2 * p->rev[k], *b = z + 2 * p->rev[(m - k) & (m - 1)];
     double c = p->split_c[k], s = p->split_s[k];
     V er = a[0] + b[0], ei = a[1] - b[1];
     V o_r = a[1] + b[1], o_i = b[0] - a[0];
-    V xr = er + (c * o_r + s * o_i);
-    V xi = ei + (c * o_i - s * o_r);
-    power[k] = (xr * xr + xi * xi) * 0.25;
+    V P = c * o_r + s * o_i, Q = c * o_i - s * o_r;
+    V xr = er + P, xi = ei + Q;
+    power[k] = xr * xr + xi * xi;
+    if (k > 0 && k < m - k) {
+      xr = er - P;
+      xi = Q - ei;
+      power[m - k] = xr * xr + xi * xi;
+    }
   }
 }

@@ -14,8 +14,8 @@ typedef struct
 {
   guint n;                      /* real points */
   guint m;                      /* complex points: n / 2 */
-  double *tw_re;                /* [m / 2] cos (2 pi j / m) */
-  double *tw_im;                /* [m / 2] -sin (2 pi j / m) */
+  double *tw_re;                /* [3 m / 4] cos (2 pi j / m) */
+  double *tw_im;                /* [3 m / 4] -sin (2 pi j / m) */
   double *split_c;              /* [m] cos (2 pi k / n) */
   double *split_s;              /* [m] sin (2 pi k / n) */
   guint *rev;                   /* [m] k with its log2 (m) bits reversed */

@@ -13,7 +13,8 @@
  * group by
  *   a' = a + b,   b' = (a - b) w^j,   w = e^{-2 pi i / L}, j = a mod L / 2,
  * which leaves Z_k at position rev (k), its index with the log2 (m) bits
- * reversed; w^j = tw[j m / L]. */
+ * reversed; w^j = tw[j m / L]. Two stages are done at once (radix 4),
+ * which needs w^3j too: tw holds k < 3m / 4. */
 #include "lstm-fft-private.h"
 
 #include <math.h>
@@ -41,9 +42,9 @@ lstm_fft_new (guint n)
   fft->m = n / 2;
   while ((1u << bits) < fft->m)
     bits++;
-  fft->tw_re = g_new (double, MAX (fft->m / 2, 1));
-  fft->tw_im = g_new (double, MAX (fft->m / 2, 1));
-  for (j = 0; j < fft->m / 2; j++) {
+  fft->tw_re = g_new (double, MAX (3 * fft->m / 4, 1));
+  fft->tw_im = g_new (double, MAX (3 * fft->m / 4, 1));
+  for (j = 0; j < 3 * fft->m / 4; j++) {
     double a = 2.0 * G_PI * j / fft->m;
     fft->tw_re[j] = cos (a);
     fft->tw_im[j] = -sin (a);
