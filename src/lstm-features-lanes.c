@@ -1,7 +1,7 @@
 /* The kernel sets of the feature maths: lstm-fft-lanes.h and
  * lstm-features-lanes.h compiled for vectors of 2 doubles (portable: GCC
  * and clang vector extensions, SSE2 on x86-64, NEON on arm64, plain
- * scalar code elsewhere), 4 (AVX2) and 8 (AVX-512F), chosen at run time
+ * scalar code elsewhere), 2 and 4 (AVX2) and 8 (AVX-512F), chosen at run time
  * from what the CPU supports, capped by LSTM_FEATURES_KERNELS (`avx512`,
  * `avx2`, `portable`). The frames are independent, so a block of L frames
  * is L lanes doing the scalar maths side by side: the butterflies and the
@@ -78,6 +78,29 @@ KERNEL V FN (gather) (const float *h, const gint32 * idx)
 #undef KERNEL
 #undef ENTRY
 
+/* The same on 2 lanes, for blocks of 1 or 2 frames (a push of 10 frames
+ * is 8 + 2): SSE2 lacks the 64-bit comparisons of the logarithm. */
+#define V V2
+#define VI VI2
+#define SUFFIX avx2_2
+#define KERNEL static inline \
+  __attribute__ ((always_inline, target ("avx2")))
+#define ENTRY static __attribute__ ((target ("avx2")))
+
+KERNEL V FN (gather) (const float *h, const gint32 * idx)
+{
+  V v = {h[idx[0]], h[idx[1]]};
+  return v;
+}
+
+#include "lstm-fft-lanes.h"
+#include "lstm-features-lanes.h"
+#undef V
+#undef VI
+#undef SUFFIX
+#undef KERNEL
+#undef ENTRY
+
 /* ------------------------------------------------------------- AVX-512F */
 
 typedef double V8 __attribute__((vector_size (64)));
@@ -111,6 +134,8 @@ static const LstmKaldiKernel kernel_portable =
     { "portable", 2, lstm_kaldi_block_portable };
 #ifdef HAVE_X86_KERNELS
 static const LstmKaldiKernel kernel_avx2 = { "avx2", 4, lstm_kaldi_block_avx2 };
+static const LstmKaldiKernel kernel_avx2_2 =
+    { "avx2", 2, lstm_kaldi_block_avx2_2 };
 static const LstmKaldiKernel kernel_avx512 =
     { "avx512", 8, lstm_kaldi_block_avx512 };
 #endif
@@ -134,8 +159,10 @@ lstm_kaldi_choose_kernels (const LstmKaldiKernel ** kernels)
   __builtin_cpu_init ();
   if (g_str_equal (want, "avx512") && __builtin_cpu_supports ("avx512f"))
     kernels[n++] = &kernel_avx512;
-  if (!g_str_equal (want, "portable") && __builtin_cpu_supports ("avx2"))
+  if (!g_str_equal (want, "portable") && __builtin_cpu_supports ("avx2")) {
     kernels[n++] = &kernel_avx2;
+    kernels[n++] = &kernel_avx2_2;
+  }
 #endif
   /* only where no other runs: a block of 4 lanes with 2 spare costs less
    * than 2 frames in SSE2 (its 64-bit comparisons are scalar) */
