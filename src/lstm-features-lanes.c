@@ -170,3 +170,23 @@ lstm_kaldi_choose_kernels (const LstmKaldiKernel ** kernels)
     kernels[n++] = &kernel_portable;
   return n;
 }
+
+/* For tests: 4 |X_k|^2 for k < n / 2 of the real signal x[0 .. n) by the
+ * portable kernel's FFT (both of its lanes carry x). */
+void
+lstm_fft_power_portable (const LstmFft * fft, const double *x, double *power)
+{
+  V2 *z = g_aligned_alloc (fft->n, sizeof (V2), sizeof (V2));
+  V2 *p = g_aligned_alloc (fft->m, sizeof (V2), sizeof (V2));
+  guint i;
+
+  for (i = 0; i < fft->n; i++)
+    z[i] = (V2) {
+    x[i], x[i]};
+  fft_complex_portable (fft, z);
+  fft_power_portable (fft, z, p);
+  for (i = 0; i < fft->m; i++)
+    power[i] = p[i][0];
+  g_aligned_free (z);
+  g_aligned_free (p);
+}

@@ -24,6 +24,11 @@ typedef struct
 G_GNUC_INTERNAL LstmFft *lstm_fft_new (guint n);
 G_GNUC_INTERNAL void lstm_fft_free (LstmFft * fft);
 
+/* For tests (lstm-features-lanes.c): power[k] = 4 |X_k|^2, k < n / 2, the
+ * DFT X of x[0 .. n), by the portable kernel. */
+G_GNUC_INTERNAL void lstm_fft_power_portable (const LstmFft * fft,
+    const double *x, double *power);
+
 G_END_DECLS
 
 #endif
