@@ -24,7 +24,8 @@ FN (vmax) (V a, V b)
 /* ln x for positive, finite, normal x: x = 2^e r with r in [sqrt (1/2),
  * sqrt 2), and with f = r - 1, s = f / (2 + f),
  *   ln r = 2 atanh s = 2 s (1 + s^2 / 3 + s^4 / 5 + ...);
- * |s| <= 0.172, so the terms to s^20 / 21 leave an error under 1e-17.
+ * |s| <= 0.172, so the terms to s^16 / 17 leave an error under 1e-15
+ * (the output is float: 1e-7 relative).
  *   ln x = e ln2_hi + (2 s P (s^2) + e ln2_lo),
  * ln2_hi with 32 zero bits at its end, so that e ln2_hi is exact. */
 #define LN2_HI 6.93147180369123816490e-01
@@ -41,10 +42,10 @@ FN (vlog) (V x)
   /* 2^52 + biased, read as a double, minus 2^52 + 1023: e, exactly */
   V e = (V) (biased | 0x4330000000000000LL) - (4503599627370496.0 + 1023.0);
   V f = r - 1.0, s = f / (f + 2.0), z = s * s;
-  static const double inv_odd[] = { 1.0 / 19, 1.0 / 17, 1.0 / 15, 1.0 / 13,
-    1.0 / 11, 1.0 / 9, 1.0 / 7, 1.0 / 5, 1.0 / 3, 1.0
+  static const double inv_odd[] = { 1.0 / 15, 1.0 / 13, 1.0 / 11, 1.0 / 9,
+    1.0 / 7, 1.0 / 5, 1.0 / 3, 1.0
   };
-  V poly = FN (splat) (1.0 / 21);
+  V poly = FN (splat) (1.0 / 17);
   guint t;
 
   for (t = 0; t < G_N_ELEMENTS (inv_odd); t++)
@@ -95,6 +96,32 @@ FN (sum_squares4) (const V * x, guint n)
   return (s0 + s1) + (s2 + s3);
 }
 
+/* x_i -= mean, and sum_squares4 of the result in the same pass. */
+KERNEL V
+FN (center_squares4) (V * x, guint n, V mean)
+{
+  V s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+  guint i;
+
+  for (i = 0; i + 4 <= n; i += 4) {
+    V a = x[i] - mean, b = x[i + 1] - mean;
+    V c = x[i + 2] - mean, d = x[i + 3] - mean;
+    x[i] = a;
+    x[i + 1] = b;
+    x[i + 2] = c;
+    x[i + 3] = d;
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
+  }
+  for (; i < n; i++) {
+    x[i] -= mean;
+    s0 += x[i] * x[i];
+  }
+  return (s0 + s1) + (s2 + s3);
+}
+
 /* max (ln (max (E, FLT_EPSILON)), ln (energy_floor)) */
 KERNEL V
 FN (log_energy) (const LstmKaldi * k, V sum_squares)
@@ -103,14 +130,14 @@ FN (log_energy) (const LstmKaldi * k, V sum_squares)
       FN (splat) (k->log_energy_floor));
 }
 
-/* Kaldi's ProcessWindow on x[0 .. N) (dithered already):
+/* Kaldi's ProcessWindow on x[0 .. N) (dithered already; sum = sum x_i):
  *   x_i -= mean,  E_raw = sum x_i^2,
  *   y_i = (x_i - p x_{i-1}) w_i  with x_{-1} = x_0,  E = sum y_i^2,
  * from the end so that x_{i-1} is read unchanged; then x[N .. n) = 0, the
  * zero padding (the FFT of the block before overwrote it). Returns the
  * log energy. */
 KERNEL V
-FN (process_window) (const LstmKaldi * k, V * x)
+FN (process_window) (const LstmKaldi * k, V * x, V sum)
 {
   const LstmFeaturesConfig *c = &k->cfg;
   const double *w = k->window;
@@ -119,12 +146,15 @@ FN (process_window) (const LstmKaldi * k, V * x)
   V energy = { 0 };
 
   if (c->remove_dc_offset) {
-    V mean = FN (sum4) (x, N) / (double) N;
-    for (i = 0; i < N; i++)
-      x[i] -= mean;
-  }
-  if (c->raw_energy)
+    V mean = sum / (double) N;
+    if (c->raw_energy)
+      energy = FN (log_energy) (k, FN (center_squares4) (x, N, mean));
+    else
+      for (i = 0; i < N; i++)
+        x[i] -= mean;
+  } else if (c->raw_energy) {
     energy = FN (log_energy) (k, FN (sum_squares4) (x, N));
+  }
   for (i = N - 1; i > 0; i--)
     x[i] = (x[i] - p * x[i - 1]) * w[i];
   x[0] = (x[0] - p * x[0]) * w[0];
@@ -161,9 +191,22 @@ FN (store) (V v, guint n_frames, float *out, guint stride)
     out[l * stride] = (float) v[l];
 }
 
-/* MFCC: c_j = lifter_j sum_b dct_jb ln (max (mel_b, eps)). */
+/* Lane l of v[0 .. n) to out[l * stride + 0 .. n) for the n_frames real
+ * lanes: frame after frame, as the output is laid out. */
 KERNEL void
-FN (cepstra) (const LstmKaldi * k, V * mel, guint n_frames, float *out)
+FN (store_frames) (const V * v, guint n, guint n_frames, float *out,
+    guint stride)
+{
+  guint l, i;
+
+  for (l = 0; l < n_frames; l++)
+    for (i = 0; i < n; i++)
+      out[l * stride + i] = (float) v[i][l];
+}
+
+/* MFCC: c_j = lifter_j sum_b dct_jb ln (max (mel_b, eps)), to cep. */
+KERNEL void
+FN (cepstra) (const LstmKaldi * k, V * mel, V * cep)
 {
   guint B = k->cfg.num_mel_bins, b, j;
 
@@ -174,23 +217,32 @@ FN (cepstra) (const LstmKaldi * k, V * mel, guint n_frames, float *out)
     V sum = { 0 };
     for (b = 0; b < B; b++)
       sum += d[b] * mel[b];
-    FN (store) (sum * k->lifter[j], n_frames, out + j, k->frame_size);
+    cep[j] = sum * k->lifter[j];
   }
 }
 
 /* x[j] lane l = rows[l * stride + j] for j < window_size, lanes past
- * n_frames repeating frame 0 (their results are dropped). */
-KERNEL void
+ * n_frames repeating frame 0 (their results are dropped). Returns
+ * sum4 (x, window_size), summed as it goes. */
+KERNEL V
 FN (gather_window) (const LstmKaldi * k, const float *rows, guint stride,
     guint n_frames, V * x)
 {
   gint32 idx[sizeof (V) / sizeof (double)];
-  guint l, j;
+  V s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+  guint l, j, N = k->window_size;
 
   for (l = 0; l < G_N_ELEMENTS (idx); l++)
     idx[l] = (gint32) ((l < n_frames ? l : 0) * stride);
-  for (j = 0; j < k->window_size; j++)
-    x[j] = FN (gather) (rows + j, idx);
+  for (j = 0; j + 4 <= N; j += 4) {
+    s0 += x[j] = FN (gather) (rows + j, idx);
+    s1 += x[j + 1] = FN (gather) (rows + j + 1, idx);
+    s2 += x[j + 2] = FN (gather) (rows + j + 2, idx);
+    s3 += x[j + 3] = FN (gather) (rows + j + 3, idx);
+  }
+  for (; j < N; j++)
+    s0 += x[j] = FN (gather) (rows + j, idx);
+  return (s0 + s1) + (s2 + s3);
 }
 
 /* The n_frames (<= lanes) frames whose windows start at rows, stride
@@ -201,29 +253,32 @@ FN (lstm_kaldi_block) (LstmKaldi * k, const float *rows, guint stride,
     guint n_frames, float *out)
 {
   const LstmFeaturesConfig *c = &k->cfg;
-  guint fs = k->frame_size, b;
+  guint B = c->num_mel_bins, fs = k->frame_size, b;
   V *x = (V *) k->block, *power = x + k->fft_size;
   V *mel = power + k->fft_size / 2;
-  V energy;
+  V sum = { 0 }, energy;
 
   if (rows != NULL)
-    FN (gather_window) (k, rows, stride, n_frames, x);
-  energy = FN (process_window) (k, x);
+    sum = FN (gather_window) (k, rows, stride, n_frames, x);
+  else if (c->remove_dc_offset)
+    sum = FN (sum4) (x, k->window_size);
+  energy = FN (process_window) (k, x, sum);
 
   FN (fft_complex) (k->fft, x);
   FN (fft_power) (k->fft, x, power);
   FN (mel_energies) (k, power, mel);
 
   if (c->type == LSTM_FEATURES_FBANK) {
-    float *o = out;
-    if (c->use_energy)
-      FN (store) (energy, n_frames, o++, fs);
-    for (b = 0; b < c->num_mel_bins; b++)
-      FN (store) (c->use_log_fbank ? FN (log_floored) (mel[b]) : mel[b],
-          n_frames, o + b, fs);
-    return;
+    if (c->use_log_fbank)
+      for (b = 0; b < B; b++)
+        mel[b] = FN (log_floored) (mel[b]);
+    FN (store_frames) (mel, B, n_frames, out + (c->use_energy ? 1 : 0), fs);
+  } else {
+    /* the spectrum is no longer needed: the cepstra go there (each FFT
+     * bin is in 2 triangles at most: num_ceps <= num_mel_bins <= n) */
+    FN (cepstra) (k, mel, x);
+    FN (store_frames) (x, c->num_ceps, n_frames, out, fs);
   }
-  FN (cepstra) (k, mel, n_frames, out);
   if (c->use_energy)
     FN (store) (energy, n_frames, out, fs);
 }
