@@ -22,6 +22,12 @@
 #define CAT(a, b) CAT_ (a, b)
 #define FN(name) CAT (name, SUFFIX)
 
+/* Each kernel set defines how it reads the windows of its frames:
+ *   gather (h, idx)          lane l = h[idx[l]]
+ *   gather_tile (h, idx, x)  x[j] lane l = h[idx[l] + j], j < lanes
+ * (x86 has gather instructions, but they are slow on CPUs with the GDS
+ * mitigation: the tiles load rows and transpose them.) */
+
 /* ------------------------------------------------------------- portable */
 
 typedef double V2 __attribute__((vector_size (16)));
@@ -31,18 +37,7 @@ typedef gint64 VI2 __attribute__((vector_size (16)));
 #define SUFFIX portable
 #define KERNEL static inline __attribute__ ((always_inline))
 #define ENTRY static
-
-/* lane l = h[idx[l]] */
-KERNEL V FN (gather) (const float *h, const gint32 * idx)
-{
-  V v;
-  guint l;
-
-  for (l = 0; l < G_N_ELEMENTS (v); l++)
-    v[l] = h[idx[l]];
-  return v;
-}
-
+#include "lstm-features-gather2.h"
 #include "lstm-fft-lanes.h"
 #include "lstm-features-lanes.h"
 #undef V
@@ -66,8 +61,26 @@ typedef gint64 VI4 __attribute__((vector_size (32)));
 
 KERNEL V FN (gather) (const float *h, const gint32 * idx)
 {
-  __m128i i = _mm_loadu_si128 ((const __m128i *) idx);
-  return (V) _mm256_cvtps_pd (_mm_i32gather_ps (h, i, 4));
+  V v = {h[idx[0]], h[idx[1]], h[idx[2]], h[idx[3]]};
+  return v;
+}
+
+/* 4 samples of 4 rows r_l, converted, then transposed: t0 = (r0_0 r1_0 |
+ * r0_2 r1_2), t1 = (r0_1 r1_1 | r0_3 r1_3), t2 and t3 the same of rows 2
+ * and 3; sample j takes its two halves from t0 and t2 or t1 and t3. */
+KERNEL void FN (gather_tile) (const float *h, const gint32 * idx, V * x)
+{
+  __m256d r0 = _mm256_cvtps_pd (_mm_loadu_ps (h + idx[0]));
+  __m256d r1 = _mm256_cvtps_pd (_mm_loadu_ps (h + idx[1]));
+  __m256d r2 = _mm256_cvtps_pd (_mm_loadu_ps (h + idx[2]));
+  __m256d r3 = _mm256_cvtps_pd (_mm_loadu_ps (h + idx[3]));
+  __m256d t0 = _mm256_unpacklo_pd (r0, r1), t1 = _mm256_unpackhi_pd (r0, r1);
+  __m256d t2 = _mm256_unpacklo_pd (r2, r3), t3 = _mm256_unpackhi_pd (r2, r3);
+
+  x[0] = (V) _mm256_permute2f128_pd (t0, t2, 0x20);
+  x[1] = (V) _mm256_permute2f128_pd (t1, t3, 0x20);
+  x[2] = (V) _mm256_permute2f128_pd (t0, t2, 0x31);
+  x[3] = (V) _mm256_permute2f128_pd (t1, t3, 0x31);
 }
 
 #include "lstm-fft-lanes.h"
@@ -86,13 +99,7 @@ KERNEL V FN (gather) (const float *h, const gint32 * idx)
 #define KERNEL static inline \
   __attribute__ ((always_inline, target ("avx2")))
 #define ENTRY static __attribute__ ((target ("avx2")))
-
-KERNEL V FN (gather) (const float *h, const gint32 * idx)
-{
-  V v = {h[idx[0]], h[idx[1]]};
-  return v;
-}
-
+#include "lstm-features-gather2.h"
 #include "lstm-fft-lanes.h"
 #include "lstm-features-lanes.h"
 #undef V
@@ -114,8 +121,39 @@ typedef gint64 VI8 __attribute__((vector_size (64)));
 
 KERNEL V FN (gather) (const float *h, const gint32 * idx)
 {
-  __m256i i = _mm256_loadu_si256 ((const __m256i *) idx);
-  return (V) _mm512_cvtps_pd (_mm256_i32gather_ps (h, i, 4));
+  V v = {h[idx[0]], h[idx[1]], h[idx[2]], h[idx[3]], h[idx[4]], h[idx[5]],
+        h[idx[6]], h[idx[7]]
+      };
+  return v;
+}
+
+/* 8 samples of 8 rows, converted, then transposed in three steps:
+ * t_2i = unpacklo (r_2i, r_2i+1) holds the pairs of rows 2i, 2i + 1 at
+ * samples 0, 2, 4, 6 (one per 128-bit lane), t_2i+1 = unpackhi the odd
+ * samples; u takes lanes 0 and 2 (0x88) or 1 and 3 (0xdd) of two t's,
+ * and the same of two u's gives a sample of all 8 rows. */
+KERNEL void FN (gather_tile) (const float *h, const gint32 * idx, V * x)
+{
+  __m512d r[8], t[8], u[4];
+  guint l;
+
+  for (l = 0; l < 8; l++)
+    r[l] = _mm512_cvtps_pd (_mm256_loadu_ps (h + idx[l]));
+  for (l = 0; l < 8; l += 2) {
+    t[l] = _mm512_unpacklo_pd (r[l], r[l + 1]);
+    t[l + 1] = _mm512_unpackhi_pd (r[l], r[l + 1]);
+  }
+  for (l = 0; l < 2; l++) {
+    /* l = 0: the even samples (t0, t2, t4, t6); l = 1: the odd ones */
+    u[0] = _mm512_shuffle_f64x2 (t[l], t[l + 2], 0x88);
+    u[1] = _mm512_shuffle_f64x2 (t[l], t[l + 2], 0xdd);
+    u[2] = _mm512_shuffle_f64x2 (t[l + 4], t[l + 6], 0x88);
+    u[3] = _mm512_shuffle_f64x2 (t[l + 4], t[l + 6], 0xdd);
+    x[l] = (V) _mm512_shuffle_f64x2 (u[0], u[2], 0x88);
+    x[l + 4] = (V) _mm512_shuffle_f64x2 (u[0], u[2], 0xdd);
+    x[l + 2] = (V) _mm512_shuffle_f64x2 (u[1], u[3], 0x88);
+    x[l + 6] = (V) _mm512_shuffle_f64x2 (u[1], u[3], 0xdd);
+  }
 }
 
 #include "lstm-fft-lanes.h"

@@ -221,28 +221,24 @@ FN (cepstra) (const LstmKaldi * k, V * mel, V * cep)
   }
 }
 
-/* x[j] lane l = rows[l * stride + j] for j < window_size, lanes past
- * n_frames repeating frame 0 (their results are dropped). Returns
- * sum4 (x, window_size), summed as it goes. */
-KERNEL V
+/* x[j] lane l = rows[idx[l] + j] for j < window_size, with idx[l] =
+ * l * stride for the n_frames real lanes and 0 (frame 0 again: their
+ * results are dropped) for the others; a tile of lanes x lanes samples
+ * at a time (gather_tile), the rest one by one. */
+KERNEL void
 FN (gather_window) (const LstmKaldi * k, const float *rows, guint stride,
     guint n_frames, V * x)
 {
+  const guint L = sizeof (V) / sizeof (double);
   gint32 idx[sizeof (V) / sizeof (double)];
-  V s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
   guint l, j, N = k->window_size;
 
-  for (l = 0; l < G_N_ELEMENTS (idx); l++)
+  for (l = 0; l < L; l++)
     idx[l] = (gint32) ((l < n_frames ? l : 0) * stride);
-  for (j = 0; j + 4 <= N; j += 4) {
-    s0 += x[j] = FN (gather) (rows + j, idx);
-    s1 += x[j + 1] = FN (gather) (rows + j + 1, idx);
-    s2 += x[j + 2] = FN (gather) (rows + j + 2, idx);
-    s3 += x[j + 3] = FN (gather) (rows + j + 3, idx);
-  }
+  for (j = 0; j + L <= N; j += L)
+    FN (gather_tile) (rows + j, idx, x + j);
   for (; j < N; j++)
-    s0 += x[j] = FN (gather) (rows + j, idx);
-  return (s0 + s1) + (s2 + s3);
+    x[j] = FN (gather) (rows + j, idx);
 }
 
 /* The n_frames (<= lanes) frames whose windows start at rows, stride
@@ -259,8 +255,8 @@ FN (lstm_kaldi_block) (LstmKaldi * k, const float *rows, guint stride,
   V sum = { 0 }, energy;
 
   if (rows != NULL)
-    sum = FN (gather_window) (k, rows, stride, n_frames, x);
-  else if (c->remove_dc_offset)
+    FN (gather_window) (k, rows, stride, n_frames, x);
+  if (c->remove_dc_offset)
     sum = FN (sum4) (x, k->window_size);
   energy = FN (process_window) (k, x, sum);
 
