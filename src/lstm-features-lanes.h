@@ -165,7 +165,8 @@ FN (process_window) (const LstmKaldi * k, V * x, V sum)
   return energy;
 }
 
-/* mel_b = sum_i w_bi |X_i|^2 over the FFT bins of triangle b. */
+/* mel_b = sum_i w_bi |X_i|^2 over the FFT bins of triangle b, in two
+ * partial sums (even and odd i: two chains of additions). */
 KERNEL void
 FN (mel_energies) (const LstmKaldi * k, const V * power, V * mel)
 {
@@ -174,10 +175,15 @@ FN (mel_energies) (const LstmKaldi * k, const V * power, V * mel)
   for (b = 0; b < k->cfg.num_mel_bins; b++) {
     const double *wt = k->mel_weights + k->mel_offset[b];
     const V *pw = power + k->mel_first[b];
-    V sum = { 0 };
-    for (i = 0; i < k->mel_len[b]; i++)
-      sum += wt[i] * pw[i];
-    mel[b] = sum;
+    guint len = k->mel_len[b];
+    V s0 = { 0 }, s1 = { 0 };
+    for (i = 0; i + 2 <= len; i += 2) {
+      s0 += wt[i] * pw[i];
+      s1 += wt[i + 1] * pw[i + 1];
+    }
+    if (i < len)
+      s0 += wt[i] * pw[i];
+    mel[b] = s0 + s1;
   }
 }
 
