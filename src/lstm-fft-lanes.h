@@ -8,22 +8,23 @@
 
 /* One radix-2 stage of length L = 2 q over all m / L groups, in place
  * on z (complex points as re, im pairs):
- *   a' = a + b,  b' = (a - b) w^j,  w^j = tw[j * stride]. */
+ *   a' = a + b,  b' = (a - b) w^j,  w^j = tw[j * stride].
+ * j outside, the groups inside: each twiddle is loaded once. */
 KERNEL void
 FN (fft_radix2) (const LstmFft * p, V * z, guint q, guint stride)
 {
   guint s, j;
 
-  for (s = 0; s < p->m; s += 2 * q) {
-    V *a = z + 2 * s, *b = z + 2 * (s + q);
-    for (j = 0; j < q; j++) {
-      double wr = p->tw_re[j * stride], wi = p->tw_im[j * stride];
-      V ar = a[2 * j], ai = a[2 * j + 1], br = b[2 * j], bi = b[2 * j + 1];
+  for (j = 0; j < q; j++) {
+    double wr = p->tw_re[j * stride], wi = p->tw_im[j * stride];
+    for (s = j; s < p->m; s += 2 * q) {
+      V *a = z + 2 * s, *b = a + 2 * q;
+      V ar = a[0], ai = a[1], br = b[0], bi = b[1];
       V dr = ar - br, di = ai - bi;
-      a[2 * j] = ar + br;
-      a[2 * j + 1] = ai + bi;
-      b[2 * j] = dr * wr - di * wi;
-      b[2 * j + 1] = dr * wi + di * wr;
+      a[0] = ar + br;
+      a[1] = ai + bi;
+      b[0] = dr * wr - di * wi;
+      b[1] = dr * wi + di * wr;
     }
   }
 }
@@ -35,44 +36,57 @@ FN (fft_radix2) (const LstmFft * p, V * z, guint q, guint stride)
     zr = t_; \
   } G_STMT_END
 
-/* Two radix-2 stages at once (lengths L = 4 q and L / 2), on the points
- * x_0 .. x_3 at j, j + q, j + 2q, j + 3q of each group (j < q), with
+/* Two radix-2 stages at once (lengths L = 4 q and L / 2) on the points
+ * x_0 .. x_3 at s, s + q, s + 2q, s + 3q (s = j mod L, j < q), with
  * w = e^{-2 pi i / L} and w^q = -i:
  *   A = x_0 + x_2,  B = x_1 + x_3,  C = x_0 - x_2,  D = (x_1 - x_3) (-i),
  *   x_0' = A + B,          x_1' = (A - B) w^2j,
  *   x_2' = (C + D) w^j,    x_3' = (C - D) w^3j,
- * the same outputs, in the same places, as the two stages; w^j =
- * tw[j * stride]. At L = 4 (q = 1) every twiddle is 1. */
+ * the same outputs, in the same places, as the two stages. With t =
+ * j * stride, w = (w^j, w^2j, w^3j) = (tw[t], tw[2t], tw[3t]); at j = 0
+ * every twiddle is 1 and is left out (w NULL). j is outside and the
+ * groups inside: each twiddle is loaded once. */
+KERNEL void
+FN (radix4) (V * x0, guint q, const double *w)
+{
+  V *x1 = x0 + 2 * q, *x2 = x1 + 2 * q, *x3 = x2 + 2 * q;
+  V ar = x0[0] + x2[0], ai = x0[1] + x2[1];
+  V br = x1[0] + x3[0], bi = x1[1] + x3[1];
+  V cr = x0[0] - x2[0], ci = x0[1] - x2[1];
+  /* (x + iy) (-i) = y - ix */
+  V dr = x1[1] - x3[1], di = x3[0] - x1[0];
+  V y1r = ar - br, y1i = ai - bi, y2r = cr + dr, y2i = ci + di;
+  V y3r = cr - dr, y3i = ci - di;
+
+  x0[0] = ar + br;
+  x0[1] = ai + bi;
+  if (w != NULL) {
+    CMUL (y1r, y1i, w[2], w[3]);
+    CMUL (y2r, y2i, w[0], w[1]);
+    CMUL (y3r, y3i, w[4], w[5]);
+  }
+  x1[0] = y1r;
+  x1[1] = y1i;
+  x2[0] = y2r;
+  x2[1] = y2i;
+  x3[0] = y3r;
+  x3[1] = y3i;
+}
+
 KERNEL void
 FN (fft_radix4) (const LstmFft * p, V * z, guint q, guint stride)
 {
   guint s, j;
 
-  for (s = 0; s < p->m; s += 4 * q) {
-    V *x0 = z + 2 * s, *x1 = x0 + 2 * q, *x2 = x1 + 2 * q, *x3 = x2 + 2 * q;
-    for (j = 0; j < q; j++) {
-      V ar = x0[2 * j] + x2[2 * j], ai = x0[2 * j + 1] + x2[2 * j + 1];
-      V br = x1[2 * j] + x3[2 * j], bi = x1[2 * j + 1] + x3[2 * j + 1];
-      V cr = x0[2 * j] - x2[2 * j], ci = x0[2 * j + 1] - x2[2 * j + 1];
-      /* (x + iy) (-i) = y - ix */
-      V dr = x1[2 * j + 1] - x3[2 * j + 1], di = x3[2 * j] - x1[2 * j];
-      V y1r = ar - br, y1i = ai - bi, y2r = cr + dr, y2i = ci + di;
-      V y3r = cr - dr, y3i = ci - di;
-      x0[2 * j] = ar + br;
-      x0[2 * j + 1] = ai + bi;
-      if (j > 0) {
-        guint t = j * stride;
-        CMUL (y1r, y1i, p->tw_re[2 * t], p->tw_im[2 * t]);
-        CMUL (y2r, y2i, p->tw_re[t], p->tw_im[t]);
-        CMUL (y3r, y3i, p->tw_re[3 * t], p->tw_im[3 * t]);
-      }
-      x1[2 * j] = y1r;
-      x1[2 * j + 1] = y1i;
-      x2[2 * j] = y2r;
-      x2[2 * j + 1] = y2i;
-      x3[2 * j] = y3r;
-      x3[2 * j + 1] = y3i;
-    }
+  for (s = 0; s < p->m; s += 4 * q)
+    FN (radix4) (z + 2 * s, q, NULL);
+  for (j = 1; j < q; j++) {
+    guint t = j * stride;
+    const double w[6] = { p->tw_re[t], p->tw_im[t], p->tw_re[2 * t],
+      p->tw_im[2 * t], p->tw_re[3 * t], p->tw_im[3 * t]
+    };
+    for (s = j; s < p->m; s += 4 * q)
+      FN (radix4) (z + 2 * s, q, w);
   }
 }
 
