@@ -228,3 +228,15 @@ lstm_fft_power_portable (const LstmFft * fft, const double *x, double *power)
   g_aligned_free (z);
   g_aligned_free (p);
 }
+
+/* For tests: y_i = ln (max (x_i, FLT_EPSILON)) by the portable kernel. */
+void
+lstm_kaldi_log_portable (const double *x, double *y, guint n)
+{
+  guint i;
+
+  for (i = 0; i < n; i++) {
+    V2 v = { x[i], x[i] };
+    y[i] = log_floored_portable (v)[0];
+  }
+}

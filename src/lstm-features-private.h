@@ -81,6 +81,10 @@ G_GNUC_INTERNAL const LstmKaldiKernel *lstm_kaldi_pick (const LstmKaldi * k,
 G_GNUC_INTERNAL guint lstm_kaldi_choose_kernels (const LstmKaldiKernel **
     kernels);
 
+/* For tests: y_i = ln (max (x_i, FLT_EPSILON)), the kernels' logarithm. */
+G_GNUC_INTERNAL void lstm_kaldi_log_portable (const double *x, double *y,
+    guint n);
+
 G_END_DECLS
 
 #endif
