@@ -240,3 +240,21 @@ lstm_kaldi_log_portable (const double *x, double *y, guint n)
     y[i] = log_floored_portable (v)[0];
   }
 }
+
+/* For tests: runs `kern` (no wider than k's widest) on the n_frames
+ * frames at rows, stride floats apart, writing their features to out and
+ * their mel energies in double, before rounding (the logarithms with
+ * use-log-fbank or MFCC), frame after frame, to mel. */
+void
+lstm_kaldi_block_mel (LstmKaldi * k, const LstmKaldiKernel * kern,
+    const float *rows, guint stride, guint n_frames, float *out, double *mel)
+{
+  guint B = k->cfg.num_mel_bins, L = kern->lanes, l, b;
+  const double *m = k->block + ((gsize) k->fft_size + k->fft_size / 2) * L;
+
+  g_return_if_fail (L <= k->kernels[0]->lanes && n_frames <= L);
+  kern->compute (k, rows, stride, n_frames, out);
+  for (l = 0; l < n_frames; l++)
+    for (b = 0; b < B; b++)
+      mel[l * B + b] = m[b * L + l];
+}

@@ -81,6 +81,13 @@ G_GNUC_INTERNAL const LstmKaldiKernel *lstm_kaldi_pick (const LstmKaldi * k,
 G_GNUC_INTERNAL guint lstm_kaldi_choose_kernels (const LstmKaldiKernel **
     kernels);
 
+/* For tests (lstm-features-lanes.c): one block by `kern`, with the mel
+ * energies in double too ([n_frames, num_mel_bins], logs if the
+ * features take them). */
+G_GNUC_INTERNAL void lstm_kaldi_block_mel (LstmKaldi * k,
+    const LstmKaldiKernel * kern, const float *rows, guint stride,
+    guint n_frames, float *out, double *mel);
+
 /* For tests: y_i = ln (max (x_i, FLT_EPSILON)), the kernels' logarithm. */
 G_GNUC_INTERNAL void lstm_kaldi_log_portable (const double *x, double *y,
     guint n);

@@ -119,6 +119,14 @@ kernel_sets (void)
   return sets;
 }
 
+/* Where frames go at the end of `out` (NULL while it is empty, so as not
+ * to offset a NULL pointer). */
+static float *
+tail (GArray * out, guint old)
+{
+  return out->len > old ? (float *) out->data + old : NULL;
+}
+
 /* Features of s[0 .. n) with the kernel set `set`, pushed in pieces of
  * the given sizes (cycled), then finished. */
 static GArray *
@@ -143,14 +151,14 @@ features_with (const gchar * set, const LstmFeaturesConfig * cfg,
     guint64 want = lstm_features_frames_after (f, c);
     p++;
     g_array_set_size (out, old + want * fs);
-    g_assert_cmpuint (lstm_features_push (f, s + done, c,
-            (float *) out->data + old), ==, want);
+    g_assert_cmpuint (lstm_features_push (f, s + done, c, tail (out, old)),
+        ==, want);
     done += c;
   }
   {
     guint old = out->len;
     g_array_set_size (out, old + lstm_features_finish_frames (f) * fs);
-    lstm_features_finish (f, (float *) out->data + old);
+    lstm_features_finish (f, tail (out, old));
   }
   return out;
 }
@@ -228,6 +236,70 @@ test_kernels_agree (void)
   g_assert_cmpuint (tested, >=, 15);
 }
 
+/* The mel energies in double of frames 0 .. n_frames - 1 of s (frame i at
+ * s + i * shift) by `kern`, in blocks of its lanes. */
+static double *
+block_mel (LstmKaldi * k, const LstmKaldiKernel * kern, const float *s,
+    guint n_frames)
+{
+  guint B = k->cfg.num_mel_bins, i;
+  double *mel = g_new (double, (gsize) n_frames * B);
+  float *out = g_new (float, (gsize) n_frames * k->frame_size);
+
+  for (i = 0; i < n_frames; i += kern->lanes)
+    lstm_kaldi_block_mel (k, kern, s + i * k->frame_shift, k->frame_shift,
+        MIN (kern->lanes, n_frames - i), out + i * k->frame_size, mel + i * B);
+  g_free (out);
+  return mel;
+}
+
+/* Every kernel this CPU runs gives the portable kernel's mel energies in
+ * double bit for bit, before the rounding to float (which would hide a
+ * difference in the last bits, e.g. a fused multiply-add in one set),
+ * for 1 to lanes frames in a block, at every FFT size the features
+ * accept. */
+static void
+test_blocks_agree (void)
+{
+  const LstmKaldiKernel *all[LSTM_KALDI_MAX_KERNELS];
+  const LstmKaldiKernel *portable[LSTM_KALDI_MAX_KERNELS];
+  guint n_all, n, i, j, f;
+
+  g_setenv ("LSTM_FEATURES_KERNELS", "portable", TRUE);
+  lstm_kaldi_choose_kernels (portable);
+  g_unsetenv ("LSTM_FEATURES_KERNELS");
+  n_all = lstm_kaldi_choose_kernels (all);
+  for (n = 2; n <= LSTM_FEATURES_MAX_FFT; n *= 2) {
+    LstmFeaturesConfig cfg;
+    LstmKaldi *k;
+    float *s;
+    double *ref;
+    gsize len;
+
+    if (!config_for (n, &cfg))
+      continue;
+    k = lstm_kaldi_new (&cfg, 16000, NULL);
+    len = k->window_size + 7 * (gsize) k->frame_shift;
+    s = g_new (float, len);
+    for (j = 0; j < len; j++)
+      s[j] = (float) g_test_rand_int_range (-32768, 32768);
+    ref = block_mel (k, portable[0], s, 8);
+    for (i = 0; i < n_all; i++) {
+      if (all[i]->lanes > k->kernels[0]->lanes)
+        continue;
+      for (f = 1; f <= all[i]->lanes; f++) {
+        double *mel = block_mel (k, all[i], s, f);
+        g_assert_cmpmem (mel, f * cfg.num_mel_bins * sizeof (double), ref,
+            f * cfg.num_mel_bins * sizeof (double));
+        g_free (mel);
+      }
+    }
+    g_free (ref);
+    g_free (s);
+    lstm_kaldi_free (k);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -235,5 +307,6 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/features/fft-against-dft", test_fft_dft);
   g_test_add_func ("/lstm/features/log", test_log);
   g_test_add_func ("/lstm/features/kernels-agree", test_kernels_agree);
+  g_test_add_func ("/lstm/features/blocks-agree", test_blocks_agree);
   return g_test_run ();
 }
