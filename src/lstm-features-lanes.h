@@ -96,29 +96,38 @@ FN (sum_squares4) (const V * x, guint n)
   return (s0 + s1) + (s2 + s3);
 }
 
-/* x_i -= mean, and sum_squares4 of the result in the same pass. */
+/* From the end, a_i = x_i - mean and
+ *   x_i := (a_i - p a_{i-1}) w_i   (a_{-1} = a_0),
+ * reading x_{i-1} before it changes; returns sum a_i^2 in four partial
+ * sums (a_i, a_{i-1}, a_{i-2}, a_{i-3} of each step of 4). */
 KERNEL V
-FN (center_squares4) (V * x, guint n, V mean)
+FN (center_preemph) (const LstmKaldi * k, V * x, V mean, double p)
 {
-  V s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
-  guint i;
+  const double *w = k->window;
+  V s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 }, a;
+  gint i = (gint) k->window_size - 1;
 
-  for (i = 0; i + 4 <= n; i += 4) {
-    V a = x[i] - mean, b = x[i + 1] - mean;
-    V c = x[i + 2] - mean, d = x[i + 3] - mean;
-    x[i] = a;
-    x[i + 1] = b;
-    x[i + 2] = c;
-    x[i + 3] = d;
+  for (; i >= 4; i -= 4) {
+    V a0 = x[i] - mean, a1 = x[i - 1] - mean, a2 = x[i - 2] - mean;
+    V a3 = x[i - 3] - mean, a4 = x[i - 4] - mean;
+    x[i] = (a0 - p * a1) * w[i];
+    x[i - 1] = (a1 - p * a2) * w[i - 1];
+    x[i - 2] = (a2 - p * a3) * w[i - 2];
+    x[i - 3] = (a3 - p * a4) * w[i - 3];
+    s0 += a0 * a0;
+    s1 += a1 * a1;
+    s2 += a2 * a2;
+    s3 += a3 * a3;
+  }
+  for (; i >= 1; i--) {
+    V b = x[i - 1] - mean;
+    a = x[i] - mean;
+    x[i] = (a - p * b) * w[i];
     s0 += a * a;
-    s1 += b * b;
-    s2 += c * c;
-    s3 += d * d;
   }
-  for (; i < n; i++) {
-    x[i] -= mean;
-    s0 += x[i] * x[i];
-  }
+  a = x[0] - mean;
+  x[0] = (a - p * a) * w[0];
+  s0 += a * a;
   return (s0 + s1) + (s2 + s3);
 }
 
@@ -133,36 +142,24 @@ FN (log_energy) (const LstmKaldi * k, V sum_squares)
 /* Kaldi's ProcessWindow on x[0 .. N) (dithered already; sum = sum x_i):
  *   x_i -= mean,  E_raw = sum x_i^2,
  *   y_i = (x_i - p x_{i-1}) w_i  with x_{-1} = x_0,  E = sum y_i^2,
- * from the end so that x_{i-1} is read unchanged; then x[N .. n) = 0, the
- * zero padding (the FFT of the block before overwrote it). Returns the
- * log energy. */
+ * the first three in one pass (center_preemph; mean 0 without DC
+ * removal); then x[N .. n) = 0, the zero padding (the FFT of the block
+ * before overwrote it). Returns the log energy. */
 KERNEL V
 FN (process_window) (const LstmKaldi * k, V * x, V sum)
 {
   const LstmFeaturesConfig *c = &k->cfg;
-  const double *w = k->window;
-  double p = c->preemphasis_coefficient;
   guint i, N = k->window_size;
-  V energy = { 0 };
+  V mean = { 0 }, squares;
 
-  if (c->remove_dc_offset) {
-    V mean = sum / (double) N;
-    if (c->raw_energy)
-      energy = FN (log_energy) (k, FN (center_squares4) (x, N, mean));
-    else
-      for (i = 0; i < N; i++)
-        x[i] -= mean;
-  } else if (c->raw_energy) {
-    energy = FN (log_energy) (k, FN (sum_squares4) (x, N));
-  }
-  for (i = N - 1; i > 0; i--)
-    x[i] = (x[i] - p * x[i - 1]) * w[i];
-  x[0] = (x[0] - p * x[0]) * w[0];
+  if (c->remove_dc_offset)
+    mean = sum / (double) N;
+  squares = FN (center_preemph) (k, x, mean, c->preemphasis_coefficient);
   if (!c->raw_energy)
-    energy = FN (log_energy) (k, FN (sum_squares4) (x, N));
+    squares = FN (sum_squares4) (x, N);
   for (i = N; i < k->fft_size; i++)
     x[i] = FN (splat) (0.0);
-  return energy;
+  return FN (log_energy) (k, squares);
 }
 
 /* mel_b = sum_i w_bi |X_i|^2 over the FFT bins of triangle b, in two
@@ -229,22 +226,33 @@ FN (cepstra) (const LstmKaldi * k, V * mel, V * cep)
 
 /* x[j] lane l = rows[idx[l] + j] for j < window_size, with idx[l] =
  * l * stride for the n_frames real lanes and 0 (frame 0 again: their
- * results are dropped) for the others; a tile of lanes x lanes samples
- * at a time (gather_tile), the rest one by one. */
-KERNEL void
+ * results are dropped) for the others; tiles of lanes x lanes samples
+ * (gather_tile), the rest one by one. Returns sum4 (x, window_size),
+ * summed as it goes in the same order. */
+KERNEL V
 FN (gather_window) (const LstmKaldi * k, const float *rows, guint stride,
     guint n_frames, V * x)
 {
-  const guint L = sizeof (V) / sizeof (double);
+  const guint L = sizeof (V) / sizeof (double), S = MAX (L, 4);
   gint32 idx[sizeof (V) / sizeof (double)];
-  guint l, j, N = k->window_size;
+  V s[4] = { {0}, {0}, {0}, {0} };
+  guint l, j, t, N = k->window_size;
 
   for (l = 0; l < L; l++)
     idx[l] = (gint32) ((l < n_frames ? l : 0) * stride);
-  for (j = 0; j + L <= N; j += L)
-    FN (gather_tile) (rows + j, idx, x + j);
+  /* S is a multiple of 4: sample j + t goes to partial sum t mod 4 */
+  for (j = 0; j + S <= N; j += S) {
+    for (t = 0; t < S; t += L)
+      FN (gather_tile) (rows + j + t, idx, x + j + t);
+    for (t = 0; t < S; t++)
+      s[t & 3] += x[j + t];
+  }
+  for (; j + 4 <= N; j += 4)
+    for (t = 0; t < 4; t++)
+      s[t] += x[j + t] = FN (gather) (rows + j + t, idx);
   for (; j < N; j++)
-    x[j] = FN (gather) (rows + j, idx);
+    s[0] += x[j] = FN (gather) (rows + j, idx);
+  return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 /* The n_frames (<= lanes) frames whose windows start at rows, stride
@@ -261,8 +269,8 @@ FN (lstm_kaldi_block) (LstmKaldi * k, const float *rows, guint stride,
   V sum = { 0 }, energy;
 
   if (rows != NULL)
-    FN (gather_window) (k, rows, stride, n_frames, x);
-  if (c->remove_dc_offset)
+    sum = FN (gather_window) (k, rows, stride, n_frames, x);
+  else if (c->remove_dc_offset)
     sum = FN (sum4) (x, k->window_size);
   energy = FN (process_window) (k, x, sum);
 
