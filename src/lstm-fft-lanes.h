@@ -37,15 +37,14 @@ FN (fft_radix2) (const LstmFft * p, V * z, guint q, guint stride)
   } G_STMT_END
 
 /* Two radix-2 stages at once (lengths L = 4 q and L / 2) on the points
- * x_0 .. x_3 at s, s + q, s + 2q, s + 3q (s = j mod L, j < q), with
- * w = e^{-2 pi i / L} and w^q = -i:
+ * x_0 .. x_3 at s, s + q, s + 2q, s + 3q of a group (s = its start + j,
+ * j < q), with w = e^{-2 pi i / L} and w^q = -i:
  *   A = x_0 + x_2,  B = x_1 + x_3,  C = x_0 - x_2,  D = (x_1 - x_3) (-i),
  *   x_0' = A + B,          x_1' = (A - B) w^2j,
  *   x_2' = (C + D) w^j,    x_3' = (C - D) w^3j,
- * the same outputs, in the same places, as the two stages. With t =
- * j * stride, w = (w^j, w^2j, w^3j) = (tw[t], tw[2t], tw[3t]); at j = 0
- * every twiddle is 1 and is left out (w NULL). j is outside and the
- * groups inside: each twiddle is loaded once. */
+ * the same outputs, in the same places, as the two stages. w holds
+ * w^j, w^2j, w^3j as (re, im) pairs, or is NULL at j = 0, where every
+ * twiddle is 1 and is left out. */
 KERNEL void
 FN (radix4) (V * x0, guint q, const double *w)
 {
@@ -73,6 +72,9 @@ FN (radix4) (V * x0, guint q, const double *w)
   x3[1] = y3i;
 }
 
+/* One radix-4 pass (L = 4 q) over all groups: j outside and the groups
+ * inside, so that each twiddle is loaded once; with t = j * stride, w^j =
+ * tw[t], w^2j = tw[2t], w^3j = tw[3t]. */
 KERNEL void
 FN (fft_radix4) (const LstmFft * p, V * z, guint q, guint stride)
 {
