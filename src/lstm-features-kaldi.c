@@ -7,7 +7,10 @@
  *   -> [log energy] -> |FFT|^2 -> triangular mel bins -> log
  *   -> [MFCC: DCT-II, lifter, c0 := log energy]
  *
- * A frame is computed in double and rounded to float at the end. In
+ * Frames are computed a block at a time, one per vector lane, by the
+ * kernels of lstm-features-lanes.c (the FFT: lstm-fft.c); this file
+ * checks the options and builds the tables. A frame is computed in double
+ * and rounded to float at the end. In
  * float32 the log of a mel bin that holds only leakage and quantization
  * noise (the low bins of a loud tone or chirp: 1e-9 of the frame's
  * energy) is off by up to 0.2, in torchaudio's float32 run as in ours;
@@ -20,7 +23,6 @@
  * last digits of two different roundings. */
 #include "lstm-features-private.h"
 
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -147,6 +149,9 @@ make_mel_banks (LstmKaldi * k, double low, double high, GError ** error)
         k->mel_first[b] = i;
       /* a triangle is convex: its bins are contiguous */
       g_assert (i == k->mel_first[b] + k->mel_len[b]);
+      /* the kernels' power spectrum is 4 |X_i|^2 (lstm-fft-lanes.h);
+       * w / 4 is exact */
+      w *= 0.25;
       g_array_append_val (weights, w);
       k->mel_len[b]++;
     }
@@ -287,6 +292,33 @@ check_rate (LstmKaldi * k, double *low, double *high, GError ** error)
 
 #undef INVALID
 
+/* Blocks of one window of L frames, capped at this many bytes: a
+ * kernel with a block larger than this (windows of 2^17 samples and more
+ * at 8 lanes) is left out for a narrower one. */
+#define MAX_BLOCK_BYTES (16 << 20)
+
+static gsize
+block_bytes (const LstmKaldi * k, guint lanes)
+{
+  return ((gsize) k->fft_size + k->fft_size / 2 + k->cfg.num_mel_bins)
+      * lanes * sizeof (double);
+}
+
+/* The kernel sets, their FFT and their block of frames. */
+static void
+make_kernels (LstmKaldi * k)
+{
+  const LstmKaldiKernel **kern = k->kernels;
+
+  k->n_kernels = lstm_kaldi_choose_kernels (kern);
+  while (k->n_kernels > 1 && block_bytes (k, kern[0]->lanes) > MAX_BLOCK_BYTES) {
+    memmove (kern, kern + 1, (k->n_kernels - 1) * sizeof (*kern));
+    k->n_kernels--;
+  }
+  k->fft = lstm_fft_new (k->fft_size);
+  k->block = g_aligned_alloc0 (block_bytes (k, kern[0]->lanes), 1, 64);
+}
+
 void
 lstm_kaldi_free (LstmKaldi * k)
 {
@@ -299,12 +331,8 @@ lstm_kaldi_free (LstmKaldi * k)
   g_free (k->mel_weights);
   g_free (k->dct);
   g_free (k->lifter);
-  if (k->fft != NULL)
-    gst_fft_f64_free (k->fft);
-  g_free (k->frame);
-  g_free (k->spectrum);
-  g_free (k->power);
-  g_free (k->mel);
+  lstm_fft_free (k->fft);
+  g_aligned_free (k->block);
   if (k->rand != NULL)
     g_rand_free (k->rand);
   g_free (k);
@@ -348,154 +376,18 @@ lstm_kaldi_new (const LstmFeaturesConfig * cfg, guint sample_rate,
   k->log_energy_floor = cfg->energy_floor > 0.0 ?
       log (cfg->energy_floor) : -INFINITY;
 
-  k->fft = gst_fft_f64_new ((gint) k->fft_size, FALSE);
-  k->frame = g_new0 (double, k->fft_size);
-  k->spectrum = g_new0 (GstFFTF64Complex, k->fft_size / 2 + 1);
-  k->power = g_new0 (double, k->fft_size / 2);
-  k->mel = g_new0 (double, B);
+  make_kernels (k);
   k->rand = g_rand_new_with_seed (LSTM_FEATURES_DITHER_SEED);
   return k;
 }
 
-/* Kaldi's RandGauss: Box-Muller, sqrt (-2 ln u1) cos (2 pi u2), u1 in (0, 1]. */
-static double
-rand_gauss (GRand * rand)
+const LstmKaldiKernel *
+lstm_kaldi_pick (const LstmKaldi * k, guint64 n_frames)
 {
-  double u1 = 1.0 - g_rand_double (rand);
-  double u2 = g_rand_double (rand);
-  return sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
-}
-
-/* sum x_i and sum x_i^2 with four partial sums each: four independent
- * chains of additions instead of one long one (the loops below are the
- * frame's cost after the FFT). */
-static double
-sum4 (const double *x, guint n)
-{
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
   guint i;
 
-  for (i = 0; i + 4 <= n; i += 4) {
-    s0 += x[i];
-    s1 += x[i + 1];
-    s2 += x[i + 2];
-    s3 += x[i + 3];
-  }
-  for (; i < n; i++)
-    s0 += x[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
-static double
-sum_squares4 (const double *x, guint n)
-{
-  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-  guint i;
-
-  for (i = 0; i + 4 <= n; i += 4) {
-    s0 += x[i] * x[i];
-    s1 += x[i + 1] * x[i + 1];
-    s2 += x[i + 2] * x[i + 2];
-    s3 += x[i + 3] * x[i + 3];
-  }
-  for (; i < n; i++)
-    s0 += x[i] * x[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
-/* log (max (E, FLT_EPSILON)), floored at log (energy_floor). */
-static double
-log_energy (const LstmKaldi * k, double sum_squares)
-{
-  double e = log (MAX (sum_squares, FLT_EPSILON));
-  return MAX (e, k->log_energy_floor);
-}
-
-/* Kaldi's ProcessWindow on k->frame[0 .. N): dither, DC removal, the raw
- * log energy, pre-emphasis and the window, i.e.
- *   x_i = (x_i - mean) (+ noise before),  E_raw = sum x_i^2,
- *   y_i = (x_i - p x_{i-1}) w_i  with x_{-1} = x_0,  E = sum y_i^2.
- * Pre-emphasis runs from the end so that it reads x_{i-1} unchanged, and
- * shares its pass with the window. Returns the log energy. */
-static double
-process_window (LstmKaldi * k)
-{
-  const LstmFeaturesConfig *c = &k->cfg;
-  const double *w = k->window;
-  double *x = k->frame, p = c->preemphasis_coefficient;
-  guint i, N = k->window_size;
-  double energy = 0.0;
-
-  if (c->dither != 0.0)
-    for (i = 0; i < N; i++)
-      x[i] += c->dither * rand_gauss (k->rand);
-  if (c->remove_dc_offset) {
-    double mean = sum4 (x, N) / N;
-    for (i = 0; i < N; i++)
-      x[i] -= mean;
-  }
-  if (c->raw_energy)
-    energy = log_energy (k, sum_squares4 (x, N));
-  for (i = N - 1; i > 0; i--)
-    x[i] = (x[i] - p * x[i - 1]) * w[i];
-  x[0] = (x[0] - p * x[0]) * w[0];
-  if (!c->raw_energy)
-    energy = log_energy (k, sum_squares4 (x, N));
-  return energy;
-}
-
-/* mel_b = sum_i w_bi |X_i|^2 over the bin's FFT bins (each FFT bin is in
- * two triangles: its power is computed once). */
-static void
-mel_energies (LstmKaldi * k)
-{
-  const GstFFTF64Complex *X = k->spectrum;
-  double *power = k->power;
-  guint b, i;
-
-  for (i = 0; i < k->fft_size / 2; i++)
-    power[i] = X[i].r * X[i].r + X[i].i * X[i].i;
-  for (b = 0; b < k->cfg.num_mel_bins; b++) {
-    const double *wt = k->mel_weights + k->mel_offset[b];
-    const double *pw = power + k->mel_first[b];
-    double sum = 0.0;
-    for (i = 0; i < k->mel_len[b]; i++)
-      sum += wt[i] * pw[i];
-    k->mel[b] = sum;
-  }
-}
-
-void
-lstm_kaldi_compute (LstmKaldi * k, float *out)
-{
-  const LstmFeaturesConfig *c = &k->cfg;
-  guint B = c->num_mel_bins, b, j;
-  double energy = process_window (k);
-
-  /* frame[N .. fft_size) is never written: the zero padding */
-  gst_fft_f64_fft (k->fft, k->frame, k->spectrum);
-  mel_energies (k);
-
-  if (c->type == LSTM_FEATURES_FBANK) {
-    float *o = out;
-    if (c->use_energy)
-      *o++ = (float) energy;
-    for (b = 0; b < B; b++)
-      o[b] = (float) (c->use_log_fbank ? log (MAX (k->mel[b], FLT_EPSILON)) :
-          k->mel[b]);
-    return;
-  }
-
-  /* MFCC: c_j = lifter_j * sum_b dct_jb log (max (mel_b, eps)) */
-  for (b = 0; b < B; b++)
-    k->mel[b] = log (MAX (k->mel[b], FLT_EPSILON));
-  for (j = 0; j < c->num_ceps; j++) {
-    const double *d = k->dct + (gsize) j * B;
-    double sum = 0.0;
-    for (b = 0; b < B; b++)
-      sum += d[b] * k->mel[b];
-    out[j] = (float) (sum * k->lifter[j]);
-  }
-  if (c->use_energy)
-    out[0] = (float) energy;
+  for (i = 0; i + 1 < k->n_kernels; i++)
+    if (k->kernels[i + 1]->lanes < n_frames)
+      break;
+  return k->kernels[i];
 }

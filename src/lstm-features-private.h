@@ -1,18 +1,36 @@
 /* Internal to src/: the per-frame maths of lstm_features_* (Kaldi's
  * window processing, power spectrum, mel banks, DCT), shared by the
- * streaming code (lstm-features.c) and the tables and frame computation
- * (lstm-features-kaldi.c). */
+ * streaming code (lstm-features.c), the tables (lstm-features-kaldi.c)
+ * and the kernels that compute a block of frames at once
+ * (lstm-features-lanes.c). */
 #ifndef __LSTM_FEATURES_PRIVATE_H__
 #define __LSTM_FEATURES_PRIVATE_H__
 
 #include "lstm.h"
 
-#include <gst/fft/gstfftf64.h>
+#include "lstm-fft-private.h"
 
 G_BEGIN_DECLS
 
-/* Everything one frame needs, sized once from the options and the rate. */
+typedef struct _LstmKaldi LstmKaldi;
+
+/* A kernel set: computes `lanes` frames at once, one per vector lane. */
 typedef struct
+{
+  const gchar *name;            /* "avx512", "avx2", "portable" */
+  guint lanes;
+  /* n_frames (<= lanes) frames, frame_size floats each, to out: their
+   * windows start at rows, stride floats apart, or (rows NULL) are in
+   * k->block already */
+  void (*compute) (LstmKaldi * k, const float *rows, guint stride,
+      guint n_frames, float *out);
+} LstmKaldiKernel;
+
+#define LSTM_KALDI_MAX_KERNELS 3
+
+/* Everything a block of frames needs, sized once from the options and the
+ * rate. */
+struct _LstmKaldi
 {
   LstmFeaturesConfig cfg;
   guint sample_rate;            /* Hz */
@@ -28,18 +46,21 @@ typedef struct
   guint *mel_first;             /* [num_mel_bins] first FFT bin of each mel bin */
   guint *mel_len;               /* [num_mel_bins] FFT bins in each mel bin */
   guint *mel_offset;            /* [num_mel_bins] start of its weights */
-  double *mel_weights;          /* the triangles' non-zero weights, bin after bin */
+  double *mel_weights;          /* the triangles' non-zero weights / 4, bin
+                                 * after bin (see lstm-fft-lanes.h) */
   double *dct;                  /* MFCC: [num_ceps, num_mel_bins] */
   double *lifter;               /* MFCC: [num_ceps] */
 
-  /* One frame, in double: see lstm-features-kaldi.c for why. */
-  GstFFTF64 *fft;
-  double *frame;                /* [fft_size] the window's samples, zero padded */
-  GstFFTF64Complex *spectrum;   /* [fft_size / 2 + 1] */
-  double *power;                /* [fft_size / 2] |X_i|^2 */
-  double *mel;                  /* [num_mel_bins] mel energies */
+  /* A block of frames, in double (see lstm-features-kaldi.c for why),
+   * frame l of a kernel of L lanes in lane l: the window's samples
+   * block[j * L + l] (j < window_size); the kernel then uses
+   * [fft_size + fft_size / 2 + num_mel_bins] vectors of L doubles. */
+  LstmFft *fft;
+  double *block;                /* aligned to 64 bytes */
+  const LstmKaldiKernel *kernels[LSTM_KALDI_MAX_KERNELS];   /* widest first */
+  guint n_kernels;
   GRand *rand;                  /* dither noise, seeded: reproducible */
-} LstmKaldi;
+};
 
 /* The seed of the dither noise (reset restarts it). */
 #define LSTM_FEATURES_DITHER_SEED 20240613
@@ -49,10 +70,27 @@ G_GNUC_INTERNAL LstmKaldi *lstm_kaldi_new (const LstmFeaturesConfig * cfg,
     guint sample_rate, GError ** error);
 G_GNUC_INTERNAL void lstm_kaldi_free (LstmKaldi * k);
 
-/* One frame: k->frame[0 .. window_size) holds the window's samples (the
- * rest stays 0); they are processed in place and frame_size floats are
- * written to `out`. */
-G_GNUC_INTERNAL void lstm_kaldi_compute (LstmKaldi * k, float *out);
+/* The kernel for the next n_frames (> 0) frames: the narrowest that
+ * holds them all (its spare lanes padding), or else the widest. */
+G_GNUC_INTERNAL const LstmKaldiKernel *lstm_kaldi_pick (const LstmKaldi * k,
+    guint64 n_frames);
+
+/* lstm-features-lanes.c: the kernel sets this CPU runs, capped by
+ * LSTM_FEATURES_KERNELS, widest first (at most LSTM_KALDI_MAX_KERNELS;
+ * "portable" only where no other runs). Returns how many. */
+G_GNUC_INTERNAL guint lstm_kaldi_choose_kernels (const LstmKaldiKernel **
+    kernels);
+
+/* For tests (lstm-features-lanes.c): one block by `kern`, with the mel
+ * energies in double too ([n_frames, num_mel_bins], logs if the
+ * features take them). */
+G_GNUC_INTERNAL void lstm_kaldi_block_mel (LstmKaldi * k,
+    const LstmKaldiKernel * kern, const float *rows, guint stride,
+    guint n_frames, float *out, double *mel);
+
+/* For tests: y_i = ln (max (x_i, FLT_EPSILON)), the kernels' logarithm. */
+G_GNUC_INTERNAL void lstm_kaldi_log_portable (const double *x, double *y,
+    guint n);
 
 G_END_DECLS
 

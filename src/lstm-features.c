@@ -207,20 +207,29 @@ frame_start (const LstmFeatures * f, guint64 i)
   return (gint64) (i * f->shift) - f->offset;
 }
 
-/* Copies frame next_frame's window into k->frame, reflecting at 0 and at
- * N = received (Kaldi's loop), and computes it. */
-static void
-compute_frame (LstmFeatures * f, float *out)
+/* Kaldi's RandGauss: Box-Muller, sqrt (-2 ln u1) cos (2 pi u2), u1 in (0, 1]. */
+static double
+rand_gauss (GRand * rand)
 {
-  gint64 a = frame_start (f, f->next_frame);
+  double u1 = 1.0 - g_rand_double (rand);
+  double u2 = g_rand_double (rand);
+  return sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2);
+}
+
+/* Copies frame i's window to x[j * stride], reflecting at 0 and at N =
+ * received (Kaldi's loop), and adds the dither: x_j += dither * noise. */
+static void
+gather_frame (LstmFeatures * f, guint64 i, double *x, guint stride)
+{
+  gint64 a = frame_start (f, i);
   gint64 n = (gint64) f->received;
-  double *x = f->k->frame;
+  double dither = f->k->cfg.dither;
   guint j;
 
   if (a >= f->hist_start && a + f->window <= n) {
     const float *h = f->hist + (a - f->hist_start);
     for (j = 0; j < f->window; j++)
-      x[j] = h[j];
+      x[j * stride] = h[j];
   } else {
     for (j = 0; j < f->window; j++) {
       gint64 s = a + j;
@@ -231,11 +240,62 @@ compute_frame (LstmFeatures * f, float *out)
           s = 2 * n - 1 - s;
       }
       g_assert (s >= f->hist_start);
-      x[j] = f->hist[s - f->hist_start];
+      x[j * stride] = f->hist[s - f->hist_start];
     }
   }
-  lstm_kaldi_compute (f->k, out);
-  f->next_frame++;
+  if (dither != 0.0)
+    for (j = 0; j < f->window; j++)
+      x[j * stride] += dither * rand_gauss (f->k->rand);
+}
+
+/* Frames i .. i + n - 1 lie in hist without reflection. */
+static gboolean
+frames_in_hist (const LstmFeatures * f, guint64 i, guint n)
+{
+  return frame_start (f, i) >= f->hist_start
+      && frame_start (f, i + n - 1) + f->window <= (gint64) f->received;
+}
+
+/* Computes the n frames from next_frame on into out, a block of frames
+ * at a time (as many as the kernel has lanes). The kernel reads the
+ * windows from hist itself; with dither or reflection they are copied to
+ * the block first (spare lanes get zeros). */
+static void
+compute_frames (LstmFeatures * f, guint64 n, float *out)
+{
+  LstmKaldi *k = f->k;
+
+  while (n > 0) {
+    const LstmKaldiKernel *kern = lstm_kaldi_pick (k, n);
+    guint lanes = kern->lanes, nb = (guint) MIN (n, lanes), l, j;
+    if (k->cfg.dither == 0.0 && frames_in_hist (f, f->next_frame, nb)) {
+      kern->compute (k, f->hist + (frame_start (f, f->next_frame) -
+              f->hist_start), f->shift, nb, out);
+    } else {
+      for (l = 0; l < nb; l++)
+        gather_frame (f, f->next_frame + l, k->block + l, lanes);
+      for (; l < lanes; l++)
+        for (j = 0; j < f->window; j++)
+          k->block[j * lanes + l] = 0.0;
+      kern->compute (k, NULL, 0, nb, out);
+    }
+    f->next_frame += nb;
+    out += (gsize) nb *k->frame_size;
+    n -= nb;
+  }
+}
+
+/* Computes the frames whose windows are complete into out + written
+ * frames; returns how many. All of a push's frames are computed together
+ * (as few blocks as can be), unless the buffer fills first. */
+static guint64
+compute_ready (LstmFeatures * f, float *out, guint64 written)
+{
+  guint64 ready = frames_ready (f, f->received);
+
+  if (ready > 0)
+    compute_frames (f, ready, out + written * f->k->frame_size);
+  return ready;
 }
 
 /* Drops the samples no frame needs any more: those before one window
@@ -258,7 +318,6 @@ guint64
 lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
     float *out)
 {
-  guint fs;
   guint64 written = 0;
 
   g_return_val_if_fail (f != NULL, 0);
@@ -266,7 +325,6 @@ lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
   g_return_val_if_fail (out != NULL || lstm_features_frames_after (f,
           n_samples) == 0, 0);
 
-  fs = f->k->frame_size;
   while (n_samples > 0) {
     gsize len, n;
     if ((gint64) f->received < f->hist_start) {
@@ -279,6 +337,8 @@ lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
     }
     len = f->received - f->hist_start;
     if (len == f->hist_cap) {
+      /* the frames ready so far, before compact () drops their samples */
+      written += compute_ready (f, out, written);
       compact (f);
       continue;
     }
@@ -287,12 +347,30 @@ lstm_features_push (LstmFeatures * f, const float *samples, gsize n_samples,
     samples += n;
     n_samples -= n;
     f->received += n;
-    while (frame_start (f, f->next_frame) + f->window <= (gint64) f->received) {
-      compute_frame (f, out + written * fs);
-      written++;
-    }
   }
+  written += compute_ready (f, out, written);
   return written;
+}
+
+typedef gint16 S16x8 __attribute__((vector_size (16)));
+typedef float F32x8 __attribute__((vector_size (32)));
+
+/* The common case, 8 samples at a time (vector extensions: SSE2 on
+ * x86-64; every int16 is exact in float). */
+static void
+convert_mono_s16 (const gint16 * s, float *out, gsize n)
+{
+  gsize i;
+
+  for (i = 0; i + 8 <= n; i += 8) {
+    S16x8 v;
+    F32x8 x;
+    memcpy (&v, s + i, sizeof (v));
+    x = __builtin_convertvector (v, F32x8);
+    memcpy (out + i, &x, sizeof (x));
+  }
+  for (; i < n; i++)
+    out[i] = s[i];
 }
 
 /* Interleaved S16 or F32 to mono in Kaldi's scale: one channel, or the
@@ -304,7 +382,9 @@ convert (LstmFeatures * f, gconstpointer samples, LstmSampleFormat format,
   gsize i;
   guint c;
 
-  if (format == LSTM_SAMPLE_S16) {
+  if (format == LSTM_SAMPLE_S16 && channels == 1) {
+    convert_mono_s16 ((const gint16 *) samples + first, f->convert, n);
+  } else if (format == LSTM_SAMPLE_S16) {
     const gint16 *s = (const gint16 *) samples + first * channels;
     for (i = 0; i < n; i++, s += channels) {
       float sum = 0.0f;
@@ -373,14 +453,13 @@ lstm_features_finish_frames (const LstmFeatures * f)
 guint64
 lstm_features_finish (LstmFeatures * f, float *out)
 {
-  guint64 n, i;
+  guint64 n;
 
   g_return_val_if_fail (f != NULL, 0);
   n = lstm_features_finish_frames (f);
   g_return_val_if_fail (out != NULL || n == 0, 0);
 
-  for (i = 0; i < n; i++)
-    compute_frame (f, out + i * f->k->frame_size);
+  compute_frames (f, n, out);
   lstm_features_reset (f);
   return n;
 }
