@@ -45,12 +45,11 @@ SLOT = 1.0              # seconds per utterance
 TAIL = 0.1              # seconds of noise after the last slot
 
 # setting: voices in train, val, test; utterances per class and voice in
-# train, and in val and test; the share of training utterances spoken in a
-# voice mixed from two training voices (voicemix.py)
+# train, and in val and test
 SETTINGS = {
-    "tiny": (12, 2, 4, 2, 1, 0.0),
-    "small": (40, 6, 10, 4, 3, 0.0),
-    "full": (64, 16, 20, 10, 3, 0.5),
+    "tiny": (12, 2, 4, 2, 1),
+    "small": (40, 6, 10, 4, 3),
+    "full": (64, 16, 20, 10, 3),
 }
 
 
@@ -224,12 +223,15 @@ def make_stream(maker, voices, out):
 def main():
     out = sys.argv[1]
     setting = sys.argv[2] if len(sys.argv) > 2 else "small"
-    n_train, n_val, n_test, per_class, per_class_eval, mix = \
-        SETTINGS[setting]
+    n_train, n_val, n_test, per_class, per_class_eval = SETTINGS[setting]
+    # KWS_MIX: the share of training utterances spoken in a voice mixed
+    # from two training voices (voicemix.py; tried on full, not used)
+    mix = float(os.environ.get("KWS_MIX", "0"))
     # the cache is valid for this very script and setting
     stamp = os.path.join(out, "done")
     key = "".join(hashlib.sha256(open(f, "rb").read()).hexdigest()
-                  for f in (__file__, voicemix.__file__)) + setting
+                  for f in (__file__, voicemix.__file__)) + setting + \
+        ("" if mix == 0 else " mix %g" % mix)
     if os.path.exists(stamp) and open(stamp).read() == key:
         print("data: %s (cached)" % out)
         return

@@ -11,7 +11,9 @@
 # KWS_MIC=1 ends with the live demo on the microphone (autoaudiosrc).
 # KWS_CMN_WINDOW, KWS_LAYERS, KWS_DROPOUT, KWS_HIDDEN, KWS_LOSS (frame or
 # last) override the setting's lstmfeatures cmn-window, network and loss
-# (for experiments).
+# (for experiments). KWS_MIX=0.5 (gen_data.py) speaks that share of the
+# training words in voices mixed from two training voices (use its own
+# KWS_DIR).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/pipelines/kws

@@ -59,11 +59,11 @@ class VoiceMixer:
                 os.symlink(os.path.join(data_dir, "voices", e),
                            os.path.join(root, "voices", e))
         self.src = os.path.join(data_dir, "voices", "!v")
-        self.count = 0
 
     def mix(self, a, b):
         """A new variant from training variants a and b; returns its name
-        (use it with --path=self.path)."""
+        (use it with --path=self.path until the next mix: espeak-ng lists
+        at most 349 voices, so every mix rewrites the same file)."""
         pa, pb = parse(os.path.join(self.src, a)), parse(os.path.join(
             self.src, b))
         fs = self.rng.uniform(*FORMANT_SCALE)
@@ -77,8 +77,7 @@ class VoiceMixer:
             elif w[0] == "pitch":
                 w = scaled(scaled(w, 1, ps), 2, ps)
             out.append(" ".join(w))
-        self.count += 1
-        name = "mix%05d" % self.count
+        name = "mixed"
         with open(os.path.join(self.vdir, name), "w") as f:
             f.write("language variant\nname %s\n\n%s\n" % (name,
                                                            "\n".join(out)))
