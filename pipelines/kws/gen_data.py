@@ -28,6 +28,8 @@ import wave
 
 import numpy as np
 
+import voicemix
+
 KEYWORDS = "yes no up down left right on off stop go".split()
 UNKNOWN_WORDS = ("bed bird cat dog happy house marvin sheila tree wow zero "
                  "one two three four five six seven eight nine learn follow "
@@ -51,21 +53,30 @@ SETTINGS = {
 }
 
 
-def variants():
-    """espeak-ng's voice variants, sorted (names with spaces left out)."""
-    for d in ("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v",
-              "/usr/share/espeak-ng-data/voices/!v"):
-        if os.path.isdir(d):
-            return sorted(v for v in os.listdir(d) if " " not in v)
+def espeak_data():
+    """espeak-ng's data folder."""
+    for d in ("/usr/lib/x86_64-linux-gnu/espeak-ng-data",
+              "/usr/share/espeak-ng-data"):
+        if os.path.isdir(os.path.join(d, "voices", "!v")):
+            return d
     sys.exit("gen_data.py: espeak-ng's voice variants not found "
              "(apt-get install espeak-ng)")
 
 
-def speak(word, voice, speed, pitch, tmp):
-    """The word as float samples at RATE_TTS, silence trimmed."""
+def variants():
+    """espeak-ng's voice variants, sorted (names with spaces left out)."""
+    d = os.path.join(espeak_data(), "voices", "!v")
+    return sorted(v for v in os.listdir(d) if " " not in v)
+
+
+def speak(word, voice, speed, pitch, tmp, data_path=None):
+    """The word as float samples at RATE_TTS, silence trimmed; data_path:
+    another espeak-ng data folder (for the mixed voices)."""
     path = os.path.join(tmp, "w.wav")
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p",
-                    str(pitch), "-w", path, word], check=True)
+    subprocess.run(["espeak-ng"] + (["--path=" + data_path] if data_path
+                                    else []) +
+                   ["-v", voice, "-s", str(speed), "-p", str(pitch), "-w",
+                    path, word], check=True)
     with wave.open(path) as w:
         x = np.frombuffer(w.readframes(w.getnframes()), "<i2") / 32768.0
     # espeak-ng pads with digital silence; a higher threshold would cut
@@ -94,27 +105,33 @@ class Maker:
         self.rng = rng
         self.tmp = tmp
         self.noise = {k: make_noise(k, 20, tmp) for k in NOISES}
+        # the mixed voices draw from a generator of their own, so that
+        # every other draw (and so val and test) is the same with or
+        # without them
+        self.mixer = voicemix.VoiceMixer(espeak_data(), tmp,
+                                         np.random.default_rng(7))
 
     def noise_clip(self, n):
         x = self.noise[self.rng.choice(NOISES)]
         a = int(self.rng.integers(0, len(x) - n))
         return x[a:a + n]
 
-    def word(self, word, variant, max_seconds):
+    def word(self, word, variant, max_seconds, data_path=None):
         """A word in a random accent, speed and pitch; never longer than
         max_seconds (spoken faster until it fits)."""
         accent = self.rng.choice(ACCENTS)
         speed = int(self.rng.integers(130, 221))
         pitch = int(self.rng.integers(20, 81))
         while True:
-            x = speak(word, accent + "+" + variant, speed, pitch, self.tmp)
+            x = speak(word, accent + "+" + variant, speed, pitch, self.tmp,
+                      data_path)
             if len(x) <= max_seconds * RATE_TTS or speed > 400:
                 break
             speed += 40
         x = x[:int(max_seconds * RATE_TTS)]
         return x * self.rng.uniform(0.1, 0.6) / max(np.abs(x).max(), 1e-9)
 
-    def slot(self, word, variant):
+    def slot(self, word, variant, data_path=None):
         """SLOT seconds: the word (None: silence) at a random offset in noise
         at a random SNR. Speech RMS is measured over the word itself."""
         n = int(SLOT * RATE_TTS)
@@ -123,7 +140,7 @@ class Maker:
         if word is None:
             level = self.rng.uniform(0.02, 0.2) / 10 ** (snr / 20)
         else:
-            x = self.word(word, variant, SLOT - 0.1)
+            x = self.word(word, variant, SLOT - 0.1, data_path)
             a = int(self.rng.integers(int(0.05 * RATE_TTS),
                                       n - len(x) - int(0.05 * RATE_TTS) + 1))
             out[a:a + len(x)] = x
@@ -149,8 +166,10 @@ def write_wav(path, x, tmp):
     subprocess.run(["sox", "-V1", "-R", raw, "-r", str(RATE), path], check=True)
 
 
-def make_split(maker, name, voices, per_class, out):
-    """One slot per (voice, repetition, class), in a shuffled order."""
+def make_split(maker, name, voices, per_class, out, mix=0.0):
+    """One slot per (voice, repetition, class), in a shuffled order; a share
+    mix of the slots in a voice mixed from its voice and another of
+    voices."""
     items = [(v, label) for v in voices for _ in range(per_class)
              for label in LABELS]
     order = maker.rng.permutation(len(items))
@@ -160,7 +179,11 @@ def make_split(maker, name, voices, per_class, out):
         word = None if label == "silence" else label
         if label == "unknown":
             word = maker.rng.choice(UNKNOWN_WORDS)
-        slots.append(maker.slot(word, v))
+        path = None
+        if mix > 0 and maker.mixer.rng.random() < mix:
+            other = voices[int(maker.mixer.rng.integers(len(voices)))]
+            v, path = maker.mixer.mix(v, other), maker.mixer.path
+        slots.append(maker.slot(word, v, path))
         cues.append("%d\n%s --> %s\n%s\n" % (k + 1, srt_time(k * SLOT),
                                               srt_time((k + 1) * SLOT), label))
     slots.append(maker.noise_clip(int(TAIL * RATE_TTS)) * 0.003)
@@ -201,9 +224,14 @@ def main():
     out = sys.argv[1]
     setting = sys.argv[2] if len(sys.argv) > 2 else "small"
     n_train, n_val, n_test, per_class, per_class_eval = SETTINGS[setting]
+    # KWS_MIX: the share of training utterances spoken in a voice mixed
+    # from two training voices (voicemix.py; tried on full, not used)
+    mix = float(os.environ.get("KWS_MIX", "0"))
     # the cache is valid for this very script and setting
     stamp = os.path.join(out, "done")
-    key = hashlib.sha256(open(__file__, "rb").read()).hexdigest() + setting
+    key = "".join(hashlib.sha256(open(f, "rb").read()).hexdigest()
+                  for f in (__file__, voicemix.__file__)) + setting + \
+        ("" if mix == 0 else " mix %g" % mix)
     if os.path.exists(stamp) and open(stamp).read() == key:
         print("data: %s (cached)" % out)
         return
@@ -216,7 +244,7 @@ def main():
     train = vs[n_test + n_val:n_test + n_val + n_train]
     with tempfile.TemporaryDirectory() as tmp:
         maker = Maker(rng, tmp)
-        make_split(maker, "train", train, per_class, out)
+        make_split(maker, "train", train, per_class, out, mix)
         make_split(maker, "val", val, per_class_eval, out)
         make_split(maker, "test", test, per_class_eval, out)
         make_stream(maker, test, out)

@@ -69,9 +69,12 @@ class Net(torch.nn.Module):
         return self.head(self.lstm((x - self.mean) / self.std)[0])
 
 
-def frame_loss(net, x, y):
-    """Cross-entropy on every frame, the sequence's class on each."""
+def frame_loss(net, x, y, last=False):
+    """Cross-entropy on every frame, the sequence's class on each; last:
+    on each sequence's last frame only (lstmtrain loss=cross-entropy-last)."""
     out = net(x)
+    if last:
+        return torch.nn.functional.cross_entropy(out[:, -1], y)
     return torch.nn.functional.cross_entropy(
         out.reshape(-1, out.shape[-1]),
         y[:, None].expand(-1, out.shape[1]).reshape(-1))
@@ -98,14 +101,14 @@ def stage(net, data, lr, epochs, a, name):
         for i in range(0, len(xt), a.batch_size):
             b = order[i:i + a.batch_size]
             opt.zero_grad()
-            loss = frame_loss(net, xt[b], yt[b])
+            loss = frame_loss(net, xt[b], yt[b], a.loss == "last")
             loss.backward()
             if a.clip_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(),
                                                a.clip_grad_norm)
             opt.step()
         with torch.no_grad():
-            vl = frame_loss(net.eval(), xv, yv).item()
+            vl = frame_loss(net.eval(), xv, yv, a.loss == "last").item()
         print("torch %s epoch %d: train-loss %.4f val-loss %.4f" %
               (name, epoch + 1, loss.item(), vl), flush=True)
         if vl < best:
@@ -147,6 +150,8 @@ def main():
     ap.add_argument("--cmn-window", type=int, default=0)
     ap.add_argument("--num-layers", type=int, default=1)
     ap.add_argument("--dropout", type=float, default=0.0)
+    ap.add_argument("--loss", choices=("frame", "last"), default="frame",
+                    help="cross-entropy on every frame or the last only")
     a = ap.parse_args()
     torch.set_num_threads(1)
     labels = open(os.path.join(a.data, "labels.txt")).read().strip().split(",")
