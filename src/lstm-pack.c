@@ -66,24 +66,6 @@ struct _LstmPacked
   const float *w;               /* the model's W [n, k], for the fallback */
 };
 
-/* Per output j of W [n, k]: s_j = max_k |w_jk| / 127 and q_jk = round
- * (w_jk / s_j), as lstm-precision.c rounded them (on its rounded w this
- * finds the same q). */
-static void
-quantize_row (const float *w, guint k, gint8 * q, gsize stride, float *scale)
-{
-  float mx = 0.0f, s;
-  guint i;
-
-  for (i = 0; i < k; i++)
-    mx = MAX (mx, fabsf (w[i]));
-  s = mx / 127.0f;
-  *scale = s;
-  for (i = 0; i < k; i++)
-    q[i * stride] = (gint8) (s > 0.0f ?
-        CLAMP (nearbyintf (w[i] / s), -127.0f, 127.0f) : 0.0f);
-}
-
 LstmPacked *
 lstm_packed_new (const float *w, guint n, guint k, LstmPrecision precision)
 {
@@ -111,12 +93,15 @@ lstm_packed_new (const float *w, guint n, guint k, LstmPrecision precision)
     /* column j of its panel: element (i, j) at i * width */
     gsize at = (gsize) (j / p->width) * k * p->width + j % p->width;
 
-    if (p->kind == KIND_I8) {
-      quantize_row (row, k, (gint8 *) p->data + at, p->width, &p->scale[j]);
-      continue;
-    }
+    /* int8: lstm-precision.c's q and s of the row (on its rounded w, the
+     * same q again) */
+    if (p->kind == KIND_I8)
+      p->scale[j] = lstm_int8_scale (row, k);
     for (i = 0; i < k; i++) {
-      if (p->kind == KIND_F16)
+      if (p->kind == KIND_I8)
+        ((gint8 *) p->data)[at + (gsize) i * p->width] =
+            lstm_int8_quantize (row[i], p->scale[j]);
+      else if (p->kind == KIND_F16)
         ((guint16 *) p->data)[at + (gsize) i * p->width] =
             lstm_float_to_half (row[i]);
       else

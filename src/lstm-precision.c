@@ -104,24 +104,36 @@ round_f16 (float *w, guint rows, guint cols, const gchar * name,
   return TRUE;
 }
 
-/* s_r = max |w_r| / 127, q = round (w / s_r), w = s_r q; a zero row has
- * s_r = 0. (lstm-pack.c finds the same q and s_r again from these w.) */
+float
+lstm_int8_scale (const float *w, guint k)
+{
+  float mx = 0.0f;
+  guint i;
+
+  for (i = 0; i < k; i++)
+    mx = MAX (mx, fabsf (w[i]));
+  return mx / 127.0f;
+}
+
+gint8
+lstm_int8_quantize (float w, float s)
+{
+  return (gint8) (s > 0.0f ? CLAMP (nearbyintf (w / s), -127.0f, 127.0f) :
+      0.0f);
+}
+
+/* w = s_r q_r per row; a zero row has s_r = 0. (lstm-pack.c finds the same
+ * q and s_r again from these w.) */
 static void
 round_int8 (float *w, guint rows, guint cols)
 {
   guint r, k;
 
   for (r = 0; r < rows; r++) {
-    float *wr = w + (gsize) r * cols, mx = 0.0f, s;
+    float *wr = w + (gsize) r * cols, s = lstm_int8_scale (wr, cols);
 
     for (k = 0; k < cols; k++)
-      mx = MAX (mx, fabsf (wr[k]));
-    s = mx / 127.0f;
-    for (k = 0; k < cols; k++) {
-      float q = s > 0.0f ? CLAMP (nearbyintf (wr[k] / s), -127.0f, 127.0f) :
-          0.0f;
-      wr[k] = s * q;
-    }
+      wr[k] = s * lstm_int8_quantize (wr[k], s);
   }
 }
 

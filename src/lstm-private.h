@@ -152,6 +152,10 @@ G_GNUC_INTERNAL float lstm_half_to_float (guint16 h);
 /* float -> binary16 bits, rounded to nearest even (F16C's rounding);
  * beyond the half range: infinity. */
 G_GNUC_INTERNAL guint16 lstm_float_to_half (float f);
+/* int8 weights (lstm-precision.c), per output row w [k]: the scale s =
+ * max_k |w_k| / 127 and q = round (w / s) in [-127, 127] (0 when s = 0). */
+G_GNUC_INTERNAL float lstm_int8_scale (const float *w, guint k);
+G_GNUC_INTERNAL gint8 lstm_int8_quantize (float w, float s);
 
 /* TRUE when `path` ends in ".onnx" (any case): lstm_model_load converts it. */
 G_GNUC_INTERNAL gboolean lstm_onnx_is_onnx_name (const gchar * path);

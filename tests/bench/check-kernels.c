@@ -71,6 +71,40 @@ note (Stats * s, double err, const gchar * what)
   }
 }
 
+/* Guards around C [M, ldc] (allocated with random_buffer, `shift` floats
+ * before c = C + shift) and in the gaps between its rows (ldc > N). */
+static void
+set_guards (float *C, guint shift, guint M, guint N, gsize ldc)
+{
+  float *c = C + shift;
+  guint i, j;
+
+  for (i = 0; i < M; i++)
+    for (j = N; j < ldc; j++)
+      c[i * ldc + j] = GUARD;
+  for (i = 1; i <= PAD; i++)
+    C[-(gint) i] = C[M * ldc + shift + i - 1] = GUARD;
+  for (i = 0; i < shift; i++)
+    C[i] = GUARD;
+}
+
+/* How many of those guards a kernel overwrote. */
+static guint
+bad_writes (const float *C, guint shift, guint M, guint N, gsize ldc)
+{
+  const float *c = C + shift;
+  guint i, j, n = 0;
+
+  for (i = 0; i < M; i++)
+    for (j = N; j < ldc; j++)
+      n += c[i * ldc + j] != GUARD;
+  for (i = 1; i <= PAD; i++)
+    n += (C[-(gint) i] != GUARD) + (C[M * ldc + shift + i - 1] != GUARD);
+  for (i = 0; i < shift; i++)
+    n += C[i] != GUARD;
+  return n;
+}
+
 /* C[M,N] += A[M,K] B[N,K]^T with lda, ldb, ldc; `shift` floats added to
  * each base pointer (0 = the allocator's alignment, else unaligned). */
 static void
@@ -86,14 +120,7 @@ check_gemm (Stats * s, guint M, guint N, guint K, gsize lda, gsize ldb,
   double worst = 0;
   guint i, j, k;
 
-  /* Guards: the gaps between rows of C (ldc > N) and around C. */
-  for (i = 0; i < M; i++)
-    for (j = N; j < ldc; j++)
-      c[i * ldc + j] = GUARD;
-  for (i = 1; i <= PAD; i++)
-    C[-(gint) i] = C[M * ldc + shift + i - 1] = GUARD;
-  for (i = 0; i < shift; i++)
-    C[i] = GUARD;
+  set_guards (C, shift, M, N, ldc);
   memcpy (c0, c, M * ldc * sizeof (float));
 
   lstm_blas_gemm_nt (M, N, K, a, lda, b, ldb, c, ldc);
@@ -110,14 +137,8 @@ check_gemm (Stats * s, guint M, guint N, guint K, gsize lda, gsize ldb,
       if (isnan (c[i * ldc + j]))
         worst = INFINITY;
     }
-    for (j = N; j < ldc; j++)
-      s->n_bad_writes += c[i * ldc + j] != GUARD;
   }
-  for (i = 1; i <= PAD; i++)
-    s->n_bad_writes += (C[-(gint) i] != GUARD)
-        + (C[M * ldc + shift + i - 1] != GUARD);
-  for (i = 0; i < shift; i++)
-    s->n_bad_writes += C[i] != GUARD;
+  s->n_bad_writes += bad_writes (C, shift, M, N, ldc);
 
   g_snprintf (what, sizeof what, "gemm_nt M=%u N=%u K=%u lda=%zu ldb=%zu "
       "ldc=%zu shift=%u", M, N, K, lda, ldb, ldc, shift);
@@ -214,13 +235,7 @@ check_packed (Stats * s, guint * n_order, LstmPrecision weights, guint M,
     }
   }
 
-  for (i = 0; i < M; i++)
-    for (j = N; j < ldc; j++)
-      c[i * ldc + j] = GUARD;
-  for (i = 1; i <= PAD; i++)
-    C[-(gint) i] = C[M * ldc + shift + i - 1] = GUARD;
-  for (i = 0; i < shift; i++)
-    C[i] = GUARD;
+  set_guards (C, shift, M, N, ldc);
   memcpy (c0, c, M * ldc * sizeof (float));
 
   lstm_blas_gemm_packed (M, a, lda, p, c, ldc);
@@ -244,14 +259,8 @@ check_packed (Stats * s, guint * n_order, LstmPrecision weights, guint M,
       if (isnan (c[i * ldc + j]))
         worst = INFINITY;
     }
-    for (j = N; j < ldc; j++)
-      s->n_bad_writes += c[i * ldc + j] != GUARD;
   }
-  for (i = 1; i <= PAD; i++)
-    s->n_bad_writes += (C[-(gint) i] != GUARD)
-        + (C[M * ldc + shift + i - 1] != GUARD);
-  for (i = 0; i < shift; i++)
-    s->n_bad_writes += C[i] != GUARD;
+  s->n_bad_writes += bad_writes (C, shift, M, N, ldc);
 
   g_snprintf (what, sizeof what, "packed %s M=%u N=%u K=%u lda=%zu "
       "ldc=%zu shift=%u", lstm_precision_to_string (weights), M, N,
