@@ -206,6 +206,8 @@ static void gst_lstm_get_property (GObject * object, guint prop_id,
 static void gst_lstm_finalize (GObject * object);
 static GstStateChangeReturn gst_lstm_change_state (GstElement * element,
     GstStateChange transition);
+static GstFlowReturn gst_lstm_chain_list (GstPad * pad, GstObject * parent,
+    GstBufferList * list);
 static GstFlowReturn gst_lstm_chain (GstPad * pad, GstObject * parent,
     GstBuffer * buf);
 static gboolean gst_lstm_sink_event (GstPad * pad, GstObject * parent,
@@ -334,6 +336,8 @@ gst_lstm_init (GstLstm * self)
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad,
       GST_DEBUG_FUNCPTR (gst_lstm_chain));
+  gst_pad_set_chain_list_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_lstm_chain_list));
   gst_pad_set_event_function (self->sinkpad,
       GST_DEBUG_FUNCPTR (gst_lstm_sink_event));
   gst_pad_set_query_function (self->sinkpad,
@@ -1106,8 +1110,26 @@ swap_model (GstLstm * self, LstmModel * m)
   return ret;
 }
 
+/* Pushes the vector outputs collected from a buffer list so far (see
+ * gst_lstm_chain_list), before anything else goes downstream. */
 static GstFlowReturn
-apply_pending (GstLstm * self, GstBuffer * buf)
+push_collected (GstLstm * self, GstBufferList * collect)
+{
+  GstBufferList *out;
+  guint n;
+
+  if (collect == NULL || (n = gst_buffer_list_length (collect)) == 0)
+    return GST_FLOW_OK;
+  /* the copy holds the buffers; `collect` goes on empty */
+  out = gst_buffer_list_copy (collect);
+  gst_buffer_list_remove (collect, 0, n);
+  return gst_pad_push_list (self->srcpad, out);
+}
+
+/* Applies what changed since the previous buffer (a new model, a reset,
+ * new settings, renegotiation); `collect` as in process_buffer. */
+static GstFlowReturn
+apply_pending (GstLstm * self, GstBuffer * buf, GstBufferList * collect)
 {
   LstmModel *m;
   gboolean reset, reset_on_discont;
@@ -1128,7 +1150,11 @@ apply_pending (GstLstm * self, GstBuffer * buf)
     GST_DEBUG_OBJECT (self, "discont: state reset");
     reset = TRUE;
   }
-  if (reset) {
+  /* all of these may push a prediction or caps */
+  if (reset || m != NULL || self->need_caps
+      || GST_PAD_NEEDS_RECONFIGURE (self->srcpad))
+    ret = push_collected (self, collect);
+  if (reset && ret == GST_FLOW_OK) {
     ret = end_sequence (self);
     reset_sequence (self);
   }
@@ -1268,9 +1294,11 @@ gst_lstm_out_pool_buffer (GstLstmOutPool * p, gsize bytes)
 }
 
 /* Frame mode with vector output: the outputs of the whole buffer go into
- * one output buffer, written in place by the forward pass. */
+ * one output buffer, written in place by the forward pass; pushed, or
+ * added to `collect` (a list pushed later) when that is not NULL. */
 static GstFlowReturn
-process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
+process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts,
+    GstBufferList * collect)
 {
   GstBuffer *out = gst_lstm_out_pool_buffer (&self->out_pool,
       (gsize) n * self->out_size * sizeof (float));
@@ -1297,6 +1325,10 @@ process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
   GST_BUFFER_PTS (out) = pts;
   GST_BUFFER_DURATION (out) = GST_CLOCK_TIME_IS_VALID (pts) ?
       frame_time (self, pts, n) - pts : frame_time (self, 0, n);
+  if (collect != NULL) {
+    gst_buffer_list_add (collect, out);
+    return GST_FLOW_OK;
+  }
   return gst_pad_push (self->srcpad, out);
 }
 
@@ -1408,10 +1440,12 @@ gst_lstm_map_frames (GstLstm * self, GstBuffer * buf, guint channels,
   return TRUE;
 }
 
+/* One input buffer. collect: NULL, or a list that takes the vector
+ * outputs (frame mode) instead of pushing them; whatever else this buffer
+ * pushes (caps, predictions) goes after the list's buffers. */
 static GstFlowReturn
-gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+process_buffer (GstLstm * self, GstBuffer * buf, GstBufferList * collect)
 {
-  GstLstm *self = GST_LSTM (parent);
   GstFlowReturn ret;
   GstMapInfo map;
   GstClockTime pts;
@@ -1423,7 +1457,7 @@ gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     gst_buffer_unref (buf);
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  ret = apply_pending (self, buf);
+  ret = apply_pending (self, buf, collect);
   if (ret != GST_FLOW_OK) {
     gst_buffer_unref (buf);
     return ret;
@@ -1440,13 +1474,49 @@ gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   else if (self->model->num_directions == 2)
     ret = hold_frames (self, map.data, n, pts);
   else if (self->output_mode == GST_LSTM_OUTPUT_MODE_FRAME && !self->text)
-    ret = process_vectors (self, map.data, n, pts);
-  else
+    ret = process_vectors (self, map.data, n, pts, collect);
+  else if ((ret = push_collected (self, collect)) == GST_FLOW_OK)
     ret = process_predictions (self, map.data, n, pts);
 
   self->next_pts = frame_time (self, pts, n);
   gst_buffer_unmap (buf, &map);
   gst_buffer_unref (buf);
+  return ret;
+}
+
+static GstFlowReturn
+gst_lstm_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  return process_buffer (GST_LSTM (parent), buf, NULL);
+}
+
+/* A buffer list (appsrc's push-buffer-list, or any upstream pushing
+ * lists): every buffer is processed as it would be alone, and in frame
+ * mode with vector output the output buffers (one per input buffer, same
+ * timestamps) go downstream as one list, so that GStreamer's cost per push
+ * is paid once per list, not once per buffer. */
+static GstFlowReturn
+gst_lstm_chain_list (GstPad * pad, GstObject * parent, GstBufferList * list)
+{
+  GstLstm *self = GST_LSTM (parent);
+  GstBufferList *out = gst_buffer_list_new_sized (gst_buffer_list_length
+      (list));
+  GstFlowReturn ret = GST_FLOW_OK, pushed;
+  guint i, len = gst_buffer_list_length (list);
+
+  for (i = 0; i < len && ret == GST_FLOW_OK; i++) {
+    GstBuffer *buf = gst_buffer_ref (gst_buffer_list_get (list, i));
+    ret = process_buffer (self, buf, out);
+  }
+  /* what was made before an error still goes out, as buffer by buffer */
+  if (gst_buffer_list_length (out) > 0) {
+    pushed = gst_pad_push_list (self->srcpad, out);
+    if (ret == GST_FLOW_OK)
+      ret = pushed;
+  } else {
+    gst_buffer_list_unref (out);
+  }
+  gst_buffer_list_unref (list);
   return ret;
 }
 

@@ -777,6 +777,105 @@ test_output_buffers_held (void)
   g_unlink (path);
 }
 
+/* Pushes frames [first, first + n) as one buffer list of `per`-frame
+ * buffers, the one at index `discont` flagged DISCONT (-1: none), and
+ * `bad_at` (-1: none) a 7-byte buffer inserted at that index; appends
+ * every output float to `out` and checks each output buffer's PTS and
+ * duration against its input buffer's. The list's flow return. */
+static GstFlowReturn
+push_list (GstHarness * h, const float *frames, guint first, guint n,
+    guint per, gint discont, gint bad_at, GArray * out)
+{
+  GstBufferList *list = gst_buffer_list_new ();
+  g_autoptr (GArray) times = g_array_new (FALSE, FALSE, sizeof (guint64));
+  GstFlowReturn ret;
+  GstBuffer *b;
+  guint done = 0, k = 0;
+
+  while (done < n) {
+    guint c = MIN (per, n - done);
+    if ((gint) gst_buffer_list_length (list) == bad_at)
+      gst_buffer_list_add (list, gst_buffer_new_allocate (NULL, 7, NULL));
+    b = frames_buffer (frames, first + done, c, 40);
+    if ((gint) gst_buffer_list_length (list) == discont)
+      GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+    g_array_append_val (times, GST_BUFFER_PTS (b));
+    g_array_append_val (times, GST_BUFFER_DURATION (b));
+    gst_buffer_list_add (list, b);
+    done += c;
+  }
+  ret = gst_pad_push_list (h->srcpad, list);
+  while ((b = gst_harness_try_pull (h)) != NULL) {
+    GstMapInfo map;
+    g_assert_cmpuint (k, <, times->len / 2);
+    g_assert_cmpuint (GST_BUFFER_PTS (b), ==, g_array_index (times, guint64,
+            2 * k));
+    g_assert_cmpuint (GST_BUFFER_DURATION (b), ==, g_array_index (times,
+            guint64, 2 * k + 1));
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_array_append_vals (out, map.data, map.size / sizeof (float));
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+    k++;
+  }
+  return ret;
+}
+
+/* A buffer list gives, buffer for buffer, what the same buffers give
+ * pushed one by one: the same bits, PTS and durations, a DISCONT inside
+ * the list resets there, and a bad buffer inside it stops the list with
+ * an error after the outputs of the buffers before it. */
+static void
+test_buffer_lists (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  g_autoptr (GArray) single = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) listed = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) fresh = fresh_outputs (rc, 30);
+  GstBus *bus = gst_bus_new ();
+  g_autofree gchar *dbg = NULL;
+
+  /* the whole sequence in 10-frame buffers, one list */
+  push_frames (h, rc->input, 0, rc->T, 10, 40, single);
+  gst_harness_teardown (h);
+  h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  g_assert_cmpint (push_list (h, rc->input, 0, rc->T, 10, -1, -1, listed),
+      ==, GST_FLOW_OK);
+  g_assert_cmpuint (listed->len, ==, rc->T * 12);
+  g_assert_cmpmem (listed->data, listed->len * 4, single->data,
+      single->len * 4);
+  g_assert_cmpfloat (rel_error ((float *) listed->data, rc->output,
+          listed->len), <=, TORCH_REL_TOL);
+  gst_harness_teardown (h);
+
+  /* a DISCONT at frame 30 (the list's fourth buffer): from there the
+   * outputs are a fresh element's, bit for bit */
+  h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  g_array_set_size (listed, 0);
+  g_assert_cmpint (push_list (h, rc->input, 0, rc->T, 10, 3, -1, listed),
+      ==, GST_FLOW_OK);
+  g_assert_cmpuint (listed->len, ==, rc->T * 12);
+  g_assert_cmpmem (listed->data, 30 * 12 * 4, single->data, 30 * 12 * 4);
+  g_assert_cmpmem ((float *) listed->data + 30 * 12, fresh->len * 4,
+      fresh->data, fresh->len * 4);
+  gst_harness_teardown (h);
+
+  /* a 7-byte buffer third in the list: two outputs, then the error */
+  h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  gst_element_set_bus (h->element, bus);
+  g_array_set_size (listed, 0);
+  g_assert_cmpint (push_list (h, rc->input, 0, 40, 10, -1, 2, listed),
+      ==, GST_FLOW_ERROR);
+  g_assert_cmpuint (listed->len, ==, 20 * 12);
+  g_assert_cmpmem (listed->data, 20 * 12 * 4, single->data, 20 * 12 * 4);
+  dbg = expect_error (bus);
+  g_assert_nonnull (strstr (dbg, "7 bytes is not a multiple"));
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -812,6 +911,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/element/bad-buffers", test_bad_buffers);
   g_test_add_func ("/lstm/element/s16-input", test_s16_input);
   g_test_add_func ("/lstm/element/shared-weights", test_shared_weights);
+  g_test_add_func ("/lstm/element/buffer-lists", test_buffer_lists);
   g_test_add_func ("/lstm/element/hot-swap", test_hot_swap);
   g_test_add_func ("/lstm/element/output-buffers-held",
       test_output_buffers_held);

@@ -6,6 +6,9 @@
  *   element_fps     appsrc ! lstm ! fakesink, 10-frame buffers pushed from
  *                   appsrc's need-data callback, i.e. in the streaming
  *                   thread, as a source that makes its data does
+ *   list_fps        the same pipeline, need-data pushing buffer lists of
+ *                   LIST_BUFFERS 10-frame buffers (gst_app_src_push_buffer_list):
+ *                   GStreamer's per-push cost paid once per list
  *   pushed_fps      the same pipeline fed by gst_app_src_push_buffer from
  *                   another thread (block=true): adds the queue hand-off
  *   direct_fps      lstm ! fakesink fed by gst_pad_push from this thread
@@ -50,6 +53,7 @@
 
 #define FRAMES_PER_BUFFER 10
 #define N_FRAMES_DATA 1000      /* a ring of input frames, reused */
+#define LIST_BUFFERS 10         /* buffers per list in list_fps */
 #define REPS 7                  /* measurements per side, median reported */
 #define LATENCY_FRAMES 2000
 #define ALLOC_BUFFERS 1000      /* counted after as many for warm-up */
@@ -189,6 +193,27 @@ need_data (GstAppSrc * src, guint length, gpointer user_data)
   f->frames += FRAMES_PER_BUFFER;
 }
 
+/* need-data pushing a list of LIST_BUFFERS buffers per call */
+static void
+need_data_list (GstAppSrc * src, guint length, gpointer user_data)
+{
+  Feed *f = user_data;
+  GstBufferList *list;
+  guint i;
+
+  if (g_get_monotonic_time () >= f->deadline) {
+    gst_app_src_end_of_stream (src);
+    return;
+  }
+  list = gst_buffer_list_new_sized (LIST_BUFFERS);
+  for (i = 0; i < LIST_BUFFERS; i++) {
+    gst_buffer_list_add (list, ring_buffer (f->data, f->input_size,
+            f->frames, FRAMES_PER_BUFFER));
+    f->frames += FRAMES_PER_BUFFER;
+  }
+  gst_app_src_push_buffer_list (src, list);
+}
+
 static gchar *
 appsrc_pipeline (const LstmModel * m, const gchar * path)
 {
@@ -198,15 +223,16 @@ appsrc_pipeline (const LstmModel * m, const gchar * path)
       path, weights);
 }
 
-/* appsrc fed from its need-data callback */
+/* appsrc fed from its need-data callback, buffer by buffer or (lists)
+ * LIST_BUFFERS buffers a list */
 static double
 element_fps (LstmModel * m, const gchar * path, const float *data,
-    double seconds)
+    double seconds, gboolean lists)
 {
   g_autofree gchar *desc = appsrc_pipeline (m, path);
   GstElement *p = launch (desc);
   GstElement *src = gst_bin_get_by_name (GST_BIN (p), "src");
-  GstAppSrcCallbacks cb = { need_data, NULL, NULL };
+  GstAppSrcCallbacks cb = { lists ? need_data_list : need_data, NULL, NULL };
   Feed f = { data, m->input_size, 0, G_MAXINT64 };
   gint64 start, end;
 
@@ -515,7 +541,8 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("I,H,L[,O]");
   g_autoptr (GError) error = NULL;
   g_autofree gchar *path = NULL, *desc = NULL;
-  double cores[REPS], elems[REPS], pushes[REPS], directs[REPS], ids[REPS];
+  double cores[REPS], elems[REPS], lists[REPS], pushes[REPS], directs[REPS];
+  double ids[REPS];
   double p50, p99;
   const gchar *shape;
   LstmModel *m;
@@ -569,7 +596,8 @@ main (int argc, char **argv)
 
   for (r = 0; r < REPS; r++) {
     cores[r] = core_fps (m, data, seconds / REPS);
-    elems[r] = element_fps (m, path, data, seconds / REPS);
+    elems[r] = element_fps (m, path, data, seconds / REPS, FALSE);
+    lists[r] = element_fps (m, path, data, seconds / REPS, TRUE);
     pushes[r] = pushed_fps (m, path, data, seconds / REPS);
     directs[r] = direct_fps (desc, m->input_size, data, seconds / REPS);
     ids[r] = 1e9 * FRAMES_PER_BUFFER / direct_fps ("identity name=first ! "
@@ -577,6 +605,7 @@ main (int argc, char **argv)
   }
   print (shape, "core_fps", median (cores, REPS));
   print (shape, "element_fps", median (elems, REPS));
+  print (shape, "list_fps", median (lists, REPS));
   print (shape, "pushed_fps", median (pushes, REPS));
   print (shape, "direct_fps", median (directs, REPS));
   print (shape, "identity_ns", median (ids, REPS));

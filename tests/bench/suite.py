@@ -196,15 +196,21 @@ def report(r, args):
     out += ["", "Element: `appsrc ! lstm ! fakesink`, appsrc fed from its "
             "need-data callback (in the streaming thread). The same pipeline "
             "fed by `gst_app_src_push_buffer` from another thread adds "
-            "appsrc's queue hand-off; `lstm ! fakesink` fed by "
+            "appsrc's queue hand-off; need-data pushing lists of ten "
+            "10-frame buffers (`gst_app_src_push_buffer_list`; `lstm` "
+            "takes a list whole and pushes its outputs as one list) pays "
+            "GStreamer's cost per push once per list; `lstm ! fakesink` fed by "
             "`gst_pad_push` has neither; `identity ! fakesink` fed that way "
             "is what any one element costs per buffer in GStreamer:", "",
-            "| case | pushed from a thread fps | / core | pad push fps | / "
-            "core | core us / buffer | identity us / buffer |",
-            "|---|--:|--:|--:|--:|--:|--:|"]
+            "| case | buffer lists fps | / core | pushed from a thread fps "
+            "| / core | pad push fps | / core | core us / buffer | identity "
+            "us / buffer |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for name, (shape, v) in r["streams"].items():
         out.append(
-            f"| {name} | {commas(v['pushed_fps'])} | "
+            f"| {name} | {commas(v['list_fps'])} | "
+            f"{ratio(v['list_fps'], v['core_fps']):.2f} | "
+            f"{commas(v['pushed_fps'])} | "
             f"{ratio(v['pushed_fps'], v['core_fps']):.2f} | "
             f"{commas(v['direct_fps'])} | "
             f"{ratio(v['direct_fps'], v['core_fps']):.2f} | "
