@@ -43,6 +43,13 @@
  *   largest mean score, its label (or its index when the model has no
  *   labels) and its value
  *
+ * Buffer lists (e.g. appsrc's `push-buffer-list`) are taken whole: each
+ * buffer is processed as it would be alone, and in frame mode with vector
+ * output the outputs (one buffer per input buffer, with its timestamps) go
+ * downstream as one list, so GStreamer's cost per push is paid once per
+ * list. Worth it for small models fed small buffers, where that cost is a
+ * good part of the whole.
+ *
  * #GstLstm:weights stores the weight matrices as IEEE halves (f16) or
  * 8-bit integers with a scale per row (int8) instead of float32: fewer
  * bytes per frame, float32 arithmetic, outputs those of the model with

@@ -2,7 +2,7 @@
 """Held-out accuracy of a keyword model, one prediction per utterance.
 
     evaluate.py MODEL SPLIT_PREFIX [NAME] [--mel-bins N] [--cmn-window W]
-                [--weights f32|f16|int8[,...]] [--brief]
+                [--weights f32|f16|int8[,...]] [--brief] [--per-voice]
 
 Pushes each cue of SPLIT_PREFIX.wav/.srt as one DISCONT buffer through
 
@@ -88,6 +88,9 @@ def main():
                     "comma-separated list to compare (default f32)")
     ap.add_argument("--brief", action="store_true",
                     help="the accuracy only, no confusion matrix")
+    ap.add_argument("--per-voice", action="store_true",
+                    help="also the accuracy of each voice variant "
+                    "(SPLIT_PREFIX.voices)")
     a = ap.parse_args()
     utts, rate = kwsdata.utterances(a.split)
     labels = open(os.path.join(os.path.dirname(a.split),
@@ -99,6 +102,8 @@ def main():
         name = a.name if w == "f32" else "%s, weights %s" % (a.name, w)
         kwsdata.report(name, labels.split(","), [u[1] for u in utts], pred,
                        not a.brief)
+        if a.per_voice:
+            kwsdata.report_voices(a.split, [u[1] for u in utts], pred)
         if first is None:
             first = (w, scores)
         else:

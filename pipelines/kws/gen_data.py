@@ -173,9 +173,10 @@ def make_split(maker, name, voices, per_class, out, mix=0.0):
     items = [(v, label) for v in voices for _ in range(per_class)
              for label in LABELS]
     order = maker.rng.permutation(len(items))
-    slots, cues = [], []
+    slots, cues, spoken_by = [], [], []
     for k, i in enumerate(order):
         v, label = items[i]
+        spoken_by.append(v)
         word = None if label == "silence" else label
         if label == "unknown":
             word = maker.rng.choice(UNKNOWN_WORDS)
@@ -191,6 +192,9 @@ def make_split(maker, name, voices, per_class, out, mix=0.0):
               maker.tmp)
     with open(os.path.join(out, name + ".srt"), "w") as f:
         f.write("\n".join(cues))
+    # the voice variant of each cue, a line each (evaluate.py --per-voice)
+    with open(os.path.join(out, name + ".voices"), "w") as f:
+        f.write("\n".join(spoken_by) + "\n")
     print("%s: %d utterances, %d voices (%s ...)" %
           (name, len(items), len(voices), " ".join(voices[:4])), flush=True)
 

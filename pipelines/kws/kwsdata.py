@@ -55,3 +55,17 @@ def report(name, labels, truth, pred, matrix=True):
     for i, s in enumerate(labels):
         print("  %*s  %s" % (w, s, " ".join("%4d" % n for n in cm[i])))
     return acc
+
+
+def report_voices(prefix, truth, pred):
+    """Accuracy per voice variant (<prefix>.voices, written by gen_data.py:
+    a line per cue), worst first."""
+    voices = open(prefix + ".voices").read().split()
+    assert len(voices) == len(truth), prefix + ".voices"
+    right, total = {}, {}
+    for v, t, p in zip(voices, truth, pred):
+        total[v] = total.get(v, 0) + 1
+        right[v] = right.get(v, 0) + (t == p)
+    print("  per voice: " + ", ".join(
+        "%s %d/%d" % (v, right[v], total[v])
+        for v in sorted(total, key=lambda v: (right[v] / total[v], v))))
