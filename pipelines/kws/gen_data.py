@@ -224,6 +224,39 @@ def make_stream(maker, voices, out):
     print("stream: %d words, voice +%s" % (len(words), v))
 
 
+def family(variant):
+    """A variant's family: its name without the number (m1..m8, klatt2..,
+    robosoft3.., iven2..); whisper and whisperf are one family."""
+    f = variant.rstrip("0123456789").lower()
+    return "whisper" if f == "whisperf" else f
+
+
+def split_voices(vs, n_test, n_val, n_train):
+    """Deals the shuffled variants vs into test, val and train by family:
+    a variant is held out (test first, then val) only if its family keeps
+    a member for training, so that every kind of voice (whispered, klatt,
+    robosoft, m1..m8 ...) is heard in training while no held-out variant
+    is; a family of one is simply a voice like no other. Training takes
+    the members of held-out families first. Test is dealt first, so a
+    larger setting keeps the smaller one's test voices."""
+    size = {}
+    for v in vs:
+        size[family(v)] = size.get(family(v), 0) + 1
+    held, rest = {}, list(vs)
+    out = []
+    for n in (n_test, n_val):
+        split = []
+        for v in list(rest):
+            f = family(v)
+            if len(split) < n and (size[f] == 1 or held.get(f, 0) < size[f] - 1):
+                split.append(v)
+                rest.remove(v)
+                held[f] = held.get(f, 0) + 1
+        out.append(split)
+    rest.sort(key=lambda v: size[family(v)] == 1 or family(v) not in held)
+    return out[0], out[1], rest[:n_train]
+
+
 def main():
     out = sys.argv[1]
     setting = sys.argv[2] if len(sys.argv) > 2 else "small"
@@ -235,17 +268,15 @@ def main():
     stamp = os.path.join(out, "done")
     key = "".join(hashlib.sha256(open(f, "rb").read()).hexdigest()
                   for f in (__file__, voicemix.__file__)) + setting + \
-        ("" if mix == 0 else " mix %g" % mix)
+        ("" if mix == 0 else " mix %g formant %s pitch %s" % (
+            mix, voicemix.FORMANT_SCALE, voicemix.PITCH_SCALE))
     if os.path.exists(stamp) and open(stamp).read() == key:
         print("data: %s (cached)" % out)
         return
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(20261121)
     vs = [variants()[i] for i in rng.permutation(len(variants()))]
-    # dealt test first, then val, then train: a larger setting keeps the
-    # smaller one's test voices
-    test, val = vs[:n_test], vs[n_test:n_test + n_val]
-    train = vs[n_test + n_val:n_test + n_val + n_train]
+    test, val, train = split_voices(vs, n_test, n_val, n_train)
     with tempfile.TemporaryDirectory() as tmp:
         maker = Maker(rng, tmp)
         make_split(maker, "train", train, per_class, out, mix)

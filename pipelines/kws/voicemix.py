@@ -14,8 +14,18 @@ that also holds the mixed variants.
 """
 import os
 
-FORMANT_SCALE = (0.9, 1.1)   # range of the formant frequency factor
-PITCH_SCALE = (0.85, 1.15)   # range of the pitch factor
+
+
+def _range(name, default):
+    """A "lo,hi" range from the environment variable name, or default."""
+    v = os.environ.get(name)
+    return tuple(float(x) for x in v.split(",")) if v else default
+
+
+# ranges of the formant frequency factor and of the pitch factor
+# (KWS_MIX_FORMANT, KWS_MIX_PITCH: "lo,hi")
+FORMANT_SCALE = _range("KWS_MIX_FORMANT", (0.9, 1.1))
+PITCH_SCALE = _range("KWS_MIX_PITCH", (0.85, 1.15))
 
 
 def parse(path):
