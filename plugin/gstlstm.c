@@ -98,6 +98,7 @@ GST_DEBUG_CATEGORY (gst_lstm_debug);
 #define DEFAULT_THREADS 1
 #define DEFAULT_STREAM_WAIT (5 * GST_MSECOND)
 #define DEFAULT_WEIGHTS LSTM_PRECISION_F32
+#define DEFAULT_MAX_HELD_FRAMES 360000  /* an hour at 100 frames/s */
 
 /* Frames per forward call; the scratch is sized for this many. */
 #define CHUNK_FRAMES LSTM_DEFAULT_MAX_FRAMES
@@ -119,6 +120,7 @@ enum
   PROP_SKIPPED_FRAMES,
   PROP_STREAM_WAIT,
   PROP_WEIGHTS,
+  PROP_MAX_HELD_FRAMES,
 };
 
 enum
@@ -305,6 +307,15 @@ gst_lstm_class_init (GstLstmClass * klass)
           "background and swapped in between buffers, the state carrying "
           "on", GST_TYPE_LSTM_WEIGHTS,
           DEFAULT_WEIGHTS, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MAX_HELD_FRAMES,
+      g_param_spec_uint ("max-held-frames", "Max held frames",
+          "Bidirectional models only, which hold each sequence until it "
+          "ends: the longest sequence held, in frames. A longer one is cut "
+          "there (a warning says so): its frames so far run and their "
+          "predictions go out as a sequence of their own, and the next "
+          "frame starts a new one. 0: no limit (memory grows with the "
+          "sequence)", 0, G_MAXUINT, DEFAULT_MAX_HELD_FRAMES,
+          rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_SKIPPED_FRAMES,
       g_param_spec_uint64 ("skipped-frames", "Skipped frames",
           "Frames skipped because they held a NaN or an infinity", 0,
@@ -365,6 +376,7 @@ gst_lstm_init (GstLstm * self)
   self->post_messages = DEFAULT_POST_MESSAGES;
   self->message_interval = DEFAULT_MESSAGE_INTERVAL;
   self->threads = DEFAULT_THREADS;
+  self->max_held = DEFAULT_MAX_HELD_FRAMES;
   self->weights = DEFAULT_WEIGHTS;
   gst_lstm_streams_init (self);
   self->cur_format = DEFAULT_TEXT_FORMAT;
@@ -614,6 +626,11 @@ gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
       self->threads = g_value_get_uint (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_MAX_HELD_FRAMES:
+      GST_OBJECT_LOCK (self);
+      self->max_held = g_value_get_uint (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
     case PROP_STREAM_WAIT:
       g_mutex_lock (&self->streams_lock);
       self->stream_wait = g_value_get_uint64 (value);
@@ -676,6 +693,9 @@ gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_THREADS:
       g_value_set_uint (value, self->threads);
+      break;
+    case PROP_MAX_HELD_FRAMES:
+      g_value_set_uint (value, self->max_held);
       break;
     case PROP_STREAM_WAIT:
       g_mutex_lock (&self->streams_lock);
@@ -1150,6 +1170,7 @@ apply_pending (GstLstm * self, GstBuffer * buf, GstBufferList * collect)
   self->cur_format = self->text_format;
   self->cur_post_messages = self->post_messages;
   self->cur_interval = self->message_interval;
+  self->cur_max_held = self->max_held;
   GST_OBJECT_UNLOCK (self);
 
   if (GST_BUFFER_IS_DISCONT (buf) && reset_on_discont
@@ -1364,11 +1385,11 @@ process_predictions (GstLstm * self, const guint8 * data, guint n,
   return ret;
 }
 
-/* Bidirectional model: the frames join the sequence held until its end.
+/* Bidirectional model: n frames join the sequence held until its end.
  * A non-finite frame is held as a copy of the one before (zeros first), so
  * that every frame keeps its prediction; it is counted as skipped. */
-static GstFlowReturn
-hold_frames (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
+static void
+hold_some (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
 {
   guint I = self->channels, i, skipped = 0;
   gsize at = self->held->len;
@@ -1393,7 +1414,39 @@ hold_frames (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
   self->frames_in_seq += n;
   if (skipped > 0)
     warn_skipped (self, skipped);
-  return GST_FLOW_OK;
+}
+
+/* Holds the frames; a sequence that reaches max-held-frames is cut there:
+ * it runs and its predictions go out, and the rest starts a new one. */
+static GstFlowReturn
+hold_frames (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
+{
+  gsize frame_bytes = (gsize) self->channels * (self->s16 ? 2 : 4);
+  guint cap = self->cur_max_held, done = 0;
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  while (done < n && ret == GST_FLOW_OK) {
+    guint held = self->held->len / self->channels, c = n - done;
+    if (cap > 0)
+      c = MIN (c, cap - held);
+    hold_some (self, data + done * frame_bytes, c, frame_time (self, pts,
+            done));
+    done += c;
+    if (cap > 0 && held + c >= cap) {
+      /* warned of once per run (from READY to PAUSED); then in the log */
+      GST_INFO_OBJECT (self, "sequence cut at %u held frames", cap);
+      if (!self->warned_cut)
+        GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+          ("A sequence for the bidirectional model reached max-held-frames "
+              "and was cut there."), ("%u frames held; the predictions of "
+              "those go out as a sequence of their own and the next frame "
+              "starts a new one", cap));
+      self->warned_cut = TRUE;
+      ret = end_sequence (self);
+      reset_sequence (self);
+    }
+  }
+  return ret;
 }
 
 /* The held sequence through the model from a fresh state (both directions
@@ -1573,6 +1626,7 @@ gst_lstm_change_state (GstElement * element, GstStateChange transition)
       lstm_blas_set_threads (threads);
       self->skipped_frames = 0;
       self->last_warning_time = 0;
+      self->warned_cut = FALSE;
       if (!ensure_model (self))
         return GST_STATE_CHANGE_FAILURE;
       break;

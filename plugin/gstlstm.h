@@ -47,6 +47,7 @@ struct _GstLstm
   guint64 message_interval;     /* nanoseconds between messages */
   guint threads;                /* BLAS threads */
   LstmPrecision weights;        /* storage of the weight matrices */
+  guint max_held;               /* bidirectional: frames held at most */
 
   /* Handed from other threads to the streaming thread; object lock. */
   LstmModel *pending_model;     /* a hot-swapped model, loaded */
@@ -57,6 +58,7 @@ struct _GstLstm
   GstLstmTextFormat cur_format; /* the properties as of this buffer, read */
   gboolean cur_post_messages;   /* once per buffer so that no frame takes */
   guint64 cur_interval;         /* the object lock */
+  guint cur_max_held;
   LstmModel *model;
   LstmState *state;
   guint channels;               /* negotiated features per frame */
@@ -81,6 +83,7 @@ struct _GstLstm
   /* Bidirectional model: the sequence's frames, held until it ends. */
   GArray *held;                 /* floats, [frames, channels] */
   GstClockTime held_pts;        /* PTS of its first frame */
+  gboolean warned_cut;          /* a cut at max-held-frames was warned of */
 
   /* Bus messages: the emitted predictions since the last message. */
   float *msg_sum;               /* [out_size] */

@@ -212,6 +212,76 @@ test_bidirectional_discont_last (void)
   gst_harness_teardown (h);
 }
 
+#define CUT 4
+#define PER 3
+
+/* max-held-frames: a sequence is cut every CUT frames (a warning the first
+ * time): each piece's predictions come out when it is full, equal to the
+ * model run over that piece alone, with its first frame's PTS; the rest
+ * comes at EOS. */
+static void
+test_bidirectional_cut (void)
+{
+  GstHarness *h = new_harness ("bidir", "frame");
+  g_autofree gchar *path = variant_path ("bidir", ".safetensors");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LstmModel) m = lstm_model_load (path, &error);
+  g_autofree float *in = NULL;
+  g_autofree float *ref = NULL;
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (float));
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  guint T, at, warnings = 0;
+
+  g_assert_no_error (error);
+  load_case ("bidir", &T, &in, &ref);
+  g_assert_cmpuint (T, >, 2 * CUT);
+  gst_element_set_bus (h->element, bus);
+  g_object_set (h->element, "max-held-frames", CUT, NULL);
+  /* buffers of PER frames: the cuts fall inside buffers */
+  for (at = 0; at < T; at += PER) {
+    g_autoptr (GArray) got = NULL;
+    GstClockTime pts;
+    guint n = MIN (PER, T - at);
+    g_assert_cmpint (gst_harness_push (h, frames_buffer (in, at, n, FALSE)),
+        ==, GST_FLOW_OK);
+    got = pull_all (h, &pts);
+    /* a piece comes out when its last frame comes in */
+    g_assert_cmpuint (got->len, ==, (at + n) / CUT != at / CUT ? CUT * 3 : 0);
+    if (got->len > 0)
+      g_assert_cmpuint (pts, ==, gst_util_uint64_scale_int ((at + n) / CUT *
+              CUT - CUT, GST_SECOND, 100));
+    g_array_append_vals (out, got->data, got->len);
+  }
+  g_assert_true (gst_harness_push_event (h, gst_event_new_eos ()));
+  {
+    g_autoptr (GArray) rest = NULL;
+    GstClockTime pts;
+    rest = pull_all (h, &pts);
+    g_array_append_vals (out, rest->data, rest->len);
+  }
+  g_assert_cmpuint (out->len, ==, T * 3);
+  for (at = 0; at < T; at += CUT) {
+    guint n = MIN (CUT, T - at);
+    g_autoptr (LstmState) s = lstm_state_new (m, 0);
+    g_autofree float *want = g_new (float, n * 3);
+    lstm_forward (m, s, in + at * 4, n, want);
+    g_assert_cmpmem ((float *) out->data + at * 3, n * 3 * sizeof (float),
+        want, n * 3 * sizeof (float));
+  }
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING)) != NULL) {
+    g_autoptr (GError) w = NULL;
+    gst_message_parse_warning (msg, &w, NULL);
+    g_assert_nonnull (strstr (w->message, "max-held-frames"));
+    warnings++;
+    gst_message_unref (msg);
+  }
+  g_assert_cmpuint (warnings, ==, 1);
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -223,5 +293,7 @@ main (int argc, char **argv)
       test_bidirectional_eos);
   g_test_add_func ("/lstm/variants/element/bidirectional-discont-last",
       test_bidirectional_discont_last);
+  g_test_add_func ("/lstm/variants/element/bidirectional-cut",
+      test_bidirectional_cut);
   return g_test_run ();
 }
