@@ -18,7 +18,8 @@
  * a reset, a DISCONT, STREAM_START, a caps change), then run at once, and
  * the predictions go out as the output mode says with the frames'
  * timestamps. The delay is the sequence's length; the LATENCY answer says
- * it is unbounded (maximum latency none).
+ * it is unbounded (maximum latency none). A sequence that reaches
+ * #GstLstm:max-held-frames is cut there, so memory stays bounded.
  *
  * The state is reset on FLUSH_STOP, STREAM_START, a caps change, a DISCONT
  * buffer (when #GstLstm:reset-on-discont is true), the #GstLstm::reset
