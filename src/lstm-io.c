@@ -665,7 +665,6 @@ gboolean
 lstm_model_save (const LstmModel * model, const gchar * path, GError ** error)
 {
   g_autoptr (GBytes) bytes = NULL;
-  g_autoptr (GError) err = NULL;
   gsize size;
   const gchar *data;
 
@@ -673,12 +672,5 @@ lstm_model_save (const LstmModel * model, const gchar * path, GError ** error)
 
   bytes = lstm_model_save_to_bytes (model);
   data = g_bytes_get_data (bytes, &size);
-  /* CONSISTENT: temporary file + rename; DURABLE: fsync before the rename. */
-  if (!g_file_set_contents_full (path, data, size,
-          G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644,
-          &err)) {
-    g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO, "%s", err->message);
-    return FALSE;
-  }
-  return TRUE;
+  return lstm_file_replace (path, data, size, error);
 }

@@ -216,6 +216,11 @@ G_GNUC_INTERNAL gboolean lstm_io_read_variant_metadata (GHashTable *
 G_GNUC_INTERNAL void lstm_io_write_variant_metadata (const LstmModel * m,
     GHashTable * meta);
 
+/* lstm-file.c: writes path whole or not at all (an unnamed file, fsync,
+ * rename over path), leaving no temporary file if the process dies. */
+G_GNUC_INTERNAL gboolean lstm_file_replace (const gchar * path,
+    const void *data, gsize size, GError ** error);
+
 G_END_DECLS
 
 #endif /* __LSTM_PRIVATE_H__ */

@@ -10,7 +10,10 @@
  * random delay: for a third of the runs uniform over the whole run, for a
  * third within +-15% of the run's end, where the save happens, and for the
  * last third as soon as the save's temporary file appears in the folder
- * (polled every 100 us), so that the kill lands inside the save. After
+ * (polled every 100 us), so that the kill lands inside the save (saves
+ * write an unnamed file and name it only between a link and a rename, so
+ * this catches that moment seldom; otherwise the kill comes after the
+ * wait). After
  * each kill the file must equal the old or the new bytes. Temporary files
  * an interrupted save leaves are kept across runs (they must not break
  * later saves) and counted at the end. Exit status 0 on success, 77 (skip)
