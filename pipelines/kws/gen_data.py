@@ -166,15 +166,26 @@ def write_wav(path, x, tmp):
     subprocess.run(["sox", "-V1", "-R", raw, "-r", str(RATE), path], check=True)
 
 
-def make_split(maker, name, voices, per_class, out, mix=0.0):
+def make_split(maker, name, voices, per_class, out, mix=0.0, extra=0):
     """One slot per (voice, repetition, class), in a shuffled order; a share
     mix of the slots in a voice mixed from its voice and another of
-    voices."""
+    voices. extra: that many more repetitions after those, drawn from a
+    generator of their own (so that every later draw, and so val and test,
+    stays the same)."""
     items = [(v, label) for v in voices for _ in range(per_class)
              for label in LABELS]
-    order = maker.rng.permutation(len(items))
+    order = list(maker.rng.permutation(len(items)))
+    main_rng, extra_rng = maker.rng, np.random.default_rng(11)
+    if extra > 0:
+        more = [(v, label) for v in voices for _ in range(extra)
+                for label in LABELS]
+        order += [len(items) + i for i in extra_rng.permutation(len(more))]
+        items += more
     slots, cues, spoken_by = [], [], []
     for k, i in enumerate(order):
+        # the extra slots draw from their own generator
+        maker.rng = main_rng if k < len(order) - extra * len(voices) * \
+            len(LABELS) else extra_rng
         v, label = items[i]
         spoken_by.append(v)
         word = None if label == "silence" else label
@@ -187,6 +198,7 @@ def make_split(maker, name, voices, per_class, out, mix=0.0):
         slots.append(maker.slot(word, v, path))
         cues.append("%d\n%s --> %s\n%s\n" % (k + 1, srt_time(k * SLOT),
                                               srt_time((k + 1) * SLOT), label))
+    maker.rng = main_rng
     slots.append(maker.noise_clip(int(TAIL * RATE_TTS)) * 0.003)
     write_wav(os.path.join(out, name + ".wav"), np.concatenate(slots),
               maker.tmp)
@@ -237,7 +249,8 @@ def split_voices(vs, n_test, n_val, n_train):
     a member for training, so that every kind of voice (whispered, klatt,
     robosoft, m1..m8 ...) is heard in training while no held-out variant
     is; a family of one is simply a voice like no other. Training takes
-    the members of held-out families first. Test is dealt first, so a
+    one member of each held-out family first, then the others as
+    shuffled (ordered with the held-out families' members first). Test is dealt first, so a
     larger setting keeps the smaller one's test voices."""
     size = {}
     for v in vs:
@@ -254,13 +267,25 @@ def split_voices(vs, n_test, n_val, n_train):
                 held[f] = held.get(f, 0) + 1
         out.append(split)
     rest.sort(key=lambda v: size[family(v)] == 1 or family(v) not in held)
-    return out[0], out[1], rest[:n_train]
+    # one member of each held-out family, then the others as shuffled
+    first = []
+    for v in rest:
+        if size[family(v)] > 1 and family(v) in held and \
+                family(v) not in [family(u) for u in first]:
+            first.append(v)
+    chosen = first + [v for v in vs if v in rest and v not in first]
+    chosen = set(chosen[:n_train])
+    return out[0], out[1], [v for v in rest if v in chosen]
 
 
 def main():
     out = sys.argv[1]
     setting = sys.argv[2] if len(sys.argv) > 2 else "small"
     n_train, n_val, n_test, per_class, per_class_eval = SETTINGS[setting]
+    # KWS_MORE: that many more utterances per class and training voice
+    # (drawn so that val and test stay the same; for experiments, with its
+    # own KWS_DIR)
+    more = int(os.environ.get("KWS_MORE", "0"))
     # KWS_MIX: the share of training utterances spoken in a voice mixed
     # from two training voices (voicemix.py; tried on full, not used)
     mix = float(os.environ.get("KWS_MIX", "0"))
@@ -269,7 +294,8 @@ def main():
     key = "".join(hashlib.sha256(open(f, "rb").read()).hexdigest()
                   for f in (__file__, voicemix.__file__)) + setting + \
         ("" if mix == 0 else " mix %g formant %s pitch %s" % (
-            mix, voicemix.FORMANT_SCALE, voicemix.PITCH_SCALE))
+            mix, voicemix.FORMANT_SCALE, voicemix.PITCH_SCALE)) + \
+        ("" if more == 0 else " more %d" % more)
     if os.path.exists(stamp) and open(stamp).read() == key:
         print("data: %s (cached)" % out)
         return
@@ -279,7 +305,7 @@ def main():
     test, val, train = split_voices(vs, n_test, n_val, n_train)
     with tempfile.TemporaryDirectory() as tmp:
         maker = Maker(rng, tmp)
-        make_split(maker, "train", train, per_class, out, mix)
+        make_split(maker, "train", train, per_class, out, mix, more)
         make_split(maker, "val", val, per_class_eval, out)
         make_split(maker, "test", test, per_class_eval, out)
         make_stream(maker, test, out)
