@@ -45,11 +45,15 @@ SLOT = 1.0              # seconds per utterance
 TAIL = 0.1              # seconds of noise after the last slot
 
 # setting: voices in train, val, test; utterances per class and voice in
-# train, and in val and test
+# train, and in val and test; more utterances per class and training voice
+# (drawn after the others from a generator of their own: full's first 10
+# and its val and test are those it had before it took 10 more); the share
+# of training utterances spoken in a voice mixed from two training voices
+# (voicemix.py; val and test are the same with or without)
 SETTINGS = {
-    "tiny": (12, 2, 4, 2, 1),
-    "small": (40, 6, 10, 4, 3),
-    "full": (64, 16, 20, 10, 3),
+    "tiny": (12, 2, 4, 2, 1, 0, 0.0),
+    "small": (40, 6, 10, 4, 3, 0, 0.0),
+    "full": (64, 16, 20, 10, 3, 10, 0.3),
 }
 
 
@@ -207,8 +211,10 @@ def make_split(maker, name, voices, per_class, out, mix=0.0, extra=0):
     # the voice variant of each cue, a line each (evaluate.py --per-voice)
     with open(os.path.join(out, name + ".voices"), "w") as f:
         f.write("\n".join(spoken_by) + "\n")
-    print("%s: %d utterances, %d voices (%s ...)" %
-          (name, len(items), len(voices), " ".join(voices[:4])), flush=True)
+    print("%s: %d utterances, %d voices (%s ...)%s" %
+          (name, len(items), len(voices), " ".join(voices[:4]),
+           ", %g of them in mixed voices" % mix if mix > 0 else ""),
+          flush=True)
 
 
 def make_stream(maker, voices, out):
@@ -281,14 +287,12 @@ def split_voices(vs, n_test, n_val, n_train):
 def main():
     out = sys.argv[1]
     setting = sys.argv[2] if len(sys.argv) > 2 else "small"
-    n_train, n_val, n_test, per_class, per_class_eval = SETTINGS[setting]
-    # KWS_MORE: that many more utterances per class and training voice
-    # (drawn so that val and test stay the same; for experiments, with its
-    # own KWS_DIR)
-    more = int(os.environ.get("KWS_MORE", "0"))
-    # KWS_MIX: the share of training utterances spoken in a voice mixed
-    # from two training voices (voicemix.py; tried on full, not used)
-    mix = float(os.environ.get("KWS_MIX", "0"))
+    n_train, n_val, n_test, per_class, per_class_eval, more, mix = \
+        SETTINGS[setting]
+    # KWS_MORE, KWS_MIX: the setting's more and mix changed (for
+    # experiments; give each its own KWS_DIR)
+    more = int(os.environ.get("KWS_MORE", more))
+    mix = float(os.environ.get("KWS_MIX", mix))
     # the cache is valid for this very script and setting
     stamp = os.path.join(out, "done")
     key = "".join(hashlib.sha256(open(f, "rb").read()).hexdigest()

@@ -12,10 +12,9 @@
 # KWS_CMN_WINDOW, KWS_LAYERS, KWS_DROPOUT, KWS_HIDDEN, KWS_LOSS (frame or
 # last) override the setting's lstmfeatures cmn-window, network and loss;
 # KWS_MIX (the share of the training words spoken in voices mixed from two
-# training voices, gen_data.py / voicemix.py; full: 0.3, the others 0),
-# KWS_MIX_FORMANT and KWS_MIX_PITCH (their factor ranges) and KWS_MORE
-# (more training words) change the data (for experiments; give each its
-# own KWS_DIR).
+# training voices), KWS_MIX_FORMANT and KWS_MIX_PITCH (their factor ranges)
+# and KWS_MORE (more training words) change gen_data.py's data (for
+# experiments; give each its own KWS_DIR).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/pipelines/kws
@@ -26,20 +25,18 @@ dir=${KWS_DIR:-$top/build/kws/$setting}
 # training settings per data setting: LSTM units, most epochs, most epochs
 # of the second run, and early stopping after this many epochs without a
 # better validation loss (0: never); LSTM layers and the dropout between
-# them; the loss: cross-entropy on every frame or on each cue's last frame;
-# the share of training words in mixed voices
+# them; the loss: cross-entropy on every frame or on each cue's last frame
 case $setting in
   tiny) hidden=64; epochs=60; finetune=5; patience=0; layers=1; drop=0
-    loss=frame; mix=0 ;;
+    loss=frame ;;
   small) hidden=128; epochs=30; finetune=8; patience=6; layers=1; drop=0
-    loss=frame; mix=0 ;;
+    loss=frame ;;
   full) hidden=128; epochs=40; finetune=10; patience=6; layers=2; drop=0.2
-    loss=frame; mix=0.3 ;;
+    loss=frame ;;
   *) echo "run.sh: unknown setting '$setting' (tiny, small, full)" >&2; exit 2 ;;
 esac
 hidden=${KWS_HIDDEN:-$hidden}; layers=${KWS_LAYERS:-$layers}
 drop=${KWS_DROPOUT:-$drop}; loss=${KWS_LOSS:-$loss}
-export KWS_MIX="${KWS_MIX:-$mix}"
 case $loss in
   frame) loss_prop=cross-entropy ;;
   last) loss_prop=cross-entropy-last ;;
@@ -52,7 +49,7 @@ esac
 cmn=${KWS_CMN_WINDOW:-99}
 lr=0.005; clip=5; mel=40
 
-echo "== data ($setting): espeak-ng voices, split by voice, share of training words in mixed voices $KWS_MIX -> $dir"
+echo "== data ($setting): espeak-ng voices, split by voice -> $dir"
 /usr/bin/python3 "$here/gen_data.py" "$dir" "$setting"
 cd "$dir"
 
