@@ -301,9 +301,9 @@ gst_lstm_class_init (GstLstmClass * klass)
           "with int8), not where they fit in L2 (2 x 128 units: about the "
           "same speed, the widening costs what the bytes save). The "
           "outputs are the model's with its weights rounded (keyword "
-          "spotting test set: accuracy within one utterance of f32, "
+          "spotting, full setting: the same accuracy as f32, "
           "probabilities within 0.003 "
-          "with f16, 0.05 with int8; see the README). Plain LSTM models "
+          "with f16, 0.06 with int8; see the README). Plain LSTM models "
           "only. Can change while playing: the model is prepared in the "
           "background and swapped in between buffers, the state carrying "
           "on", GST_TYPE_LSTM_WEIGHTS,
