@@ -1183,14 +1183,23 @@ apply_pending (GstLstm * self, GstBuffer * buf, GstBufferList * collect)
   if (reset || m != NULL || self->need_caps
       || GST_PAD_NEEDS_RECONFIGURE (self->srcpad))
     ret = push_collected (self, collect);
-  if (reset && ret == GST_FLOW_OK) {
-    ret = end_sequence (self);
+  /* the state resets even when the push before it failed */
+  if (reset) {
+    if (ret == GST_FLOW_OK)
+      ret = end_sequence (self);
     reset_sequence (self);
   }
-  if (m != NULL && ret == GST_FLOW_OK)
+  if (m != NULL && ret == GST_FLOW_OK) {
     ret = swap_model (self, m);
-  else if (m != NULL)
-    lstm_model_unref (m);
+  } else if (m != NULL) {
+    /* not swapped in: the next buffer tries again, unless a newer load
+     * has replaced it meanwhile */
+    GST_OBJECT_LOCK (self);
+    if (self->pending_model == NULL)
+      self->pending_model = g_steal_pointer (&m);
+    GST_OBJECT_UNLOCK (self);
+    g_clear_pointer (&m, lstm_model_unref);
+  }
   /* downstream asked to renegotiate (e.g. it now wants text) */
   if (gst_pad_check_reconfigure (self->srcpad))
     self->need_caps = TRUE;
