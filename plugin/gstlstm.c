@@ -1437,8 +1437,9 @@ hold_frames (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
 
   while (done < n && ret == GST_FLOW_OK) {
     guint held = self->held->len / self->channels, c = n - done;
+    /* (max-held-frames may have been lowered below what is held) */
     if (cap > 0)
-      c = MIN (c, cap - held);
+      c = held >= cap ? 0 : MIN (c, cap - held);
     hold_some (self, data + done * frame_bytes, c, frame_time (self, pts,
             done));
     done += c;
