@@ -41,62 +41,80 @@
 
 /* ---------------------------------------------------------------- forward */
 
-/* m = 0 with probability p, else 1 / (1 - p); dropped = y * m. A draw is
+/* dst[r, 0..n-1] = src[r, 0..n-1] for rows r < rows */
+static void
+copy_rows (gsize rows, guint n, const float *src, gsize lds, float *dst,
+    gsize ldd)
+{
+  gsize r;
+
+  for (r = 0; r < rows; r++)
+    memcpy (dst + r * ldd, src + r * lds, n * sizeof (float));
+}
+
+/* m = 0 with probability p, else 1 / (1 - p); the next layer's input is
+ * y * m, written into its rows of `next` (ld floats apart). A draw is
  * u = (top 24 bits) / 2^24, uniform in [0, 1); the value is kept when
  * u >= p. */
 static void
-dropout_forward (LstmTrainer * t, TrainLayer * tl, guint H)
+dropout_forward (LstmTrainer * t, TrainLayer * tl, guint H, float *next,
+    gsize ld)
 {
   float p = (float) t->config.dropout;
   float scale = 1.0f / (1.0f - p);
-  gsize n = t->n_rows * H, i;
+  gsize r;
+  guint i;
 
-  for (i = 0; i < n; i++) {
-    float u =
-        (float) (lstm_train_next_random (&t->rng) >> 40) * (1.0f / 16777216.0f);
-    tl->mask[i] = u >= p ? scale : 0.0f;
-    tl->dropped[i] = tl->y[i] * tl->mask[i];
+  for (r = 0; r < t->n_rows; r++) {
+    const float *y = tl->y + r * H;
+    float *m = tl->mask + r * H, *x = next + r * ld;
+    for (i = 0; i < H; i++) {
+      float u = (float) (lstm_train_next_random (&t->rng) >> 40) *
+          (1.0f / 16777216.0f);
+      m[i] = u >= p ? scale : 0.0f;
+      x[i] = y[i] * m[i];
+    }
   }
 }
 
-/* Layer k over every packed row; x [N, in]. */
+/* Layer k over every packed row; its zin holds x_r on entry. */
 static void
-layer_forward (LstmTrainer * t, guint k, const float *x)
+layer_forward (LstmTrainer * t, guint k)
 {
   const LstmLayer *l = &t->model->layers[k];
   TrainLayer *tl = &t->layers[k];
   guint H = l->hidden_size, in = l->input_size, s, j;
-  gsize G4 = 4 * (gsize) H, N = t->n_rows, r;
+  gsize G4 = 4 * (gsize) H, Z = in + (gsize) H, r;
 
-  /* The weights as [in, 4H] and [H, 4H], for A += X W^T products. */
-  lstm_train_transpose (G4, in, l->weight_ih, in, tl->w_ih_t, G4);
-  lstm_train_transpose (G4, H, l->weight_hh, H, tl->w_hh_t, G4);
-
-  /* A = b_ih + b_hh, then += X W_ih^T for all rows at once. */
+  /* [W_ih W_hh] ([4H, Z], for backward) and its transpose ([Z, 4H], for
+   * A_t += zin_t W^T). */
+  copy_rows (G4, in, l->weight_ih, in, tl->w, Z);
+  copy_rows (G4, H, l->weight_hh, H, tl->w + in, Z);
+  lstm_train_transpose (G4, Z, tl->w, Z, tl->w_t, G4);
   for (j = 0; j < G4; j++)
     t->bias_sum[j] = l->bias_ih[j] + l->bias_hh[j];
-  for (r = 0; r < N; r++)
-    memcpy (tl->gates + r * G4, t->bias_sum, G4 * sizeof (float));
-  lstm_train_gemm (FALSE, N, G4, in, x, in, tl->w_ih_t, G4, tl->gates, G4);
 
-  memcpy (tl->h_prev, tl->h0, (gsize) t->n_seq * H * sizeof (float));
+  copy_rows (t->step_rows[0], H, tl->h0, H, tl->zin + in, Z);
   for (s = 0; s < t->n_steps; s++) {
     gsize r0 = t->step_off[s];
     guint n = t->step_rows[s];
     const float *c_prev = s == 0 ? tl->c0 : tl->c + t->step_off[s - 1] * H;
 
-    /* A_t += H_{t-1} W_hh^T for the n sequences running at step t. */
-    lstm_train_gemm (FALSE, n, G4, H, tl->h_prev + r0 * H, H, tl->w_hh_t,
-        G4, tl->gates + r0 * G4, G4);
+    /* A_t = b_ih + b_hh + [x_t h_{t-1}] [W_ih W_hh]^T for the n sequences
+     * running at step t: one product for input and recurrence. */
+    for (j = 0; j < n; j++)
+      memcpy (tl->gates + (r0 + j) * G4, t->bias_sum, G4 * sizeof (float));
+    lstm_train_gemm (FALSE, n, G4, Z, tl->zin + r0 * Z, Z, tl->w_t, G4,
+        tl->gates + r0 * G4, G4);
     for (j = 0; j < n; j++) {
       r = r0 + j;
       lstm_train_cell_forward (tl->gates + r * G4, c_prev + (gsize) j * H,
           tl->c + r * H, tl->tc + r * H, tl->y + r * H, H);
     }
-    /* h_t of the sequences that go on is h_prev of step t + 1. */
+    /* h_t of the sequences that go on is h_{t-1} of step t + 1. */
     if (s + 1 < t->n_steps)
-      memcpy (tl->h_prev + t->step_off[s + 1] * H, tl->y + r0 * H,
-          (gsize) t->step_rows[s + 1] * H * sizeof (float));
+      copy_rows (t->step_rows[s + 1], H, tl->y + r0 * H, H,
+          tl->zin + t->step_off[s + 1] * Z + in, Z);
   }
 }
 
@@ -131,18 +149,25 @@ lstm_bptt_forward (LstmTrainer * t)
   const LstmModel *m = t->model;
   guint H = m->layer_output_size, O = m->head_size, k;
   gsize R = t->n_loss_rows, r;
-  const float *x = t->x0, *yh;
+  const float *yh;
 
   if (t->var != NULL)
     lstm_variant_bptt_forward (t);
+  else
+    copy_rows (t->n_rows, m->input_size, t->x0, m->input_size,
+        t->layers[0].zin, m->input_size + (gsize) m->hidden_size);
   for (k = 0; t->var == NULL && k < m->num_layers; k++) {
     TrainLayer *tl = &t->layers[k];
-    layer_forward (t, k, x);
-    x = tl->y;
-    if (t->training && tl->mask != NULL) {
-      dropout_forward (t, tl, H);
-      x = tl->dropped;
-    }
+    float *next;
+    layer_forward (t, k);
+    if (k + 1 == m->num_layers)
+      break;
+    /* the next layer's x: h, or h times the dropout mask */
+    next = t->layers[k + 1].zin;
+    if (t->training && tl->mask != NULL)
+      dropout_forward (t, tl, H, next, 2 * (gsize) H);
+    else
+      copy_rows (t->n_rows, H, tl->y, H, next, 2 * (gsize) H);
   }
 
   /* z = Y W^T + b on the loss rows; without a head z is h itself. */
@@ -169,18 +194,13 @@ layer_backward (LstmTrainer * t, guint k)
   const LstmLayer *l = &t->model->layers[k];
   TrainLayer *tl = &t->layers[k];
   guint H = l->hidden_size, in = l->input_size, s, j;
-  gsize G4 = 4 * (gsize) H, N = t->n_rows, r;
-  const float *x;
-
-  if (k == 0)
-    x = t->x0;
-  else if (t->layers[k - 1].mask != NULL)
-    x = t->layers[k - 1].dropped;
-  else
-    x = t->layers[k - 1].y;
+  gsize G4 = 4 * (gsize) H, Z = in + (gsize) H, N = t->n_rows, r;
+  /* row j of dzin: dL/dx_t of sequence j, then dL/dh_{t-1} */
+  float *dh = t->dzin + in;
+  const float *mask = k > 0 ? t->layers[k - 1].mask : NULL;
 
   /* Nothing flows in from after the last step. */
-  memset (t->dh, 0, (gsize) t->n_seq * H * sizeof (float));
+  memset (t->dzin, 0, (gsize) t->n_seq * Z * sizeof (float));
   memset (t->dc, 0, (gsize) t->n_seq * H * sizeof (float));
 
   /* Rows j >= B_{t+1} of dh and dc were never written by a later step (it
@@ -194,36 +214,49 @@ layer_backward (LstmTrainer * t, guint k)
     for (j = 0; j < n; j++) {
       r = r0 + j;
       lstm_train_cell_backward (tl->gates + r * G4, tl->tc + r * H,
-          c_prev + (gsize) j * H, t->dy + r * H, t->dh + (gsize) j * H,
+          c_prev + (gsize) j * H, t->dy + r * H, dh + j * Z,
           t->dc + (gsize) j * H, t->da + r * G4, H);
     }
     /* db_ih = db_hh = sum over the rows of dA, added while they are hot */
     lstm_train_column_sums (n, G4, t->da + r0 * G4, G4,
         grad_of (t, l->bias_ih));
-    /* dL/dh_{t-1} = dA_t W_hh */
-    memset (t->dh, 0, (gsize) n * H * sizeof (float));
-    lstm_train_gemm (FALSE, n, H, G4, t->da + r0 * G4, G4, l->weight_hh, H,
-        t->dh, H);
+
+    /* [dL/dx_t dL/dh_{t-1}] = dA_t [W_ih W_hh]: the first part only above
+     * layer 0, the second only after step 0 (truncated at h0). */
+    if (k == 0 && s == 0)
+      continue;
+    for (j = 0; j < n; j++)
+      memset (t->dzin + j * Z + (k == 0 ? in : 0), 0,
+          (k == 0 ? H : s == 0 ? in : Z) * sizeof (float));
+    if (k == 0)
+      lstm_train_gemm (FALSE, n, H, G4, t->da + r0 * G4, G4, tl->w + in, Z,
+          dh, Z);
+    else
+      lstm_train_gemm (FALSE, n, s == 0 ? in : Z, G4, t->da + r0 * G4, G4,
+          tl->w, Z, t->dzin, Z);
+    if (k == 0)
+      continue;
+    /* dL/dh^{k-1} at step t's rows, whose dy was used above; x = h^{k-1} m */
+    for (j = 0; j < n; j++) {
+      const float *dx = t->dzin + j * Z;
+      float *d = t->dy + (r0 + j) * in;
+      guint i;
+      if (mask == NULL) {
+        memcpy (d, dx, in * sizeof (float));
+        continue;
+      }
+      for (i = 0; i < in; i++)
+        d[i] = dx[i] * mask[(r0 + j) * in + i];
+    }
   }
 
-  /* dW_ih += dA^T X, dW_hh += dA^T H_prev */
-  lstm_train_gemm (TRUE, G4, in, N, t->da, G4, x, in,
-      grad_of (t, l->weight_ih), in);
-  lstm_train_gemm (TRUE, G4, H, N, t->da, G4, tl->h_prev, H,
-      grad_of (t, l->weight_hh), H);
+  /* [dW_ih dW_hh] = dA^T zin, over every row at once */
+  memset (t->dw, 0, G4 * Z * sizeof (float));
+  lstm_train_gemm (TRUE, G4, Z, N, t->da, G4, tl->zin, Z, t->dw, Z);
+  copy_rows (G4, in, t->dw, Z, grad_of (t, l->weight_ih), in);
+  copy_rows (G4, H, t->dw + in, Z, grad_of (t, l->weight_hh), H);
   memcpy (grad_of (t, l->bias_hh), grad_of (t, l->bias_ih),
       G4 * sizeof (float));
-
-  if (k == 0)
-    return;
-  /* dL/dx = dA W_ih; then x = h^{k-1} m. */
-  memset (t->dy, 0, N * in * sizeof (float));
-  lstm_train_gemm (FALSE, N, in, G4, t->da, G4, l->weight_ih, in, t->dy, in);
-  if (t->layers[k - 1].mask != NULL) {
-    const float *mask = t->layers[k - 1].mask;
-    for (r = 0; r < N * in; r++)
-      t->dy[r] *= mask[r];
-  }
 }
 
 /* dz -> the head's gradients and dL/dh^top in dy. */

@@ -19,20 +19,23 @@
 
 G_BEGIN_DECLS
 
-/* Caches of one layer over the packed rows of a batch (N rows). */
+/* Caches of one layer over the packed rows of a batch (N rows). Row r of
+ * zin is the whole input of the layer's gate product at that row, x_r
+ * followed by h_{t-1}: the forward pass makes one product per step with
+ * [W_ih W_hh], backward one for dL/dx and dL/dh_{t-1} together, and the
+ * weight gradients are one product over all rows. */
 typedef struct
 {
   float *gates;                 /* [N, 4H] i, f, g, o (after sigmoid, tanh) */
   float *c;                     /* [N, H] c_t */
   float *tc;                    /* [N, H] tanh (c_t) */
   float *y;                     /* [N, H] h_t, the layer's output */
-  float *h_prev;                /* [N, H] h_{t-1} of each row (h0 at t = 0) */
+  float *zin;                   /* [N, in + H] x_r, h_{t-1} (h0 at t = 0) */
   float *h0;                    /* [max_batch, H] initial h, sorted order */
   float *c0;                    /* [max_batch, H] initial c, sorted order */
   float *mask;                  /* [N, H] dropout scales 0, 1/(1-p); or NULL */
-  float *dropped;               /* [N, H] y * mask, the next input; or NULL */
-  float *w_ih_t;                /* [in, 4H] weight_ih transposed, this step's */
-  float *w_hh_t;                /* [H, 4H] weight_hh transposed */
+  float *w;                     /* [4H, in + H] [W_ih W_hh], this step's */
+  float *w_t;                   /* [in + H, 4H] its transpose */
 } TrainLayer;
 
 struct _LstmTrainer
@@ -69,7 +72,10 @@ struct _LstmTrainer
   /* Backward scratch. */
   float *dy;                    /* [max_rows, H] dLoss/dy, this layer's */
   float *da;                    /* [max_rows, 4H] dLoss/d pre-activations */
-  float *dh;                    /* [max_batch, H] recurrent dLoss/dh_{t-1} */
+  float *dh;                    /* [max_batch, H] dLoss/dh of the head's rows */
+  float *dzin;                  /* [max_batch, in + H] dLoss/d zin of a step:
+                                 * dL/dx, then the recurrent dL/dh_{t-1} */
+  float *dw;                    /* [4H, in + H] a layer's [dW_ih dW_hh] */
   float *dc;                    /* [max_batch, H] recurrent dLoss/dc_{t-1} */
   float *head_w_t;              /* [H, O] the head's weight transposed */
   float *bias_sum;              /* [4H] b_ih + b_hh of the layer being run */

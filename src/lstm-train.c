@@ -54,10 +54,11 @@ floats_per_row (const LstmModel * m, const LstmTrainConfig * c)
 {
   gsize H = m->hidden_size, I = m->input_size, L = m->num_layers;
   gsize O = lstm_model_get_output_size (m);
-  gsize n = I + L * 8 * H;      /* x0; gates, c, tc, y, h_prev */
+  gsize n = I + L * 8 * H;      /* x0; gates, c, tc, y, h_{t-1} in zin */
 
+  n += I + (L - 1) * H;         /* x in zin */
   if (c->dropout > 0.0)
-    n += (L - 1) * 2 * H;       /* mask, dropped */
+    n += (L - 1) * H;           /* mask */
   n += 2 * O + H + 4 * H;       /* z, dz, dy, da */
   return n;
 }
@@ -67,7 +68,7 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
     guint max_batch, guint max_frames, GError ** error)
 {
   LstmTrainer *t;
-  gsize H, I, O, N, G4, W, per_row, n;
+  gsize H, I, O, N, G4, W, Z0, Zmax, per_row, n;
   guint k, L;
 
   g_return_val_if_fail (model != NULL, NULL);
@@ -114,6 +115,8 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   O = lstm_model_get_output_size (model);
   G4 = 4 * H;
   W = model->layer_output_size;
+  Z0 = I + H;                   /* in + H of layer 0; 2H above it */
+  Zmax = MAX (Z0, 2 * H);
 
   t->order = g_new0 (guint, max_batch);
   t->sorted_len = g_new0 (guint, max_batch);
@@ -127,19 +130,18 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   t->layers = g_new0 (TrainLayer, model->num_layers);
   for (k = 0; k < L; k++) {
     TrainLayer *tl = &t->layers[k];
+    gsize zk = k == 0 ? Z0 : 2 * H;     /* in + H */
     tl->gates = alloc_floats (N * G4);
     tl->c = alloc_floats (N * H);
     tl->tc = alloc_floats (N * H);
     tl->y = alloc_floats (N * H);
-    tl->h_prev = alloc_floats (N * H);
+    tl->zin = alloc_floats (N * zk);
     tl->h0 = alloc_floats ((gsize) max_batch * H);
     tl->c0 = alloc_floats ((gsize) max_batch * H);
-    tl->w_ih_t = alloc_floats (G4 * (k == 0 ? I : H));
-    tl->w_hh_t = alloc_floats (G4 * H);
-    if (config->dropout > 0.0 && k + 1 < L) {
+    tl->w = alloc_floats (G4 * zk);
+    tl->w_t = alloc_floats (G4 * zk);
+    if (config->dropout > 0.0 && k + 1 < L)
       tl->mask = alloc_floats (N * H);
-      tl->dropped = alloc_floats (N * H);
-    }
   }
   t->y_last = alloc_floats ((gsize) max_batch * W);
   t->z = alloc_floats (N * O);
@@ -148,6 +150,8 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   t->dy = alloc_floats (N * MAX (H, W));
   t->da = alloc_floats (t->var == NULL ? N * G4 : 0);
   t->dh = alloc_floats ((gsize) max_batch * MAX (H, W));
+  t->dzin = alloc_floats (L > 0 ? (gsize) max_batch * Zmax : 0);
+  t->dw = alloc_floats (L > 0 ? G4 * Zmax : 0);
   t->dc = alloc_floats ((gsize) max_batch * H);
   t->head_w_t = alloc_floats (O * W);
   t->bias_sum = alloc_floats (G4);
@@ -189,13 +193,12 @@ lstm_trainer_free (LstmTrainer * t)
     g_aligned_free (tl->c);
     g_aligned_free (tl->tc);
     g_aligned_free (tl->y);
-    g_aligned_free (tl->h_prev);
+    g_aligned_free (tl->zin);
     g_aligned_free (tl->h0);
     g_aligned_free (tl->c0);
     g_aligned_free (tl->mask);
-    g_aligned_free (tl->dropped);
-    g_aligned_free (tl->w_ih_t);
-    g_aligned_free (tl->w_hh_t);
+    g_aligned_free (tl->w);
+    g_aligned_free (tl->w_t);
   }
   g_free (t->layers);
   g_free (t->order);
@@ -213,6 +216,8 @@ lstm_trainer_free (LstmTrainer * t)
   g_aligned_free (t->dy);
   g_aligned_free (t->da);
   g_aligned_free (t->dh);
+  g_aligned_free (t->dzin);
+  g_aligned_free (t->dw);
   g_aligned_free (t->dc);
   g_aligned_free (t->head_w_t);
   g_aligned_free (t->bias_sum);
