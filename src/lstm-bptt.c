@@ -38,6 +38,7 @@
 
 #include <math.h>
 #include <string.h>
+int lstm_exp;
 
 /* ---------------------------------------------------------------- forward */
 
@@ -102,12 +103,22 @@ layer_forward (LstmTrainer * t, guint k)
 
     /* A_t = b_ih + b_hh + [x_t h_{t-1}] [W_ih W_hh]^T for the n sequences
      * running at step t: one product for input and recurrence. */
-    for (j = 0; j < n; j++)
-      memcpy (tl->gates + (r0 + j) * G4, t->bias_sum, G4 * sizeof (float));
-    lstm_train_gemm (FALSE, n, G4, Z, tl->zin + r0 * Z, Z, tl->w_t, G4,
-        tl->gates + r0 * G4, G4);
+    lstm_train_gemm_bias (n, G4, Z, tl->zin + r0 * Z, Z, tl->w_t, G4,
+        t->bias_sum, tl->gates + r0 * G4, G4);
     for (j = 0; j < n; j++) {
       r = r0 + j;
+      if (s + 1 < t->n_steps && j < t->step_rows[s + 1]) {
+        gsize q = t->step_off[s + 1] + j, b;
+        for (b = 0; b < G4; b += 16)
+          __builtin_prefetch (tl->gates + q * G4 + b, 1, 2);
+        for (b = 0; b < H; b += 16) {
+          __builtin_prefetch (tl->c + q * H + b, 1, 2);
+          __builtin_prefetch (tl->tc + q * H + b, 1, 2);
+          __builtin_prefetch (tl->y + q * H + b, 1, 2);
+        }
+        for (b = 0; b < Z; b += 16)
+          __builtin_prefetch (tl->zin + q * Z + b, 1, 2);
+      }
       lstm_train_cell_forward (tl->gates + r * G4, c_prev + (gsize) j * H,
           tl->c + r * H, tl->tc + r * H, tl->y + r * H, H);
     }
@@ -213,6 +224,20 @@ layer_backward (LstmTrainer * t, guint k)
 
     for (j = 0; j < n; j++) {
       r = r0 + j;
+      if (s > 0) {
+        /* the same sequence's row one step earlier, for the next step */
+        gsize q = t->step_off[s - 1] + j, b;
+        for (b = 0; b < G4; b += 16) {
+          __builtin_prefetch (tl->gates + q * G4 + b, 0, 2);
+          __builtin_prefetch (t->da + q * G4 + b, 1, 2);
+        }
+        for (b = 0; b < H; b += 16) {
+          __builtin_prefetch (tl->tc + q * H + b, 0, 2);
+          __builtin_prefetch (t->dy + q * H + b, 0, 2);
+          if (s > 1)
+            __builtin_prefetch (tl->c + (t->step_off[s - 2] + j) * H + b, 0, 2);
+        }
+      }
       lstm_train_cell_backward (tl->gates + r * G4, tl->tc + r * H,
           c_prev + (gsize) j * H, t->dy + r * H, dh + j * Z,
           t->dc + (gsize) j * H, t->da + r * G4, H);
@@ -250,11 +275,15 @@ layer_backward (LstmTrainer * t, guint k)
     }
   }
 
-  /* [dW_ih dW_hh] = dA^T zin, over every row at once */
-  memset (t->dw, 0, G4 * Z * sizeof (float));
-  lstm_train_gemm (TRUE, G4, Z, N, t->da, G4, tl->zin, Z, t->dw, Z);
-  copy_rows (G4, in, t->dw, Z, grad_of (t, l->weight_ih), in);
-  copy_rows (G4, H, t->dw + in, Z, grad_of (t, l->weight_hh), H);
+  /* [dW_ih dW_hh]^T = zin^T dA, over every row at once (this way round
+   * the product's rows are the Z inputs and its columns the 4H gates,
+   * which the kernels cut into whole panels) */
+  memset (t->dw, 0, Z * G4 * sizeof (float));
+  lstm_train_gemm_tn (Z, G4, N, tl->zin, Z, t->da, G4, t->dw, G4,
+      t->gemm_scratch);
+  lstm_train_transpose (in, G4, t->dw, G4, grad_of (t, l->weight_ih), in);
+  lstm_train_transpose (H, G4, t->dw + in * G4, G4, grad_of (t,
+          l->weight_hh), H);
   memcpy (grad_of (t, l->bias_hh), grad_of (t, l->bias_ih),
       G4 * sizeof (float));
 }

@@ -75,7 +75,8 @@ struct _LstmTrainer
   float *dh;                    /* [max_batch, H] dLoss/dh of the head's rows */
   float *dzin;                  /* [max_batch, in + H] dLoss/d zin of a step:
                                  * dL/dx, then the recurrent dL/dh_{t-1} */
-  float *dw;                    /* [4H, in + H] a layer's [dW_ih dW_hh] */
+  float *dw;                    /* [in + H, 4H] a layer's [dW_ih dW_hh]^T */
+  float *gemm_scratch;          /* lstm_train_gemm_tn's, for 4H columns */
   float *dc;                    /* [max_batch, H] recurrent dLoss/dc_{t-1} */
   float *head_w_t;              /* [H, O] the head's weight transposed */
   float *bias_sum;              /* [4H] b_ih + b_hh of the layer being run */
@@ -137,6 +138,17 @@ G_GNUC_INTERNAL gboolean lstm_optim_apply (LstmTrainer * t, GError ** error);
 G_GNUC_INTERNAL void lstm_train_gemm (gboolean trans_a, guint M, guint N,
     gsize K, const float *A, gsize lda, const float *B, gsize ldb, float *C,
     gsize ldc);
+/* C[M,N] += A^T B as lstm_train_gemm (TRUE, ...) does, for K much larger
+ * than M and N: with AVX-512 through packed copies of A and B in scratch,
+ * lstm_train_gemm_tn_scratch (N) floats, 64-byte aligned. */
+G_GNUC_INTERNAL gsize lstm_train_gemm_tn_scratch (guint N);
+G_GNUC_INTERNAL void lstm_train_gemm_tn (guint M, guint N, gsize K,
+    const float *A, gsize lda, const float *B, gsize ldb, float *C,
+    gsize ldc, float *scratch);
+/* C[M,N] = bias + A B (bias [N], every row; C is not read; K >= 1). */
+G_GNUC_INTERNAL void lstm_train_gemm_bias (guint M, guint N, gsize K,
+    const float *A, gsize lda, const float *B, gsize ldb, const float *bias,
+    float *C, gsize ldc);
 
 /* lstm-train-act.c: y[i] = sigmoid (x[i]), y[i] = tanh (x[i]), i < n;
  * y may be x. */

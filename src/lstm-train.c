@@ -152,6 +152,7 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   t->dh = alloc_floats ((gsize) max_batch * MAX (H, W));
   t->dzin = alloc_floats (L > 0 ? (gsize) max_batch * Zmax : 0);
   t->dw = alloc_floats (L > 0 ? G4 * Zmax : 0);
+  t->gemm_scratch = alloc_floats (L > 0 ? lstm_train_gemm_tn_scratch (G4) : 0);
   t->dc = alloc_floats ((gsize) max_batch * H);
   t->head_w_t = alloc_floats (O * W);
   t->bias_sum = alloc_floats (G4);
@@ -218,6 +219,7 @@ lstm_trainer_free (LstmTrainer * t)
   g_aligned_free (t->dh);
   g_aligned_free (t->dzin);
   g_aligned_free (t->dw);
+  g_aligned_free (t->gemm_scratch);
   g_aligned_free (t->dc);
   g_aligned_free (t->head_w_t);
   g_aligned_free (t->bias_sum);

@@ -1,0 +1,157 @@
+/* The matrix products of training (src/lstm-train-blas.c) against a
+ * double-precision sum, with every kernel set this CPU runs: C += A B,
+ * C += A^T B (in place and packed), C = bias + A B, on sizes that cut the
+ * tiles, panels and blocks unevenly, with leading dimensions wider than
+ * the matrices. The padding of A and B holds NaN (a kernel reading it
+ * would spread it into C) and C's padding must come back unchanged.
+ */
+#include "lstm-train-private.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct
+{
+  guint M, N, K;
+} Shape;
+
+/* tiles of 8 (6 with AVX2) rows, panels of 32 (16) columns, blocks of 256
+ * (packed: 128) rows of K and 96 columns of A */
+static const Shape shapes[] = {
+  {1, 1, 1}, {1, 17, 3}, {7, 31, 5}, {8, 32, 128}, {9, 33, 129},
+  {32, 512, 168}, {32, 256, 512}, {13, 300, 257}, {95, 16, 300},
+  {97, 40, 130}, {168, 512, 400}, {200, 100, 1000},
+};
+
+#define PAD 5                   /* extra floats per row */
+
+/* Returns the largest error relative to its bound: in float32, a sum of K
+ * products in any order is within K u sum |a b| (u = 2^-24) of the exact
+ * one, plus u |c| for adding it to c; so > 1 is a wrong result. */
+static double
+check (const gchar * what, guint M, guint N, guint K, gboolean trans_a,
+    gboolean packed, gboolean with_bias, GRand * rng)
+{
+  gsize lda = (trans_a ? M : K) + PAD, ldb = N + PAD, ldc = N + PAD;
+  gsize a_rows = trans_a ? K : M;
+  float *A = g_new (float, a_rows * lda), *B = g_new (float, K * ldb);
+  float *C = g_new (float, M * ldc), *C0 = g_new (float, M * ldc);
+  float *bias = g_new (float, N);
+  float *scratch = g_aligned_alloc (lstm_train_gemm_tn_scratch (N),
+      sizeof (float), 64);
+  double worst = 0.0, u = ldexp (1.0, -24);
+  gsize i, j, k;
+
+  for (i = 0; i < a_rows * lda; i++)
+    A[i] = i % lda < (trans_a ? M : K) ?
+        (float) g_rand_double_range (rng, -1.0, 1.0) : NAN;
+  for (i = 0; i < K * ldb; i++)
+    B[i] = i % ldb < N ? (float) g_rand_double_range (rng, -1.0, 1.0) : NAN;
+  for (i = 0; i < M * ldc; i++)
+    C[i] = C0[i] = (float) g_rand_double_range (rng, -1.0, 1.0);
+  for (j = 0; j < N; j++)
+    bias[j] = (float) g_rand_double_range (rng, -1.0, 1.0);
+
+  if (with_bias)
+    lstm_train_gemm_bias (M, N, K, A, lda, B, ldb, bias, C, ldc);
+  else if (packed)
+    lstm_train_gemm_tn (M, N, K, A, lda, B, ldb, C, ldc, scratch);
+  else
+    lstm_train_gemm (trans_a, M, N, K, A, lda, B, ldb, C, ldc);
+
+  for (i = 0; i < M; i++) {
+    for (j = 0; j < ldc; j++) {
+      double sum = with_bias ? bias[j % N] : C0[i * ldc + j], mag = 0.0, err;
+      if (j >= N) {
+        /* padding: untouched, bit for bit */
+        if (memcmp (&C[i * ldc + j], &C0[i * ldc + j], sizeof (float)) != 0)
+          g_error ("%s %ux%ux%u: C[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT
+              "] past N was written", what, M, N, K, i, j);
+        continue;
+      }
+      for (k = 0; k < K; k++) {
+        double p = (double) (trans_a ? A[k * lda + i] : A[i * lda + k]) *
+            B[k * ldb + j];
+        sum += p;
+        mag += fabs (p);
+      }
+      err = fabs (C[i * ldc + j] - sum) / (K * u * mag + u * fabs (sum) +
+          1e-30);
+      if (!(err <= worst))      /* NaN counts as the worst */
+        worst = isnan (err) ? INFINITY : err;
+    }
+  }
+  g_free (A);
+  g_free (B);
+  g_free (C);
+  g_free (C0);
+  g_free (bias);
+  g_aligned_free (scratch);
+  return worst;
+}
+
+/* Every product on every shape with this process's kernels; prints the
+ * kernel set and the worst error / bound. */
+static int
+run_checks (void)
+{
+  GRand *rng = g_rand_new_with_seed (7);
+  double worst = 0.0;
+  guint s;
+
+  for (s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    const Shape *p = &shapes[s];
+    worst = MAX (worst, check ("A B", p->M, p->N, p->K, FALSE, FALSE,
+            FALSE, rng));
+    worst = MAX (worst, check ("A^T B", p->M, p->N, p->K, TRUE, FALSE,
+            FALSE, rng));
+    worst = MAX (worst, check ("packed A^T B", p->M, p->N, p->K, TRUE,
+            TRUE, FALSE, rng));
+    worst = MAX (worst, check ("bias + A B", p->M, p->N, p->K, FALSE,
+            FALSE, TRUE, rng));
+  }
+  g_rand_free (rng);
+  printf ("%s %.6f\n", lstm_blas_get_kernels (), worst);
+  return 0;
+}
+
+static void
+check_with (gconstpointer kernels)
+{
+  gchar *argv[] = { (gchar *) "/proc/self/exe", (gchar *) "--check", NULL };
+  gchar **envp = g_environ_setenv (g_get_environ (), "LSTM_BLAS_KERNELS",
+      kernels, TRUE);
+  g_autofree gchar *out = NULL;
+  g_autofree gchar *name = NULL;
+  double worst = -1.0;
+  gint status;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_strfreev (envp);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  name = g_malloc0 (strlen (out) + 1);
+  g_assert_cmpint (sscanf (out, "%s %lf", name, &worst), ==, 2);
+  /* a CPU without the set runs the next one down: said, and still checked */
+  g_test_message ("asked for %s, ran %s: worst error %.4f of its bound",
+      (const gchar *) kernels, name, worst);
+  /* within the bound of a float32 sum (> 1 is a wrong result; the kernels'
+   * blocked sums land far inside it) */
+  g_assert_cmpfloat (worst, >=, 0.0);
+  g_assert_cmpfloat (worst, <=, 1.0);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc > 1 && g_str_equal (argv[1], "--check"))
+    return run_checks ();
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/lstm/train-blas/avx512", "avx512", check_with);
+  g_test_add_data_func ("/lstm/train-blas/avx2", "avx2", check_with);
+  g_test_add_data_func ("/lstm/train-blas/openblas", "openblas", check_with);
+  return g_test_run ();
+}
