@@ -8,6 +8,7 @@
 #include "lstm-train-private.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Gradients against PyTorch's autograd: both float32, summed in other
@@ -855,11 +856,95 @@ test_optimizer_steps (gconstpointer data)
         lstm_trainer_get_config (tr)->clip_norm);
 }
 
+/* The optimizers' bits with this process's kernels (LSTM_BLAS_KERNELS):
+ * Adam, Adam with L2 decay and AdamW, 3 steps each from fixed gradients;
+ * prints an FNV-1a hash of the parameters after each optimizer. */
+static void
+print_optimizer_bits (void)
+{
+  const LstmOptimizer opts[] = { LSTM_OPTIMIZER_ADAM, LSTM_OPTIMIZER_ADAM,
+    LSTM_OPTIMIZER_ADAMW
+  };
+  guint o, s;
+  gsize i, n;
+
+  for (o = 0; o < G_N_ELEMENTS (opts); o++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (LstmModel) m = lstm_model_new (3, 5, 2, 4,
+        LSTM_OUTPUT_SOFTMAX, &error);
+    g_autoptr (LstmTrainer) tr = NULL;
+    LstmTrainConfig cfg;
+    GRand *rng = g_rand_new_with_seed (3);
+    guint32 hash = 2166136261u, bits;
+
+    g_assert_no_error (error);
+    lstm_model_init_random (m, 5);
+    lstm_train_config_init (&cfg, opts[o]);
+    cfg.weight_decay = o == 0 ? 0.0 : 0.01;
+    tr = lstm_trainer_new (m, &cfg, 1, 1, &error);
+    g_assert_no_error (error);
+    n = m->n_params;
+    for (s = 0; s < 3; s++) {
+      float *g = lstm_trainer_get_gradients (tr, NULL);
+      for (i = 0; i < n; i++)
+        g[i] = (float) g_rand_double_range (rng, -1.0, 1.0);
+      lstm_trainer_apply_gradients (tr, &error);
+      g_assert_no_error (error);
+    }
+    for (i = 0; i < n; i++) {
+      memcpy (&bits, &m->params[i], 4);
+      hash = (hash ^ bits) * 16777619u;
+    }
+    printf ("%08x ", hash);
+    g_rand_free (rng);
+  }
+  printf ("\n");
+}
+
+static gchar *
+optimizer_bits_with (const gchar * kernels)
+{
+  gchar *argv[] = { (gchar *) "/proc/self/exe",
+    (gchar *) "--print-optimizer-bits", NULL
+  };
+  gchar **envp = g_environ_setenv (g_get_environ (), "LSTM_BLAS_KERNELS",
+      kernels, TRUE);
+  gchar *out = NULL;
+  gint status;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_strfreev (envp);
+  return g_strstrip (out);
+}
+
+/* Adam's vector loop (AVX-512) rounds as the scalar one (the others):
+ * the same bits. */
+static void
+test_optimizer_kernels_agree (void)
+{
+  g_autofree gchar *plain = optimizer_bits_with ("openblas");
+  g_autofree gchar *avx2 = optimizer_bits_with ("avx2");
+  g_autofree gchar *avx512 = optimizer_bits_with ("avx512");
+
+  g_test_message ("openblas %s | avx2 %s | avx512 %s", plain, avx2, avx512);
+  g_assert_cmpuint (strlen (plain), ==, 3 * 9 - 1);
+  g_assert_cmpstr (plain, ==, avx2);
+  g_assert_cmpstr (plain, ==, avx512);
+}
+
 int
 main (int argc, char **argv)
 {
   guint i;
 
+  if (argc > 1 && g_str_equal (argv[1], "--print-optimizer-bits")) {
+    print_optimizer_bits ();
+    return 0;
+  }
   g_test_init (&argc, &argv, NULL);
 
   for (i = 0; i < G_N_ELEMENTS (grad_cases); i++) {
@@ -889,5 +974,7 @@ main (int argc, char **argv)
   }
   g_test_add_data_func ("/lstm/train/optimizer/steps/adam_clip_20",
       "adam_clip_20", test_optimizer_steps);
+  g_test_add_func ("/lstm/train/optimizer/kernels-agree",
+      test_optimizer_kernels_agree);
   return g_test_run ();
 }
