@@ -197,6 +197,75 @@ lstm_bptt_forward (LstmTrainer * t)
 
 #define grad_of lstm_train_grad_of
 
+/* Step s of layer k, backward: dA of the step's rows from dy and the
+ * recurrent dh, dc carried in t->dzin and t->dc; then dL/dh_{t-1} into
+ * them for step s - 1 and, above layer 0, dL/dh^{k-1} into dy. */
+static void
+step_backward (LstmTrainer * t, guint k, guint s)
+{
+  const LstmLayer *l = &t->model->layers[k];
+  TrainLayer *tl = &t->layers[k];
+  guint H = l->hidden_size, in = l->input_size, n = t->step_rows[s], j;
+  gsize G4 = 4 * (gsize) H, Z = in + (gsize) H, r0 = t->step_off[s];
+  /* row j of dzin: dL/dx_t of sequence j, then dL/dh_{t-1} */
+  float *dh = t->dzin + in;
+  const float *mask = k > 0 ? t->layers[k - 1].mask : NULL;
+  const float *c_prev = s == 0 ? tl->c0 : tl->c + t->step_off[s - 1] * H;
+
+  for (j = 0; j < n; j++) {
+    gsize r = r0 + j;
+    if (s > 0) {
+      /* the same sequence's row one step earlier, for the next step */
+      gsize q = t->step_off[s - 1] + j, b;
+      for (b = 0; b < G4; b += 16) {
+        __builtin_prefetch (tl->gates + q * G4 + b, 0, 2);
+        __builtin_prefetch (t->da + q * G4 + b, 1, 2);
+      }
+      for (b = 0; b < H; b += 16) {
+        __builtin_prefetch (tl->tc + q * H + b, 0, 2);
+        __builtin_prefetch (t->dy + q * H + b, 0, 2);
+        if (s > 1)
+          __builtin_prefetch (tl->c + (t->step_off[s - 2] + j) * H + b, 0,
+              2);
+      }
+    }
+    lstm_train_cell_backward (tl->gates + r * G4, tl->tc + r * H,
+        c_prev + (gsize) j * H, t->dy + r * H, dh + j * Z,
+        t->dc + (gsize) j * H, t->da + r * G4, H);
+  }
+  /* db_ih = db_hh = sum over the rows of dA, added while they are hot */
+  lstm_train_column_sums (n, G4, t->da + r0 * G4, G4,
+      grad_of (t, l->bias_ih));
+
+  /* [dL/dx_t dL/dh_{t-1}] = dA_t [W_ih W_hh]: the first part only above
+   * layer 0, the second only after step 0 (truncated at h0). */
+  if (k == 0) {
+    if (s == 0)
+      return;
+    for (j = 0; j < n; j++)
+      memset (dh + j * Z, 0, H * sizeof (float));
+    lstm_train_gemm (FALSE, n, H, G4, t->da + r0 * G4, G4, tl->w + in, Z,
+        dh, Z);
+    return;
+  }
+  for (j = 0; j < n; j++)
+    memset (t->dzin + j * Z, 0, (s == 0 ? in : Z) * sizeof (float));
+  lstm_train_gemm (FALSE, n, s == 0 ? in : Z, G4, t->da + r0 * G4, G4,
+      tl->w, Z, t->dzin, Z);
+  /* dL/dh^{k-1} at step t's rows, whose dy was used above; x = h^{k-1} m */
+  for (j = 0; j < n; j++) {
+    const float *dx = t->dzin + j * Z;
+    float *d = t->dy + (r0 + j) * in;
+    guint i;
+    if (mask == NULL) {
+      memcpy (d, dx, in * sizeof (float));
+      continue;
+    }
+    for (i = 0; i < in; i++)
+      d[i] = dx[i] * mask[(r0 + j) * in + i];
+  }
+}
+
 /* Layer k: dy [N, H] holds dL/dh^k on entry; on exit, for k > 0, dL/dh^{k-1}
  * (through layer k - 1's dropout mask). */
 static void
@@ -204,82 +273,24 @@ layer_backward (LstmTrainer * t, guint k)
 {
   const LstmLayer *l = &t->model->layers[k];
   TrainLayer *tl = &t->layers[k];
-  guint H = l->hidden_size, in = l->input_size, s, j;
-  gsize G4 = 4 * (gsize) H, Z = in + (gsize) H, N = t->n_rows, r;
-  /* row j of dzin: dL/dx_t of sequence j, then dL/dh_{t-1} */
-  float *dh = t->dzin + in;
-  const float *mask = k > 0 ? t->layers[k - 1].mask : NULL;
+  guint H = l->hidden_size, in = l->input_size, s;
+  gsize G4 = 4 * (gsize) H, Z = in + (gsize) H;
 
-  /* Nothing flows in from after the last step. */
+  /* Nothing flows in from after the last step. Rows j >= B_{t+1} of dh
+   * and dc are never written by a later step (it had fewer sequences), so
+   * they stay 0: a sequence's last frame gets no recurrent gradient. */
   memset (t->dzin, 0, (gsize) t->n_seq * Z * sizeof (float));
   memset (t->dc, 0, (gsize) t->n_seq * H * sizeof (float));
-
-  /* Rows j >= B_{t+1} of dh and dc were never written by a later step (it
-   * had fewer sequences), so they are still 0: a sequence's last frame
-   * gets no recurrent gradient. */
-  for (s = t->n_steps; s-- > 0;) {
-    gsize r0 = t->step_off[s];
-    guint n = t->step_rows[s];
-    const float *c_prev = s == 0 ? tl->c0 : tl->c + t->step_off[s - 1] * H;
-
-    for (j = 0; j < n; j++) {
-      r = r0 + j;
-      if (s > 0) {
-        /* the same sequence's row one step earlier, for the next step */
-        gsize q = t->step_off[s - 1] + j, b;
-        for (b = 0; b < G4; b += 16) {
-          __builtin_prefetch (tl->gates + q * G4 + b, 0, 2);
-          __builtin_prefetch (t->da + q * G4 + b, 1, 2);
-        }
-        for (b = 0; b < H; b += 16) {
-          __builtin_prefetch (tl->tc + q * H + b, 0, 2);
-          __builtin_prefetch (t->dy + q * H + b, 0, 2);
-          if (s > 1)
-            __builtin_prefetch (tl->c + (t->step_off[s - 2] + j) * H + b, 0, 2);
-        }
-      }
-      lstm_train_cell_backward (tl->gates + r * G4, tl->tc + r * H,
-          c_prev + (gsize) j * H, t->dy + r * H, dh + j * Z,
-          t->dc + (gsize) j * H, t->da + r * G4, H);
-    }
-    /* db_ih = db_hh = sum over the rows of dA, added while they are hot */
-    lstm_train_column_sums (n, G4, t->da + r0 * G4, G4,
-        grad_of (t, l->bias_ih));
-
-    /* [dL/dx_t dL/dh_{t-1}] = dA_t [W_ih W_hh]: the first part only above
-     * layer 0, the second only after step 0 (truncated at h0). */
-    if (k == 0 && s == 0)
-      continue;
-    for (j = 0; j < n; j++)
-      memset (t->dzin + j * Z + (k == 0 ? in : 0), 0,
-          (k == 0 ? H : s == 0 ? in : Z) * sizeof (float));
-    if (k == 0)
-      lstm_train_gemm (FALSE, n, H, G4, t->da + r0 * G4, G4, tl->w + in, Z,
-          dh, Z);
-    else
-      lstm_train_gemm (FALSE, n, s == 0 ? in : Z, G4, t->da + r0 * G4, G4,
-          tl->w, Z, t->dzin, Z);
-    if (k == 0)
-      continue;
-    /* dL/dh^{k-1} at step t's rows, whose dy was used above; x = h^{k-1} m */
-    for (j = 0; j < n; j++) {
-      const float *dx = t->dzin + j * Z;
-      float *d = t->dy + (r0 + j) * in;
-      guint i;
-      if (mask == NULL) {
-        memcpy (d, dx, in * sizeof (float));
-        continue;
-      }
-      for (i = 0; i < in; i++)
-        d[i] = dx[i] * mask[(r0 + j) * in + i];
-    }
-  }
-
-  /* [dW_ih dW_hh]^T = zin^T dA, over every row at once (this way round
-   * the product's rows are the Z inputs and its columns the 4H gates,
-   * which the kernels cut into whole panels) */
   memset (t->dw, 0, Z * G4 * sizeof (float));
-  lstm_train_gemm_tn (Z, G4, N, tl->zin, Z, t->da, G4, t->dw, G4,
+
+  for (s = t->n_steps; s-- > 0;)
+    step_backward (t, k, s);
+
+  /* [dW_ih dW_hh]^T = zin^T dA over every row at once (this way round the
+   * product's rows are the Z inputs and its columns the 4H gates, which
+   * the kernels cut into whole panels; summed in blocks of the rows of a
+   * few steps each, while those were in cache, it measured no faster) */
+  lstm_train_gemm_tn (Z, G4, t->n_rows, tl->zin, Z, t->da, G4, t->dw, G4,
       t->gemm_scratch);
   lstm_train_transpose (in, G4, t->dw, G4, grad_of (t, l->weight_ih), in);
   lstm_train_transpose (H, G4, t->dw + in * G4, G4, grad_of (t,
