@@ -139,8 +139,8 @@ G_GNUC_INTERNAL void lstm_train_gemm (gboolean trans_a, guint M, guint N,
     gsize K, const float *A, gsize lda, const float *B, gsize ldb, float *C,
     gsize ldc);
 /* C[M,N] += A^T B as lstm_train_gemm (TRUE, ...) does, for K much larger
- * than M and N: with AVX-512 through packed copies of A and B in scratch,
- * lstm_train_gemm_tn_scratch (N) floats, 64-byte aligned. */
+ * than M and N: with AVX-512 through packed copies of blocks of B in
+ * scratch, lstm_train_gemm_tn_scratch (N) floats, 64-byte aligned. */
 G_GNUC_INTERNAL gsize lstm_train_gemm_tn_scratch (guint N);
 G_GNUC_INTERNAL void lstm_train_gemm_tn (guint M, guint N, gsize K,
     const float *A, gsize lda, const float *B, gsize ldb, float *C,

@@ -17,7 +17,7 @@ typedef struct
 } Shape;
 
 /* tiles of 8 (6 with AVX2) rows, panels of 32 (16) columns, blocks of 256
- * (packed: 128) rows of K and 96 columns of A */
+ * (packed: 96) rows of K */
 static const Shape shapes[] = {
   {1, 1, 1}, {1, 17, 3}, {7, 31, 5}, {8, 32, 128}, {9, 33, 129},
   {32, 512, 168}, {32, 256, 512}, {13, 300, 257}, {95, 16, 300},
