@@ -391,8 +391,8 @@ lstm_train_gemm_tn (guint M, guint N, gsize K, const float *A, gsize lda,
 /* Transposes in tiles so that both sides are walked in cache lines. */
 #define TILE 32
 
-void
-lstm_train_transpose (gsize rows, gsize cols, const float *A, gsize lda,
+static void
+transpose_scalar (gsize rows, gsize cols, const float *A, gsize lda,
     float *AT, gsize ldat)
 {
   gsize i0, j0, i, j;
@@ -406,4 +406,82 @@ lstm_train_transpose (gsize rows, gsize cols, const float *A, gsize lda,
           AT[j * ldat + i] = A[i * lda + j];
     }
   }
+}
+
+#ifdef HAVE_X86_KERNELS
+#define SHUF_LO(a, b) _mm512_shuffle_f32x4 ((a), (b), 0x88)
+#define SHUF_HI(a, b) _mm512_shuffle_f32x4 ((a), (b), 0xdd)
+#define PD(x) _mm512_castps_pd (x)
+#define PS(x) _mm512_castpd_ps (x)
+
+/* Blocks of 16 x 16 in registers: rows interleaved by 32 bits, then 64,
+ * then by 128-bit lanes twice; blocks at the edges load the rows and
+ * columns that exist (the rest 0) and store the same. Scalar, the
+ * transposes of the weights and their gradients took 2.4 % of a
+ * bench-train step (perf). */
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx512f")))
+static void
+transpose_avx512 (gsize rows, gsize cols, const float *A, gsize lda,
+    float *AT, gsize ldat)
+/* *INDENT-ON* */
+
+{
+  gsize i0, j0;
+  guint r;
+
+  for (i0 = 0; i0 < rows; i0 += 16) {
+    guint rr = (guint) MIN (16, rows - i0);
+    __mmask16 store = mask16 (rr);
+    for (j0 = 0; j0 < cols; j0 += 16) {
+      guint cc = (guint) MIN (16, cols - j0);
+      __mmask16 load = mask16 (cc);
+      __m512 x[16], t[16], u[16];
+      for (r = 0; r < 16; r++)
+        x[r] = r < rr ? _mm512_maskz_loadu_ps (load, A + (i0 + r) * lda + j0)
+            : _mm512_setzero_ps ();
+      for (r = 0; r < 16; r += 2) {
+        t[r] = _mm512_unpacklo_ps (x[r], x[r + 1]);
+        t[r + 1] = _mm512_unpackhi_ps (x[r], x[r + 1]);
+      }
+      for (r = 0; r < 16; r += 4) {
+        u[r] = PS (_mm512_unpacklo_pd (PD (t[r]), PD (t[r + 2])));
+        u[r + 1] = PS (_mm512_unpackhi_pd (PD (t[r]), PD (t[r + 2])));
+        u[r + 2] = PS (_mm512_unpacklo_pd (PD (t[r + 1]), PD (t[r + 3])));
+        u[r + 3] = PS (_mm512_unpackhi_pd (PD (t[r + 1]), PD (t[r + 3])));
+      }
+      /* u[4q + c] holds element c of every 4-row group q's 128-bit lanes */
+      for (r = 0; r < 4; r++) {
+        t[r] = SHUF_LO (u[r], u[r + 4]);
+        t[r + 4] = SHUF_HI (u[r], u[r + 4]);
+        t[r + 8] = SHUF_LO (u[r + 8], u[r + 12]);
+        t[r + 12] = SHUF_HI (u[r + 8], u[r + 12]);
+      }
+      for (r = 0; r < 8; r++) {
+        x[r] = SHUF_LO (t[r], t[r + 8]);
+        x[r + 8] = SHUF_HI (t[r], t[r + 8]);
+      }
+      for (r = 0; r < cc; r++)
+        _mm512_mask_storeu_ps (AT + (j0 + r) * ldat + i0, store, x[r]);
+    }
+  }
+}
+
+#undef SHUF_LO
+#undef SHUF_HI
+#undef PD
+#undef PS
+#endif
+
+void
+lstm_train_transpose (gsize rows, gsize cols, const float *A, gsize lda,
+    float *AT, gsize ldat)
+{
+#ifdef HAVE_X86_KERNELS
+  if (get_gemm () == gemm_avx512) {
+    transpose_avx512 (rows, cols, A, lda, AT, ldat);
+    return;
+  }
+#endif
+  transpose_scalar (rows, cols, A, lda, AT, ldat);
 }

@@ -3,7 +3,8 @@
  * C += A^T B (in place and packed), C = bias + A B, on sizes that cut the
  * tiles, panels and blocks unevenly, with leading dimensions wider than
  * the matrices. The padding of A and B holds NaN (a kernel reading it
- * would spread it into C) and C's padding must come back unchanged.
+ * would spread it into C) and C's padding must come back unchanged. The
+ * transpose, on the same sizes, must be exact.
  */
 #include "lstm-train-private.h"
 
@@ -91,8 +92,39 @@ check (const gchar * what, guint M, guint N, guint K, gboolean trans_a,
   return worst;
 }
 
-/* Every product on every shape with this process's kernels; prints the
- * kernel set and the worst error / bound. */
+/* lstm_train_transpose: exact, and nothing written past the matrix; 0 if
+ * so, else infinity (the error measure of the products). */
+static double
+check_transpose (guint rows, guint cols, GRand * rng)
+{
+  gsize lda = cols + PAD, ldat = rows + PAD, i, j;
+  float *A = g_new (float, rows * lda), *AT = g_new (float, cols * ldat);
+  float *AT0 = g_new (float, cols * ldat);
+  double worst = 0.0;
+
+  for (i = 0; i < rows * lda; i++)
+    A[i] = i % lda < cols ? (float) g_rand_double_range (rng, -1.0, 1.0)
+        : NAN;
+  for (i = 0; i < cols * ldat; i++)
+    AT[i] = AT0[i] = (float) g_rand_double_range (rng, -1.0, 1.0);
+  lstm_train_transpose (rows, cols, A, lda, AT, ldat);
+  for (j = 0; j < cols; j++)
+    for (i = 0; i < ldat; i++) {
+      const float *want = i < rows ? &A[i * lda + j] : &AT0[j * ldat + i];
+      if (memcmp (&AT[j * ldat + i], want, sizeof (float)) != 0) {
+        g_printerr ("transpose %ux%u: AT[%" G_GSIZE_FORMAT ", %"
+            G_GSIZE_FORMAT "] wrong\n", rows, cols, j, i);
+        worst = INFINITY;
+      }
+    }
+  g_free (A);
+  g_free (AT);
+  g_free (AT0);
+  return worst;
+}
+
+/* Every product on every shape, and transposes, with this process's
+ * kernels; prints the kernel set and the worst error / bound. */
 static int
 run_checks (void)
 {
@@ -111,6 +143,10 @@ run_checks (void)
     worst = MAX (worst, check ("bias + A B", p->M, p->N, p->K, FALSE,
             FALSE, TRUE, rng));
   }
+  for (s = 0; s < G_N_ELEMENTS (shapes); s++)
+    worst = MAX (worst, check_transpose (shapes[s].M, shapes[s].K, rng));
+  worst = MAX (worst, check_transpose (512, 168, rng));
+  worst = MAX (worst, check_transpose (40, 512, rng));
   g_rand_free (rng);
   printf ("%s %.6f\n", lstm_blas_get_kernels (), worst);
   return 0;
