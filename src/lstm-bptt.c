@@ -102,25 +102,26 @@ layer_forward (LstmTrainer * t, guint k)
     const float *c_prev = s == 0 ? tl->c0 : tl->c + t->step_off[s - 1] * H;
 
     /* A_t = b_ih + b_hh + [x_t h_{t-1}] [W_ih W_hh]^T for the n sequences
-     * running at step t: one product for input and recurrence. */
+     * running at step t: one product for input and recurrence, into
+     * scratch that stays in cache (da, free until backward); the cell
+     * writes the gate values into their rows for backward. */
     lstm_train_gemm_bias (n, G4, Z, tl->zin + r0 * Z, Z, tl->w_t, G4,
-        t->bias_sum, tl->gates + r0 * G4, G4);
+        t->bias_sum, t->da, G4);
     for (j = 0; j < n; j++) {
       r = r0 + j;
       if (s + 1 < t->n_steps && j < t->step_rows[s + 1]) {
+        /* the rows the next step writes, so that it does not wait */
         gsize q = t->step_off[s + 1] + j, b;
-        for (b = 0; b < G4; b += 16)
-          __builtin_prefetch (tl->gates + q * G4 + b, 1, 2);
         for (b = 0; b < H; b += 16) {
           __builtin_prefetch (tl->c + q * H + b, 1, 2);
-          __builtin_prefetch (tl->tc + q * H + b, 1, 2);
           __builtin_prefetch (tl->y + q * H + b, 1, 2);
         }
         for (b = 0; b < Z; b += 16)
           __builtin_prefetch (tl->zin + q * Z + b, 1, 2);
       }
-      lstm_train_cell_forward (tl->gates + r * G4, c_prev + (gsize) j * H,
-          tl->c + r * H, tl->tc + r * H, tl->y + r * H, H);
+      lstm_train_cell_forward (t->da + j * G4, tl->gates + r * G4,
+          c_prev + (gsize) j * H, tl->c + r * H, tl->tc + r * H,
+          tl->y + r * H, H);
     }
     /* h_t of the sequences that go on is h_{t-1} of step t + 1. */
     if (s + 1 < t->n_steps)

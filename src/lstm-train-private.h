@@ -71,7 +71,8 @@ struct _LstmTrainer
 
   /* Backward scratch. */
   float *dy;                    /* [max_rows, H] dLoss/dy, this layer's */
-  float *da;                    /* [max_rows, 4H] dLoss/d pre-activations */
+  float *da;                    /* [max_rows, 4H] dLoss/d pre-activations;
+                                 * in forward, a step's pre-activations */
   float *dh;                    /* [max_batch, H] dLoss/dh of the head's rows */
   float *dzin;                  /* [max_batch, in + H] dLoss/d zin of a step:
                                  * dL/dx, then the recurrent dL/dh_{t-1} */
@@ -154,10 +155,12 @@ G_GNUC_INTERNAL void lstm_train_gemm_bias (guint M, guint N, gsize K,
  * y may be x. */
 G_GNUC_INTERNAL void lstm_train_sigmoid (const float *x, float *y, gsize n);
 G_GNUC_INTERNAL void lstm_train_tanh (const float *x, float *y, gsize n);
-/* One cell over one row (H units): g, the 4H pre-activations, becomes the
- * gate values i, f, g, o; c_prev [H] in; c, tanh (c) and h [H] out. */
-G_GNUC_INTERNAL void lstm_train_cell_forward (float *g, const float *c_prev,
-    float *c, float *tc, float *y, guint H);
+/* One cell over one row (H units): from a, the 4H pre-activations, the
+ * gate values i, f, g, o into g (a itself, or elsewhere: then g and tc
+ * may be written past the caches); c_prev [H] in; c, tanh (c) and h [H]
+ * out. */
+G_GNUC_INTERNAL void lstm_train_cell_forward (const float *a, float *g,
+    const float *c_prev, float *c, float *tc, float *y, guint H);
 /* Its backward: from the gate values, tanh (c_t), c_{t-1}, dL/dh_t as
  * dy + dh and dL/dc_t carried in dc, writes dL/da [4H] into da and
  * dL/dc_{t-1} into dc. */
