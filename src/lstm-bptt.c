@@ -38,7 +38,6 @@
 
 #include <math.h>
 #include <string.h>
-int lstm_exp;
 
 /* ---------------------------------------------------------------- forward */
 
@@ -54,19 +53,20 @@ copy_rows (gsize rows, guint n, const float *src, gsize lds, float *dst,
 }
 
 /* m = 0 with probability p, else 1 / (1 - p); the next layer's input is
- * y * m, written into its rows of `next` (ld floats apart). A draw is
- * u = (top 24 bits) / 2^24, uniform in [0, 1); the value is kept when
- * u >= p. */
+ * y * m, written into its rows of `next` (ld floats apart), for the rows
+ * [r0, r0 + n). A draw is u = (top 24 bits) / 2^24, uniform in [0, 1);
+ * the value is kept when u >= p. Called for the rows of each step in
+ * turn, it draws in row order over the whole batch. */
 static void
-dropout_forward (LstmTrainer * t, TrainLayer * tl, guint H, float *next,
-    gsize ld)
+dropout_rows (LstmTrainer * t, TrainLayer * tl, guint H, gsize r0, guint n,
+    float *next, gsize ld)
 {
   float p = (float) t->config.dropout;
   float scale = 1.0f / (1.0f - p);
   gsize r;
   guint i;
 
-  for (r = 0; r < t->n_rows; r++) {
+  for (r = r0; r < r0 + n; r++) {
     const float *y = tl->y + r * H;
     float *m = tl->mask + r * H, *x = next + r * ld;
     for (i = 0; i < H; i++) {
@@ -78,7 +78,9 @@ dropout_forward (LstmTrainer * t, TrainLayer * tl, guint H, float *next,
   }
 }
 
-/* Layer k over every packed row; its zin holds x_r on entry. */
+/* Layer k over every packed row; its zin holds x_r on entry. Each step's
+ * h also goes, while in cache, to the next layer's x (times the dropout
+ * mask when training with dropout). */
 static void
 layer_forward (LstmTrainer * t, guint k)
 {
@@ -86,6 +88,9 @@ layer_forward (LstmTrainer * t, guint k)
   TrainLayer *tl = &t->layers[k];
   guint H = l->hidden_size, in = l->input_size, s, j;
   gsize G4 = 4 * (gsize) H, Z = in + (gsize) H, r;
+  gboolean last = k + 1 == t->model->num_layers;
+  float *next = last ? NULL : t->layers[k + 1].zin;
+  gboolean drop = !last && t->training && tl->mask != NULL;
 
   /* [W_ih W_hh] ([4H, Z], for backward) and its transpose ([Z, 4H], for
    * A_t += zin_t W^T). */
@@ -127,6 +132,11 @@ layer_forward (LstmTrainer * t, guint k)
     if (s + 1 < t->n_steps)
       copy_rows (t->step_rows[s + 1], H, tl->y + r0 * H, H,
           tl->zin + t->step_off[s + 1] * Z + in, Z);
+    /* the next layer's x: h, or h times the dropout mask */
+    if (drop)
+      dropout_rows (t, tl, H, r0, n, next, 2 * (gsize) H);
+    else if (!last)
+      copy_rows (n, H, tl->y + r0 * H, H, next + r0 * 2 * H, 2 * (gsize) H);
   }
 }
 
@@ -168,19 +178,8 @@ lstm_bptt_forward (LstmTrainer * t)
   else
     copy_rows (t->n_rows, m->input_size, t->x0, m->input_size,
         t->layers[0].zin, m->input_size + (gsize) m->hidden_size);
-  for (k = 0; t->var == NULL && k < m->num_layers; k++) {
-    TrainLayer *tl = &t->layers[k];
-    float *next;
+  for (k = 0; t->var == NULL && k < m->num_layers; k++)
     layer_forward (t, k);
-    if (k + 1 == m->num_layers)
-      break;
-    /* the next layer's x: h, or h times the dropout mask */
-    next = t->layers[k + 1].zin;
-    if (t->training && tl->mask != NULL)
-      dropout_forward (t, tl, H, next, 2 * (gsize) H);
-    else
-      copy_rows (t->n_rows, H, tl->y, H, next, 2 * (gsize) H);
-  }
 
   /* z = Y W^T + b on the loss rows; without a head z is h itself. */
   yh = head_input (t);
