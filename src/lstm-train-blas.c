@@ -7,9 +7,14 @@
  * per step where needed) or as C += A^T B (the weight gradients, summed
  * over the K = N rows of a batch):
  *
- *   forward   A_t  += H_{t-1} W_hh^T        Z += Y W^T       G += X W_ih^T
- *   backward  dH   += dA_t W_hh             dX += dA W_ih    dY += dZ W
- *   gradients dW_ih += dA^T X   dW_hh += dA^T H_prev   dW += dZ^T Y
+ *   forward   A_t = b + Z_t W^T (lstm_train_gemm_bias)    Z += Y W_head^T
+ *   backward  [dX_t dH_{t-1}] += dA_t W     dY += dZ W_head
+ *   gradients [dW_ih dW_hh]^T += Z^T dA (lstm_train_gemm_tn)
+ *             dW_head += dZ^T Y
+ *
+ * (Z_t: the rows [x_t h_{t-1}] of a step, W = [W_ih W_hh]; lstm-bptt.c.)
+ * The variants' trainer (lstm-variant-backward.c) makes the same kinds of
+ * products with its own operands.
  *
  * The kernels are outer products: a tile of mr rows x 2 vectors of C
  * stays in registers while k runs, each step loading 2 vectors of a row of
