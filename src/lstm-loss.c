@@ -51,14 +51,18 @@ cross_entropy_row (const float *z, guint O, gint32 y, float *dz,
       best = j;
     }
   }
-  for (j = 0; j < O; j++)
-    sum += expf (z[j] - mx);
+  for (j = 0; j < O; j++) {
+    float e = expf (z[j] - mx);
+    sum += e;
+    if (dz != NULL)
+      dz[j] = e;                /* kept for the gradient below */
+  }
   /* log sum_j exp z_j = max + log sum_j exp (z_j - max) */
   lse = mx + logf (sum);
   *correct = best == (guint) y;
   if (dz != NULL) {
     for (j = 0; j < O; j++)
-      dz[j] = expf (z[j] - mx) / sum;
+      dz[j] = dz[j] / sum;
     dz[y] -= 1.0f;
   }
   return (double) lse - (double) z[y];
