@@ -146,7 +146,7 @@ G_GNUC_INTERNAL gsize lstm_train_gemm_tn_scratch (guint N);
 G_GNUC_INTERNAL void lstm_train_gemm_tn (guint M, guint N, gsize K,
     const float *A, gsize lda, const float *B, gsize ldb, float *C,
     gsize ldc, float *scratch);
-/* C[M,N] = bias + A B (bias [N], every row; C is not read; K >= 1). */
+/* C[M,N] = bias + A B (bias [N], every row; C is not read). */
 G_GNUC_INTERNAL void lstm_train_gemm_bias (guint M, guint N, gsize K,
     const float *A, gsize lda, const float *B, gsize ldb, const float *bias,
     float *C, gsize ldc);
