@@ -1,6 +1,6 @@
 /* The vectorised gate non-linearities (src/lstm-act.c) against double
  * precision, and every kernel width against the plain C path bit for bit. */
-#include "lstm-private.h"
+#include "test-util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -166,33 +166,13 @@ print_bits (void)
   g_free (h);
 }
 
-static gchar *
-bits_with (const gchar * kernels)
-{
-  gchar *argv[] = { (gchar *) "/proc/self/exe", (gchar *) "--print-bits",
-    NULL
-  };
-  gchar **envp = g_environ_setenv (g_get_environ (), "LSTM_BLAS_KERNELS",
-      kernels, TRUE);
-  gchar *out = NULL;
-  gint status;
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
-          &out, NULL, &status, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  g_strfreev (envp);
-  return g_strstrip (out);
-}
-
 /* "openblas" means plain C here; the hash after the name must agree. */
 static void
 test_kernels_agree (void)
 {
-  g_autofree gchar *plain = bits_with ("openblas");
-  g_autofree gchar *avx2 = bits_with ("avx2");
-  g_autofree gchar *avx512 = bits_with ("avx512");
+  g_autofree gchar *plain = run_self_with_kernels ("--print-bits", "openblas");
+  g_autofree gchar *avx2 = run_self_with_kernels ("--print-bits", "avx2");
+  g_autofree gchar *avx512 = run_self_with_kernels ("--print-bits", "avx512");
 
   g_test_message ("%s | %s | %s", plain, avx2, avx512);
   g_assert_cmpstr (strchr (plain, ' '), ==, strchr (avx2, ' '));

@@ -6,6 +6,7 @@
  * would spread it into C) and C's padding must come back unchanged. The
  * transpose, on the same sizes, must be exact.
  */
+#include "test-util.h"
 #include "lstm-train-private.h"
 
 #include <math.h>
@@ -155,20 +156,10 @@ run_checks (void)
 static void
 check_with (gconstpointer kernels)
 {
-  gchar *argv[] = { (gchar *) "/proc/self/exe", (gchar *) "--check", NULL };
-  gchar **envp = g_environ_setenv (g_get_environ (), "LSTM_BLAS_KERNELS",
-      kernels, TRUE);
-  g_autofree gchar *out = NULL;
+  g_autofree gchar *out = run_self_with_kernels ("--check", kernels);
   g_autofree gchar *name = NULL;
   double worst = -1.0;
-  gint status;
-  g_autoptr (GError) error = NULL;
 
-  g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
-          &out, NULL, &status, &error));
-  g_assert_no_error (error);
-  g_strfreev (envp);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
   name = g_malloc0 (strlen (out) + 1);
   g_assert_cmpint (sscanf (out, "%s %lf", name, &worst), ==, 2);
   /* a CPU without the set runs the next one down: said, and still checked */

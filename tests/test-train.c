@@ -901,34 +901,17 @@ print_optimizer_bits (void)
   printf ("\n");
 }
 
-static gchar *
-optimizer_bits_with (const gchar * kernels)
-{
-  gchar *argv[] = { (gchar *) "/proc/self/exe",
-    (gchar *) "--print-optimizer-bits", NULL
-  };
-  gchar **envp = g_environ_setenv (g_get_environ (), "LSTM_BLAS_KERNELS",
-      kernels, TRUE);
-  gchar *out = NULL;
-  gint status;
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
-          &out, NULL, &status, &error));
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  g_strfreev (envp);
-  return g_strstrip (out);
-}
-
 /* Adam's vector loop (AVX-512) rounds as the scalar one (the others):
  * the same bits. */
 static void
 test_optimizer_kernels_agree (void)
 {
-  g_autofree gchar *plain = optimizer_bits_with ("openblas");
-  g_autofree gchar *avx2 = optimizer_bits_with ("avx2");
-  g_autofree gchar *avx512 = optimizer_bits_with ("avx512");
+  g_autofree gchar *plain = run_self_with_kernels ("--print-optimizer-bits",
+      "openblas");
+  g_autofree gchar *avx2 = run_self_with_kernels ("--print-optimizer-bits",
+      "avx2");
+  g_autofree gchar *avx512 = run_self_with_kernels ("--print-optimizer-bits",
+      "avx512");
 
   g_test_message ("openblas %s | avx2 %s | avx512 %s", plain, avx2, avx512);
   g_assert_cmpuint (strlen (plain), ==, 3 * 9 - 1);

@@ -120,3 +120,21 @@ rel_error (const float *a, const float *b, gsize n)
     scale = MAX (scale, fabs ((double) b[i]));
   return max_abs_error (a, b, n) / MAX (scale, 1e-30);
 }
+
+gchar *
+run_self_with_kernels (const gchar * arg, const gchar * kernels)
+{
+  gchar *argv[] = { (gchar *) "/proc/self/exe", (gchar *) arg, NULL };
+  gchar **envp = g_environ_setenv (g_get_environ (), "LSTM_BLAS_KERNELS",
+      kernels, TRUE);
+  gchar *out = NULL;
+  gint status;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL,
+          &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_strfreev (envp);
+  return g_strstrip (out);
+}

@@ -37,6 +37,11 @@ float *ref_take_tensor (LstmTensorFile * f, const gchar * name, guint n_dims,
 double rel_error (const float *a, const float *b, gsize n);
 double max_abs_error (const float *a, const float *b, gsize n);
 
+/* Runs this test binary again with argument `arg` and LSTM_BLAS_KERNELS
+ * set to `kernels`; returns its standard output, stripped (g_free it).
+ * Aborts the test if it cannot run or does not exit with 0. */
+gchar *run_self_with_kernels (const gchar * arg, const gchar * kernels);
+
 /* Reads a whole file; aborts the test on failure. */
 GBytes *read_file_or_fail (const gchar * path);
 
