@@ -35,11 +35,14 @@
  *
  * are one product each, not two: the input projection is not computed
  * ahead for all rows, whose gate rows would then be read back from memory
- * one step at a time. The per-step products write into cache-resident
- * scratch (da's first rows in forward) and the cell moves the gate values
- * on; the rows the next step will read or write are prefetched while the
- * current one is computed (measured: each of these was worth 2 to 7 % of
- * a bench-train step).
+ * one step at a time. The per-step products read W packed as panels once
+ * per batch (lstm_train_pack) and write into cache-resident scratch (da,
+ * one step's rows), from which the cell moves the gate values on; in
+ * backward the cell writes a step's dA there, the step's product reads it
+ * and it is stored for the weight gradients in the layout their product
+ * reads (lstm_train_pack_rows). The rows the next step will read or write
+ * are prefetched while the current one is computed (measured: each of
+ * these was worth 2 to 7 % of a bench-train step).
  *
  * Gradients stop at the initial states (truncated BPTT): dh_{-1} and
  * dc_{-1} are not computed.
@@ -106,7 +109,7 @@ layer_forward (LstmTrainer * t, guint k)
    * A_t += zin_t W^T). */
   copy_rows (G4, in, l->weight_ih, in, tl->w, Z);
   copy_rows (G4, H, l->weight_hh, H, tl->w + in, Z);
-  lstm_train_transpose (G4, Z, tl->w, Z, tl->w_t, G4);
+  lstm_train_pack (Z, G4, tl->w, Z, TRUE, tl->wp_f);
   for (j = 0; j < G4; j++)
     t->bias_sum[j] = l->bias_ih[j] + l->bias_hh[j];
 
@@ -120,7 +123,7 @@ layer_forward (LstmTrainer * t, guint k)
      * running at step t: one product for input and recurrence, into
      * scratch that stays in cache (da, free until backward); the cell
      * writes the gate values into their rows for backward. */
-    lstm_train_gemm_bias (n, G4, Z, tl->zin + r0 * Z, Z, tl->w_t, G4,
+    lstm_train_gemm_packed (n, G4, Z, tl->zin + r0 * Z, Z, tl->wp_f,
         t->bias_sum, t->da, G4);
     for (j = 0; j < n; j++) {
       r = r0 + j;
@@ -227,10 +230,8 @@ step_backward (LstmTrainer * t, guint k, guint s)
     if (s > 0) {
       /* the same sequence's row one step earlier, for the next step */
       gsize q = t->step_off[s - 1] + j, b;
-      for (b = 0; b < G4; b += 16) {
+      for (b = 0; b < G4; b += 16)
         __builtin_prefetch (tl->gates + q * G4 + b, 0, 2);
-        __builtin_prefetch (t->da + q * G4 + b, 1, 2);
-      }
       for (b = 0; b < H; b += 16) {
         __builtin_prefetch (tl->tc + q * H + b, 0, 2);
         __builtin_prefetch (t->dy + q * H + b, 0, 2);
@@ -241,11 +242,12 @@ step_backward (LstmTrainer * t, guint k, guint s)
     }
     lstm_train_cell_backward (tl->gates + r * G4, tl->tc + r * H,
         c_prev + (gsize) j * H, t->dy + r * H, dh + j * Z,
-        t->dc + (gsize) j * H, t->da + r * G4, H);
+        t->dc + (gsize) j * H, t->da + j * G4, H);
   }
-  /* db_ih = db_hh = sum over the rows of dA, added while they are hot */
-  lstm_train_column_sums (n, G4, t->da + r0 * G4, G4,
-      grad_of (t, l->bias_ih));
+  /* db_ih = db_hh = sum over the rows of dA, added while they are hot;
+   * the rows kept for the weight gradients */
+  lstm_train_column_sums (n, G4, t->da, G4, grad_of (t, l->bias_ih));
+  lstm_train_pack_rows (t->n_rows, G4, r0, n, t->da, G4, t->da_rows);
 
   /* [dL/dx_t dL/dh_{t-1}] = dA_t [W_ih W_hh]: the first part only above
    * layer 0, the second only after step 0 (truncated at h0). */
@@ -254,14 +256,13 @@ step_backward (LstmTrainer * t, guint k, guint s)
       return;
     for (j = 0; j < n; j++)
       memset (dh + j * Z, 0, H * sizeof (float));
-    lstm_train_gemm (FALSE, n, H, G4, t->da + r0 * G4, G4, tl->w + in, Z,
-        dh, Z);
+    lstm_train_gemm_packed (n, H, G4, t->da, G4, tl->wp_b, NULL, dh, Z);
     return;
   }
   for (j = 0; j < n; j++)
     memset (t->dzin + j * Z, 0, (s == 0 ? in : Z) * sizeof (float));
-  lstm_train_gemm (FALSE, n, s == 0 ? in : Z, G4, t->da + r0 * G4, G4,
-      tl->w, Z, t->dzin, Z);
+  lstm_train_gemm_packed (n, s == 0 ? in : Z, G4, t->da, G4, tl->wp_b, NULL,
+      t->dzin, Z);
   /* dL/dh^{k-1} at step t's rows, whose dy was used above; x = h^{k-1} m */
   for (j = 0; j < n; j++) {
     const float *dx = t->dzin + j * Z;
@@ -292,6 +293,11 @@ layer_backward (LstmTrainer * t, guint k)
   memset (t->dzin, 0, (gsize) t->n_seq * Z * sizeof (float));
   memset (t->dc, 0, (gsize) t->n_seq * H * sizeof (float));
   memset (t->dw, 0, Z * G4 * sizeof (float));
+  /* W for the per-step products (layer 0: only its W_hh part) */
+  if (k == 0)
+    lstm_train_pack (G4, H, tl->w + in, Z, FALSE, tl->wp_b);
+  else
+    lstm_train_pack (G4, Z, tl->w, Z, FALSE, tl->wp_b);
 
   for (s = t->n_steps; s-- > 0;)
     step_backward (t, k, s);
@@ -300,8 +306,8 @@ layer_backward (LstmTrainer * t, guint k)
    * product's rows are the Z inputs and its columns the 4H gates, which
    * the kernels cut into whole panels; summed in blocks of the rows of a
    * few steps each, while those were in cache, it measured no faster) */
-  lstm_train_gemm_tn (Z, G4, t->n_rows, tl->zin, Z, t->da, G4, t->dw, G4,
-      t->gemm_scratch);
+  lstm_train_gemm_tn_packed (Z, G4, t->n_rows, tl->zin, Z, t->da_rows,
+      t->dw, G4);
   lstm_train_transpose (in, G4, t->dw, G4, grad_of (t, l->weight_ih), in);
   lstm_train_transpose (H, G4, t->dw + in * G4, G4, grad_of (t,
           l->weight_hh), H);

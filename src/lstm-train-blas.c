@@ -7,9 +7,9 @@
  * per step where needed) or as C += A^T B (the weight gradients, summed
  * over the K = N rows of a batch):
  *
- *   forward   A_t = b + Z_t W^T (lstm_train_gemm_bias)    Z += Y W_head^T
+ *   forward   A_t = b + Z_t W^T (lstm_train_gemm_packed)  Z += Y W_head^T
  *   backward  [dX_t dH_{t-1}] += dA_t W     dY += dZ W_head
- *   gradients [dW_ih dW_hh]^T += Z^T dA (lstm_train_gemm_tn)
+ *   gradients [dW_ih dW_hh]^T += Z^T dA (lstm_train_gemm_tn_packed)
  *             dW_head += dZ^T Y
  *
  * (Z_t: the rows [x_t h_{t-1}] of a step, W = [W_ih W_hh]; lstm-bptt.c.)
@@ -196,54 +196,100 @@ gemm_avx512 (gboolean trans_a, guint M, guint N, gsize K, const float *A,
   }
 }
 
-/* A^T B for many rows (the weight gradients, K = all rows of a batch).
- * Read in place, the B panel of a tile (32 floats per k, rows ldb apart)
- * falls on a few cache sets when ldb is a multiple of 1 KiB, as 4H is,
- * and misses L1 on every k. So each block of PK_KC rows of B is first
- * copied as panels of PANEL columns ([k][PANEL], zero padded), and each
- * panel (12 KiB) then stays in L1 while every tile of rows passes over
- * it; A's tiles are read in place (MR consecutive floats per k). On
- * 256 x 512 x 3200 and 168 x 512 x 3200: 20 to 25 % faster than BLIS's
- * layout (A packed too, blocks of 128 rows and 96 columns), which was
- * itself faster than no copy at all. */
+/* C += A^T Bp over one block of kc rows of B, stored as panels by
+ * lstm_train_pack_rows ([p][k][PANEL]): a panel (kc x 32 floats, 12 KiB)
+ * stays in L1 while every tile of rows passes over it; A's tiles are read
+ * in place (MR consecutive floats per k). */
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
-gemm_tn_packed_avx512 (guint M, guint N, gsize K, const float *A, gsize lda,
-    const float *B, gsize ldb, float *C, gsize ldc, float *Bp)
+gemm_tn_block_avx512 (guint M, guint N, gsize kc, const float *A, gsize lda,
+    const float *Bp, float *C, gsize ldc, const char *next, gsize next_bytes)
 /* *INDENT-ON* */
 
 {
   guint np = (N + PANEL - 1) / PANEL, i, p;
-  gsize k0, kc, k;
+  /* lines of the next block to prefetch after each tile */
+  gsize tiles = (gsize) np * ((M + MR - 1) / MR);
+  gsize per_tile = (next_bytes / 64 + tiles - 1) / tiles, q;
 
-  for (k0 = 0; k0 < K; k0 += kc) {
-    kc = MIN (PK_KC, K - k0);
-    /* Bp[p][k][PANEL] = B[k0 + k, 32 p + j], 0 past N */
-    for (p = 0; p < np; p++) {
-      guint n = N - p * PANEL;
-      __mmask16 m0 = mask16 (n), m1 = n > 16 ? mask16 (n - 16) : 0;
-      const float *b = B + k0 * ldb + p * PANEL;
-      float *d = Bp + p * kc * PANEL;
-      for (k = 0; k < kc; k++) {
-        _mm512_store_ps (d + k * PANEL, _mm512_maskz_loadu_ps (m0,
-                b + k * ldb));
-        _mm512_store_ps (d + k * PANEL + 16, _mm512_maskz_loadu_ps (m1,
-                b + k * ldb + 16));
+  for (p = 0; p < np; p++) {
+    guint n = N - p * PANEL;
+    __mmask16 m0 = mask16 (n), m1 = n > 16 ? mask16 (n - 16) : 0;
+    const float *b = Bp + p * kc * PANEL;
+    for (i = 0; i < M; i += MR) {
+      guint mr = MIN (M - i, MR);
+      if (n >= PANEL) {
+        TILE_CASES (tile_avx512, mr, 2, TRUE, kc, A + i, 1, lda, b, PANEL,
+            NULL, C + i * ldc + p * PANEL, ldc, m0, m1);
+      } else {
+        TILE_CASES (tile_avx512, mr, 2, FALSE, kc, A + i, 1, lda, b, PANEL,
+            NULL, C + i * ldc + p * PANEL, ldc, m0, m1);
+      }
+      for (q = 0; q < per_tile && next_bytes > 0; q++, next += 64) {
+        _mm_prefetch (next, _MM_HINT_T1);
+        next_bytes = next_bytes > 64 ? next_bytes - 64 : 0;
       }
     }
+  }
+}
+
+/* Rows of B into the block layout, with stores that bypass the caches
+ * (the blocks are read again only when the layer's rows are all done). */
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx512f")))
+static void
+pack_row_avx512 (guint N, const float *src, float *dst, gsize kc)
+/* *INDENT-ON* */
+
+{
+  guint np = (N + PANEL - 1) / PANEL, p;
+
+  for (p = 0; p < np; p++) {
+    guint n = N - p * PANEL;
+    __mmask16 m0 = mask16 (n), m1 = n > 16 ? mask16 (n - 16) : 0;
+    float *d = dst + p * kc * PANEL;
+    _mm512_stream_ps (d, _mm512_maskz_loadu_ps (m0, src + p * PANEL));
+    _mm512_stream_ps (d + 16, _mm512_maskz_loadu_ps (m1, src + p * PANEL +
+            16));
+  }
+}
+
+/* C = bias + A Bp, or C += A Bp without bias, Bp packed by
+ * lstm_train_pack; a panel at a time, every tile of rows in turn over it
+ * (K in blocks of KC) */
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx512f")))
+static void
+gemm_packed_avx512 (guint M, guint N, gsize K, const float *A, gsize lda,
+    const float *Bp, const float *bias, float *C, gsize ldc)
+/* *INDENT-ON* */
+
+{
+  guint np = (N + PANEL - 1) / PANEL, i, p;
+  gsize k0, kc;
+
+  for (k0 = 0; k0 < K; k0 += kc) {
+    const float *bias0 = k0 == 0 ? bias : NULL;
+    kc = MIN (KC, K - k0);
     for (p = 0; p < np; p++) {
       guint n = N - p * PANEL;
       __mmask16 m0 = mask16 (n), m1 = n > 16 ? mask16 (n - 16) : 0;
-      const float *b = Bp + p * kc * PANEL;
+      const float *b = Bp + p * K * PANEL + k0 * PANEL;
+      const float *bj = bias0 != NULL ? bias0 + p * PANEL : NULL;
       for (i = 0; i < M; i += MR) {
         guint mr = MIN (M - i, MR);
+        const float *a = A + i * lda + k0;
+        float *c = C + i * ldc + p * PANEL;
         if (n >= PANEL) {
-          TILE_CASES (tile_avx512, mr, 2, TRUE, kc, A + k0 * lda + i, 1, lda,
-              b, PANEL, NULL, C + i * ldc + p * PANEL, ldc, m0, m1);
+          TILE_CASES (tile_avx512, mr, 2, TRUE, kc, a, lda, 1, b, PANEL, bj,
+              c, ldc, m0, m1);
+        } else if (n > 16) {
+          TILE_CASES (tile_avx512, mr, 2, FALSE, kc, a, lda, 1, b, PANEL, bj,
+              c, ldc, m0, m1);
         } else {
-          TILE_CASES (tile_avx512, mr, 2, FALSE, kc, A + k0 * lda + i, 1, lda,
-              b, PANEL, NULL, C + i * ldc + p * PANEL, ldc, m0, m1);
+          TILE_CASES (tile_avx512, mr, 1, FALSE, kc, a, lda, 1, b, PANEL, bj,
+              c, ldc, m0, m1);
         }
       }
     }
@@ -384,41 +430,137 @@ lstm_train_gemm (gboolean trans_a, guint M, guint N, gsize K, const float *A,
   get_gemm ()(trans_a, M, N, K, A, lda, B, ldb, NULL, C, ldc);
 }
 
-void
-lstm_train_gemm_bias (guint M, guint N, gsize K, const float *A, gsize lda,
-    const float *B, gsize ldb, const float *bias, float *C, gsize ldc)
+/* The weight gradients' B (all rows of a batch, K of them) as it is
+ * made: blocks of PK_KC rows, each as panels of PANEL columns
+ * ([block][p][k][PANEL], zero padded), so that A^T B reads every panel
+ * straight through and nothing has to be copied when the product is
+ * made. Read in place instead, the panel of a tile (32 floats per k, rows
+ * 2 KiB apart when N = 512) falls on a few L1 sets and misses on every k;
+ * copied into this layout just before the product, from rows long out of
+ * the caches, the copy was 15 % of the product's time. */
+gsize
+lstm_train_rows_packed_size (gsize K, guint N)
 {
-  guint i;
+  return K * ((N + PANEL - 1) / PANEL) * PANEL;
+}
+
+void
+lstm_train_pack_rows (gsize K, guint N, gsize r0, guint n, const float *B,
+    gsize ldb, float *Bp)
+{
+  gsize w = ((N + PANEL - 1) / PANEL) * PANEL, r;
+  guint p, j;
+
+  for (r = r0; r < r0 + n; r++) {
+    gsize k0 = r / PK_KC * PK_KC, kc = MIN (PK_KC, K - k0);
+    const float *src = B + (r - r0) * ldb;
+    float *dst = Bp + k0 * w + (r - k0) * PANEL;
+#ifdef HAVE_X86_KERNELS
+    if (get_gemm () == gemm_avx512) {
+      pack_row_avx512 (N, src, dst, kc);
+      continue;
+    }
+#endif
+    for (p = 0; p * PANEL < N; p++)
+      for (j = 0; j < PANEL; j++)
+        dst[p * kc * PANEL + j] = p * PANEL + j < N ? src[p * PANEL + j] : 0;
+  }
+#ifdef HAVE_X86_KERNELS
+  if (get_gemm () == gemm_avx512)
+    _mm_sfence ();
+#endif
+}
+
+void
+lstm_train_gemm_tn_packed (guint M, guint N, gsize K, const float *A,
+    gsize lda, const float *Bp, float *C, gsize ldc)
+{
+  gsize w = ((N + PANEL - 1) / PANEL) * PANEL, k0, kc;
+  guint p;
+
+  if (M == 0 || N == 0)
+    return;
+  for (k0 = 0; k0 < K; k0 += kc) {
+    const float *b = Bp + k0 * w;
+    kc = MIN (PK_KC, K - k0);
+#ifdef HAVE_X86_KERNELS
+    if (get_gemm () == gemm_avx512) {
+      gsize k1 = k0 + kc, kn = MIN (PK_KC, K - k1);
+      gemm_tn_block_avx512 (M, N, kc, A + k0 * lda, lda, b, C, ldc,
+          (const char *) (A + k1 * lda), kn * lda * sizeof (float));
+      continue;
+    }
+#endif
+    for (p = 0; p * PANEL < N; p++)
+      get_gemm ()(TRUE, M, MIN (PANEL, N - p * PANEL), kc, A + k0 * lda, lda,
+          b + p * kc * PANEL, PANEL, NULL, C + p * PANEL, ldc);
+  }
+}
+
+/* ------------------------------------------------------- packed operand B */
+
+/* Panels of PANEL columns: Bp[p][k][j] = B(k, PANEL p + j), each K x
+ * PANEL floats, contiguous. The per-step products read the same weights
+ * at every step of a batch: in place their rows are 1 or 2 KiB apart,
+ * and a panel's rows fall on a few L1 sets; packed once per batch, a
+ * panel is read straight through (measured: the per-step products 8 to
+ * 10 % faster on their own, 256 x 512 x 32 per step). */
+gsize
+lstm_train_packed_size (gsize K, guint N)
+{
+  return K * ((N + PANEL - 1) / PANEL) * PANEL;
+}
+
+void
+lstm_train_pack (gsize K, guint N, const float *B, gsize ldb, gboolean trans,
+    float *Bp)
+{
+  guint np = (N + PANEL - 1) / PANEL, p, j;
+  gsize k;
+
+  for (p = 0; p < np; p++) {
+    guint n = MIN (PANEL, N - p * PANEL);
+    float *d = Bp + p * K * PANEL;
+    if (trans) {
+      /* B given as B^T [N, K]: rows PANEL p .. of it, transposed */
+      lstm_train_transpose (n, K, B + (gsize) p * PANEL * ldb, ldb, d,
+          PANEL);
+      for (k = 0; n < PANEL && k < K; k++)
+        memset (d + k * PANEL + n, 0, (PANEL - n) * sizeof (float));
+      continue;
+    }
+    for (k = 0; k < K; k++) {
+      const float *s = B + k * ldb + p * PANEL;
+      for (j = 0; j < PANEL; j++)
+        d[k * PANEL + j] = j < n ? s[j] : 0.0f;
+    }
+  }
+}
+
+void
+lstm_train_gemm_packed (guint M, guint N, gsize K, const float *A,
+    gsize lda, const float *Bp, const float *bias, float *C, gsize ldc)
+{
+  guint i, p;
 
   if (M == 0 || N == 0)
     return;
   if (K == 0) {
-    for (i = 0; i < M; i++)
+    for (i = 0; bias != NULL && i < M; i++)
       memcpy (C + (gsize) i * ldc, bias, N * sizeof (float));
     return;
   }
-  get_gemm ()(FALSE, M, N, K, A, lda, B, ldb, bias, C, ldc);
-}
-
-gsize
-lstm_train_gemm_tn_scratch (guint N)
-{
-  return PK_KC * (gsize) ((N + PANEL - 1) / PANEL) * PANEL;
-}
-
-void
-lstm_train_gemm_tn (guint M, guint N, gsize K, const float *A, gsize lda,
-    const float *B, gsize ldb, float *C, gsize ldc, float *scratch)
-{
-  if (M == 0 || N == 0 || K == 0)
-    return;
 #ifdef HAVE_X86_KERNELS
   if (get_gemm () == gemm_avx512) {
-    gemm_tn_packed_avx512 (M, N, K, A, lda, B, ldb, C, ldc, scratch);
+    gemm_packed_avx512 (M, N, K, A, lda, Bp, bias, C, ldc);
     return;
   }
 #endif
-  get_gemm ()(TRUE, M, N, K, A, lda, B, ldb, NULL, C, ldc);
+  /* a panel is a [K, PANEL] matrix of its own */
+  for (p = 0; p * PANEL < N; p++)
+    get_gemm ()(FALSE, M, MIN (PANEL, N - p * PANEL), K, A, lda,
+        Bp + p * K * PANEL, PANEL, bias != NULL ? bias + p * PANEL : NULL,
+        C + p * PANEL, ldc);
 }
 
 /* Transposes in tiles so that both sides are walked in cache lines. */

@@ -35,7 +35,9 @@ typedef struct
   float *c0;                    /* [max_batch, H] initial c, sorted order */
   float *mask;                  /* [N, H] dropout scales 0, 1/(1-p); or NULL */
   float *w;                     /* [4H, in + H] [W_ih W_hh], this step's */
-  float *w_t;                   /* [in + H, 4H] its transpose */
+  float *wp_f;                  /* W^T [in + H, 4H] packed (forward) */
+  float *wp_b;                  /* W [4H, in + H] packed (backward; layer 0:
+                                 * only W_hh) */
 } TrainLayer;
 
 struct _LstmTrainer
@@ -71,13 +73,15 @@ struct _LstmTrainer
 
   /* Backward scratch. */
   float *dy;                    /* [max_rows, H] dLoss/dy, this layer's */
-  float *da;                    /* [max_rows, 4H] dLoss/d pre-activations;
-                                 * in forward, a step's pre-activations */
+  float *da;                    /* [max_batch, 4H] a step's dLoss/d
+                                 * pre-activations; in forward, its
+                                 * pre-activations */
+  float *da_rows;               /* dA of every row, as lstm_train_pack_rows
+                                 * stores it for the weight gradients */
   float *dh;                    /* [max_batch, H] dLoss/dh of the head's rows */
   float *dzin;                  /* [max_batch, in + H] dLoss/d zin of a step:
                                  * dL/dx, then the recurrent dL/dh_{t-1} */
   float *dw;                    /* [in + H, 4H] a layer's [dW_ih dW_hh]^T */
-  float *gemm_scratch;          /* lstm_train_gemm_tn's, for 4H columns */
   float *dc;                    /* [max_batch, H] recurrent dLoss/dc_{t-1} */
   float *head_w_t;              /* [H, O] the head's weight transposed */
   float *bias_sum;              /* [4H] b_ih + b_hh of the layer being run */
@@ -140,16 +144,26 @@ G_GNUC_INTERNAL void lstm_train_gemm (gboolean trans_a, guint M, guint N,
     gsize K, const float *A, gsize lda, const float *B, gsize ldb, float *C,
     gsize ldc);
 /* C[M,N] += A^T B as lstm_train_gemm (TRUE, ...) does, for K much larger
- * than M and N: with AVX-512 through packed copies of blocks of B in
- * scratch, lstm_train_gemm_tn_scratch (N) floats, 64-byte aligned. */
-G_GNUC_INTERNAL gsize lstm_train_gemm_tn_scratch (guint N);
-G_GNUC_INTERNAL void lstm_train_gemm_tn (guint M, guint N, gsize K,
-    const float *A, gsize lda, const float *B, gsize ldb, float *C,
-    gsize ldc, float *scratch);
-/* C[M,N] = bias + A B (bias [N], every row; C is not read). */
-G_GNUC_INTERNAL void lstm_train_gemm_bias (guint M, guint N, gsize K,
-    const float *A, gsize lda, const float *B, gsize ldb, const float *bias,
-    float *C, gsize ldc);
+ * than M and N, with B [K,N] stored by lstm_train_pack_rows in Bp
+ * (lstm_train_rows_packed_size (K, N) floats, 64-byte aligned): rows r0
+ * .. r0 + n - 1 of B from src (ldb apart), in any order, every row once
+ * before the product. */
+G_GNUC_INTERNAL gsize lstm_train_rows_packed_size (gsize K, guint N);
+G_GNUC_INTERNAL void lstm_train_pack_rows (gsize K, guint N, gsize r0,
+    guint n, const float *src, gsize ldb, float *Bp);
+G_GNUC_INTERNAL void lstm_train_gemm_tn_packed (guint M, guint N, gsize K,
+    const float *A, gsize lda, const float *Bp, float *C, gsize ldc);
+/* B [K,N] copied as panels of 32 columns (zero padded), into Bp of
+ * lstm_train_packed_size (K, N) floats, 64-byte aligned; with trans, B is
+ * given as its transpose B^T [N,K] (ldb apart). */
+G_GNUC_INTERNAL gsize lstm_train_packed_size (gsize K, guint N);
+G_GNUC_INTERNAL void lstm_train_pack (gsize K, guint N, const float *B,
+    gsize ldb, gboolean trans, float *Bp);
+/* C[M,N'] = bias + A Bp (C not read), or without bias C += A Bp, for Bp
+ * packed from [K,N] and any N' <= N (the first N' columns). */
+G_GNUC_INTERNAL void lstm_train_gemm_packed (guint M, guint N, gsize K,
+    const float *A, gsize lda, const float *Bp, const float *bias, float *C,
+    gsize ldc);
 
 /* lstm-train-act.c: y[i] = sigmoid (x[i]), y[i] = tanh (x[i]), i < n;
  * y may be x. */

@@ -59,7 +59,8 @@ floats_per_row (const LstmModel * m, const LstmTrainConfig * c)
   n += I + (L - 1) * H;         /* x in zin */
   if (c->dropout > 0.0)
     n += (L - 1) * H;           /* mask */
-  n += 2 * O + H + 4 * H;       /* z, dz, dy, da */
+  /* z, dz, dy; da_rows, whose rows are padded to whole panels */
+  n += 2 * O + H + lstm_train_rows_packed_size (1, 4 * H);
   return n;
 }
 
@@ -139,7 +140,8 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
     tl->h0 = alloc_floats ((gsize) max_batch * H);
     tl->c0 = alloc_floats ((gsize) max_batch * H);
     tl->w = alloc_floats (G4 * zk);
-    tl->w_t = alloc_floats (G4 * zk);
+    tl->wp_f = alloc_floats (lstm_train_packed_size (zk, G4));
+    tl->wp_b = alloc_floats (lstm_train_packed_size (G4, zk));
     if (config->dropout > 0.0 && k + 1 < L)
       tl->mask = alloc_floats (N * H);
   }
@@ -148,11 +150,12 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   t->dz = alloc_floats (N * O);
   t->p_row = alloc_floats (O);
   t->dy = alloc_floats (N * MAX (H, W));
-  t->da = alloc_floats (t->var == NULL ? N * G4 : 0);
+  t->da = alloc_floats (t->var == NULL ? (gsize) max_batch * G4 : 0);
+  t->da_rows = alloc_floats (t->var == NULL ?
+      lstm_train_rows_packed_size (N, G4) : 0);
   t->dh = alloc_floats ((gsize) max_batch * MAX (H, W));
   t->dzin = alloc_floats (L > 0 ? (gsize) max_batch * Zmax : 0);
   t->dw = alloc_floats (L > 0 ? G4 * Zmax : 0);
-  t->gemm_scratch = alloc_floats (L > 0 ? lstm_train_gemm_tn_scratch (G4) : 0);
   t->dc = alloc_floats ((gsize) max_batch * H);
   t->head_w_t = alloc_floats (O * W);
   t->bias_sum = alloc_floats (G4);
@@ -199,7 +202,8 @@ lstm_trainer_free (LstmTrainer * t)
     g_aligned_free (tl->c0);
     g_aligned_free (tl->mask);
     g_aligned_free (tl->w);
-    g_aligned_free (tl->w_t);
+    g_aligned_free (tl->wp_f);
+    g_aligned_free (tl->wp_b);
   }
   g_free (t->layers);
   g_free (t->order);
@@ -216,10 +220,10 @@ lstm_trainer_free (LstmTrainer * t)
   g_aligned_free (t->p_row);
   g_aligned_free (t->dy);
   g_aligned_free (t->da);
+  g_aligned_free (t->da_rows);
   g_aligned_free (t->dh);
   g_aligned_free (t->dzin);
   g_aligned_free (t->dw);
-  g_aligned_free (t->gemm_scratch);
   g_aligned_free (t->dc);
   g_aligned_free (t->head_w_t);
   g_aligned_free (t->bias_sum);

@@ -1,7 +1,8 @@
 /* The matrix products of training (src/lstm-train-blas.c) against a
  * double-precision sum, with every kernel set this CPU runs: C += A B,
- * C += A^T B (in place and packed), C = bias + A B, on sizes that cut the
- * tiles, panels and blocks unevenly, with leading dimensions wider than
+ * C += A^T B (in place, and with B stored as the trainer stores dA), C +=
+ * A B and C = bias + A B with B packed as panels (from B and from B^T),
+ * on sizes that cut the tiles, panels and blocks unevenly, with leading dimensions wider than
  * the matrices. The padding of A and B holds NaN (a kernel reading it
  * would spread it into C) and C's padding must come back unchanged. The
  * transpose, on the same sizes, must be exact.
@@ -28,22 +29,79 @@ static const Shape shapes[] = {
 
 #define PAD 5                   /* extra floats per row */
 
+typedef enum
+{
+  AB,                           /* C += A B */
+  ATB,                          /* C += A^T B */
+  ATB_ROWS,                     /* C += A^T B, B stored by pack_rows */
+  PACKED,                       /* C += A Bp */
+  PACKED_T,                     /* C += A Bp, Bp packed from B^T */
+  PACKED_BIAS,                  /* C = bias + A Bp */
+} Product;
+
+static const gchar *const product_names[] = {
+  "A B", "A^T B", "A^T B (rows packed)", "A B (packed)", "A B (packed "
+      "from B^T)", "bias + A B (packed)"
+};
+
+/* Bp for lstm_train_gemm_packed from B [K,N] (ldb apart), given as B or,
+ * with trans, through a copy of B^T (its padding NaN too) */
+static float *
+packed (guint K, guint N, const float *B, gsize ldb, gboolean trans)
+{
+  float *Bp = g_aligned_alloc0 (lstm_train_packed_size (K, N) + 1,
+      sizeof (float), 64);
+  gsize ldt = K + PAD, k, j;
+  float *BT;
+
+  if (!trans) {
+    lstm_train_pack (K, N, B, ldb, FALSE, Bp);
+    return Bp;
+  }
+  BT = g_new (float, N * ldt);
+  for (j = 0; j < N; j++)
+    for (k = 0; k < ldt; k++)
+      BT[j * ldt + k] = k < K ? B[k * ldb + j] : NAN;
+  lstm_train_pack (K, N, BT, ldt, TRUE, Bp);
+  g_free (BT);
+  return Bp;
+}
+
+/* B [K,N] into the weight gradients' layout, a few rows at a time and the
+ * chunks out of order (the trainer stores the steps last to first) */
+static float *
+rows_packed (guint K, guint N, const float *B, gsize ldb)
+{
+  float *Bp = g_aligned_alloc0 (lstm_train_rows_packed_size (K, N) + 1,
+      sizeof (float), 64);
+  guint chunk = 7, r0;
+
+  for (r0 = (K - 1) / chunk * chunk; K > 0; r0 -= chunk) {
+    lstm_train_pack_rows (K, N, r0, MIN (chunk, K - r0), B + r0 * ldb, ldb,
+        Bp);
+    if (r0 == 0)
+      break;
+  }
+  return Bp;
+}
+
 /* Returns the largest error relative to its bound: in float32, a sum of K
  * products in any order is within K u sum |a b| (u = 2^-24) of the exact
- * one, plus u |c| for adding it to c; so > 1 is a wrong result. */
+ * one, plus u |c| for adding it to c; so > 1 is a wrong result. Products
+ * with a packed B read at most N' = N - 3 of its columns too. */
 static double
-check (const gchar * what, guint M, guint N, guint K, gboolean trans_a,
-    gboolean packed, gboolean with_bias, GRand * rng)
+check (Product what, guint M, guint N, guint K, GRand * rng)
 {
+  gboolean trans_a = what == ATB || what == ATB_ROWS;
+  gboolean with_bias = what == PACKED_BIAS;
   gsize lda = (trans_a ? M : K) + PAD, ldb = N + PAD, ldc = N + PAD;
   gsize a_rows = trans_a ? K : M;
   float *A = g_new (float, a_rows * lda), *B = g_new (float, K * ldb);
   float *C = g_new (float, M * ldc), *C0 = g_new (float, M * ldc);
-  float *bias = g_new (float, N);
-  float *scratch = g_aligned_alloc (lstm_train_gemm_tn_scratch (N),
-      sizeof (float), 64);
+  float *bias = g_new (float, N), *Bp = NULL;
   double worst = 0.0, u = ldexp (1.0, -24);
   gsize i, j, k;
+  guint n_used = N;
 
   for (i = 0; i < a_rows * lda; i++)
     A[i] = i % lda < (trans_a ? M : K) ?
@@ -55,12 +113,26 @@ check (const gchar * what, guint M, guint N, guint K, gboolean trans_a,
   for (j = 0; j < N; j++)
     bias[j] = (float) g_rand_double_range (rng, -1.0, 1.0);
 
-  if (with_bias)
-    lstm_train_gemm_bias (M, N, K, A, lda, B, ldb, bias, C, ldc);
-  else if (packed)
-    lstm_train_gemm_tn (M, N, K, A, lda, B, ldb, C, ldc, scratch);
-  else
-    lstm_train_gemm (trans_a, M, N, K, A, lda, B, ldb, C, ldc);
+  switch (what) {
+    case AB:
+    case ATB:
+      lstm_train_gemm (trans_a, M, N, K, A, lda, B, ldb, C, ldc);
+      break;
+    case ATB_ROWS:
+      Bp = rows_packed (K, N, B, ldb);
+      lstm_train_gemm_tn_packed (M, N, K, A, lda, Bp, C, ldc);
+      break;
+    case PACKED:
+    case PACKED_T:
+    case PACKED_BIAS:
+      Bp = packed (K, N, B, ldb, what == PACKED_T);
+      if (N > 3 && what == PACKED)
+        n_used = N - 3;
+      lstm_train_gemm_packed (M, n_used, K, A, lda, Bp, with_bias ? bias :
+          NULL, C, ldc);
+      break;
+  }
+  N = n_used;
 
   for (i = 0; i < M; i++) {
     for (j = 0; j < ldc; j++) {
@@ -69,7 +141,7 @@ check (const gchar * what, guint M, guint N, guint K, gboolean trans_a,
         /* padding: untouched, bit for bit */
         if (memcmp (&C[i * ldc + j], &C0[i * ldc + j], sizeof (float)) != 0)
           g_error ("%s %ux%ux%u: C[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT
-              "] past N was written", what, M, N, K, i, j);
+              "] past N was written", product_names[what], M, N, K, i, j);
         continue;
       }
       for (k = 0; k < K; k++) {
@@ -89,7 +161,7 @@ check (const gchar * what, guint M, guint N, guint K, gboolean trans_a,
   g_free (C);
   g_free (C0);
   g_free (bias);
-  g_aligned_free (scratch);
+  g_aligned_free (Bp);
   return worst;
 }
 
@@ -135,14 +207,9 @@ run_checks (void)
 
   for (s = 0; s < G_N_ELEMENTS (shapes); s++) {
     const Shape *p = &shapes[s];
-    worst = MAX (worst, check ("A B", p->M, p->N, p->K, FALSE, FALSE,
-            FALSE, rng));
-    worst = MAX (worst, check ("A^T B", p->M, p->N, p->K, TRUE, FALSE,
-            FALSE, rng));
-    worst = MAX (worst, check ("packed A^T B", p->M, p->N, p->K, TRUE,
-            TRUE, FALSE, rng));
-    worst = MAX (worst, check ("bias + A B", p->M, p->N, p->K, FALSE,
-            FALSE, TRUE, rng));
+    Product what;
+    for (what = AB; what <= PACKED_BIAS; what++)
+      worst = MAX (worst, check (what, p->M, p->N, p->K, rng));
   }
   for (s = 0; s < G_N_ELEMENTS (shapes); s++)
     worst = MAX (worst, check_transpose (shapes[s].M, shapes[s].K, rng));
