@@ -80,7 +80,7 @@ dropout_rows (LstmTrainer * t, TrainLayer * tl, guint H, gsize r0, guint n,
   guint i;
 
   for (r = r0; r < r0 + n; r++) {
-    const float *y = tl->y + r * H;
+    const float *y = tl->y + r * tl->ldy;
     float *m = tl->mask + r * H, *x = next + r * ld;
     for (i = 0; i < H; i++) {
       float u = (float) (lstm_train_next_random (&t->rng) >> 40) *
@@ -91,9 +91,10 @@ dropout_rows (LstmTrainer * t, TrainLayer * tl, guint H, gsize r0, guint n,
   }
 }
 
-/* Layer k over every packed row; its zin holds x_r on entry. Each step's
- * h also goes, while in cache, to the next layer's x (times the dropout
- * mask when training with dropout). */
+/* Layer k over every packed row; its zin holds x_r on entry. The cell
+ * writes each step's h into the next step's zin too, and h is the next
+ * layer's x (scaled there by the dropout mask when training with
+ * dropout). */
 static void
 layer_forward (LstmTrainer * t, guint k)
 {
@@ -105,8 +106,8 @@ layer_forward (LstmTrainer * t, guint k)
   float *next = last ? NULL : t->layers[k + 1].zin;
   gboolean drop = !last && t->training && tl->mask != NULL;
 
-  /* [W_ih W_hh] ([4H, Z], for backward) and its transpose ([Z, 4H], for
-   * A_t += zin_t W^T). */
+  /* [W_ih W_hh] ([4H, Z], packed for backward in layer_backward) and its
+   * transpose packed ([Z, 4H], for A_t = b + zin_t W^T). */
   copy_rows (G4, in, l->weight_ih, in, tl->w, Z);
   copy_rows (G4, H, l->weight_hh, H, tl->w + in, Z);
   lstm_train_pack (Z, G4, tl->w, Z, TRUE, tl->wp_f);
@@ -132,23 +133,23 @@ layer_forward (LstmTrainer * t, guint k)
         gsize q = t->step_off[s + 1] + j, b;
         for (b = 0; b < H; b += 16) {
           __builtin_prefetch (tl->c + q * H + b, 1, 2);
-          __builtin_prefetch (tl->y + q * H + b, 1, 2);
+          __builtin_prefetch (tl->y + q * tl->ldy + b, 1, 2);
         }
         for (b = 0; b < Z; b += 16)
           __builtin_prefetch (tl->zin + q * Z + b, 1, 2);
       }
+      /* h_t of a sequence that goes on is also h_{t-1} of step t + 1 */
       lstm_train_cell_forward (t->da + j * G4, tl->gates + r * G4,
           c_prev + (gsize) j * H, tl->c + r * H, tl->tc + r * H,
-          tl->y + r * H, H);
+          tl->y + r * tl->ldy, s + 1 < t->n_steps && j < t->step_rows[s + 1]
+          ? tl->zin + (t->step_off[s + 1] + j) * Z + in : NULL, H);
     }
-    /* h_t of the sequences that go on is h_{t-1} of step t + 1. */
-    if (s + 1 < t->n_steps)
-      copy_rows (t->step_rows[s + 1], H, tl->y + r0 * H, H,
-          tl->zin + t->step_off[s + 1] * Z + in, Z);
-    /* the next layer's x: h, or h times the dropout mask */
+    /* the next layer's x: h as the cell wrote it (tl->y is there without
+     * dropout), or h times the dropout mask, or (evaluating a model that
+     * trains with dropout) a copy of h */
     if (drop)
       dropout_rows (t, tl, H, r0, n, next, 2 * (gsize) H);
-    else if (!last)
+    else if (!last && tl->y != next)
       copy_rows (n, H, tl->y + r0 * H, H, next + r0 * 2 * H, 2 * (gsize) H);
   }
 }

@@ -51,7 +51,7 @@
 
 typedef void (*ActFunc) (const float *x, float *y, gsize n);
 typedef void (*CellForwardFunc) (const float *a, float *g,
-    const float *c_prev, float *c, float *tc, float *y, guint H);
+    const float *c_prev, float *c, float *tc, float *y, float *y2, guint H);
 typedef void (*CellBackwardFunc) (const float *g, const float *tc,
     const float *c_prev, const float *dy, const float *dh, float *dc,
     float *da, guint H);
@@ -78,10 +78,10 @@ tanh_libm (const float *x, float *y, gsize n)
 
 /* One frame of one sequence: from the 4H pre-activations a, the gate
  * values into g (which may be a); c_prev [H] in; c, tc = tanh (c),
- * y = h [H] out. */
+ * y = h [H] out, and h into y2 too unless it is NULL. */
 static void
 cell_forward_libm (const float *a, float *g, const float *c_prev, float *c,
-    float *tc, float *y, guint H)
+    float *tc, float *y, float *y2, guint H)
 {
   float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
   guint j;
@@ -101,6 +101,8 @@ cell_forward_libm (const float *a, float *g, const float *c_prev, float *c,
     c[j] = f * c_prev[j] + i * z;
     tc[j] = tanhf (c[j]);
     y[j] = o * tc[j];
+    if (y2 != NULL)
+      y2[j] = y[j];
   }
 }
 
@@ -256,7 +258,7 @@ tanh_avx512 (const float *x, float *y, gsize n)
 __attribute__ ((target ("avx512f")))
 static void
 cell_forward_avx512 (const float *a, float *g, const float *c_prev, float *c,
-    float *tc, float *y, guint H)
+    float *tc, float *y, float *y2, guint H)
 /* *INDENT-ON* */
 {
   gboolean stream = H % 16 == 0 && (guintptr) g % 64 == 0
@@ -287,6 +289,8 @@ cell_forward_avx512 (const float *a, float *g, const float *c_prev, float *c,
     }
     _mm512_mask_storeu_ps (c + j, m, cc);
     _mm512_mask_storeu_ps (y + j, m, _mm512_mul_ps (o, t));
+    if (y2 != NULL)
+      _mm512_mask_storeu_ps (y2 + j, m, _mm512_mul_ps (o, t));
   }
   /* streamed stores are weakly ordered: fence them before anything else
    * (another thread, after a lock) can read them */
@@ -461,7 +465,7 @@ tanh_avx2 (const float *x, float *y, gsize n)
 __attribute__ ((target ("avx2,fma")))
 static void
 cell_forward_avx2 (const float *a, float *g, const float *c_prev, float *c,
-    float *tc, float *y, guint H)
+    float *tc, float *y, float *y2, guint H)
 /* *INDENT-ON* */
 {
   guint j;
@@ -482,6 +486,8 @@ cell_forward_avx2 (const float *a, float *g, const float *c_prev, float *c,
     _mm256_maskstore_ps (c + j, m, cc);
     _mm256_maskstore_ps (tc + j, m, t);
     _mm256_maskstore_ps (y + j, m, _mm256_mul_ps (o, t));
+    if (y2 != NULL)
+      _mm256_maskstore_ps (y2 + j, m, _mm256_mul_ps (o, t));
   }
 }
 
@@ -601,9 +607,9 @@ lstm_train_tanh (const float *x, float *y, gsize n)
 
 void
 lstm_train_cell_forward (const float *a, float *g, const float *c_prev,
-    float *c, float *tc, float *y, guint H)
+    float *c, float *tc, float *y, float *y2, guint H)
 {
-  get_acts ()->cell_forward (a, g, c_prev, c, tc, y, H);
+  get_acts ()->cell_forward (a, g, c_prev, c, tc, y, y2, H);
 }
 
 void

@@ -29,7 +29,11 @@ typedef struct
   float *gates;                 /* [N, 4H] i, f, g, o (after sigmoid, tanh) */
   float *c;                     /* [N, H] c_t */
   float *tc;                    /* [N, H] tanh (c_t) */
-  float *y;                     /* [N, H] h_t, the layer's output */
+  float *y;                     /* [N, H] h_t, the layer's output, rows ldy
+                                 * apart: below the top layer, without
+                                 * dropout, the next layer's x in its zin */
+  gsize ldy;
+  float *y_buf;                 /* y's own buffer when it has one */
   float *zin;                   /* [N, in + H] x_r, h_{t-1} (h0 at t = 0) */
   float *h0;                    /* [max_batch, H] initial h, sorted order */
   float *c0;                    /* [max_batch, H] initial c, sorted order */
@@ -172,9 +176,9 @@ G_GNUC_INTERNAL void lstm_train_tanh (const float *x, float *y, gsize n);
 /* One cell over one row (H units): from a, the 4H pre-activations, the
  * gate values i, f, g, o into g (a itself, or elsewhere: then g and tc
  * may be written past the caches); c_prev [H] in; c, tanh (c) and h [H]
- * out. */
+ * out, h also into y2 unless it is NULL. */
 G_GNUC_INTERNAL void lstm_train_cell_forward (const float *a, float *g,
-    const float *c_prev, float *c, float *tc, float *y, guint H);
+    const float *c_prev, float *c, float *tc, float *y, float *y2, guint H);
 /* Its backward: from the gate values, tanh (c_t), c_{t-1}, dL/dh_t as
  * dy + dh and dL/dc_t carried in dc, writes dL/da [4H] into da and
  * dL/dc_{t-1} into dc. */

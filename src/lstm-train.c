@@ -135,7 +135,6 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
     tl->gates = alloc_floats (N * G4);
     tl->c = alloc_floats (N * H);
     tl->tc = alloc_floats (N * H);
-    tl->y = alloc_floats (N * H);
     tl->zin = alloc_floats (N * zk);
     tl->h0 = alloc_floats ((gsize) max_batch * H);
     tl->c0 = alloc_floats ((gsize) max_batch * H);
@@ -144,6 +143,17 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
     tl->wp_b = alloc_floats (lstm_train_packed_size (G4, zk));
     if (config->dropout > 0.0 && k + 1 < L)
       tl->mask = alloc_floats (N * H);
+  }
+  for (k = 0; k < L; k++) {
+    /* h^k is x of layer k + 1 as it is, unless dropout scales it */
+    TrainLayer *tl = &t->layers[k];
+    if (k + 1 < L && tl->mask == NULL) {
+      tl->y = t->layers[k + 1].zin;
+      tl->ldy = 2 * H;
+    } else {
+      tl->y = tl->y_buf = alloc_floats (N * H);
+      tl->ldy = H;
+    }
   }
   t->y_last = alloc_floats ((gsize) max_batch * W);
   t->z = alloc_floats (N * O);
@@ -196,7 +206,7 @@ lstm_trainer_free (LstmTrainer * t)
     g_aligned_free (tl->gates);
     g_aligned_free (tl->c);
     g_aligned_free (tl->tc);
-    g_aligned_free (tl->y);
+    g_aligned_free (tl->y_buf);
     g_aligned_free (tl->zin);
     g_aligned_free (tl->h0);
     g_aligned_free (tl->c0);
@@ -407,7 +417,8 @@ store_states (LstmTrainer * t, const LstmBatch * b)
     for (k = 0; k < t->model->num_layers; k++) {
       const TrainLayer *tl = &t->layers[k];
       gsize r = t->loss_row[j];
-      memcpy (st->h + (gsize) k * H, tl->y + r * H, H * sizeof (float));
+      memcpy (st->h + (gsize) k * H, tl->y + r * tl->ldy,
+          H * sizeof (float));
       memcpy (st->c + (gsize) k * H, tl->c + r * H, H * sizeof (float));
     }
   }
