@@ -120,24 +120,24 @@ layer_forward (LstmTrainer * t, guint k)
     guint n = t->step_rows[s];
     const float *c_prev = s == 0 ? tl->c0 : tl->c + t->step_off[s - 1] * H;
 
+    /* the rows the cell writes next (c and h of this step, the next
+     * step's zin, which its product then reads), fetched meanwhile */
+    gsize q = s + 1 < t->n_steps ? t->step_off[s + 1] : r0;
+    LstmTrainPrefetch pf[3] = {
+      {(const char *) (tl->c + r0 * H), n * H * sizeof (float)},
+      {(const char *) (tl->y + r0 * tl->ldy), n * tl->ldy * sizeof (float)},
+      {(const char *) (tl->zin + q * Z), s + 1 < t->n_steps ?
+            t->step_rows[s + 1] * Z * sizeof (float) : 0},
+    };
+
     /* A_t = b_ih + b_hh + [x_t h_{t-1}] [W_ih W_hh]^T for the n sequences
      * running at step t: one product for input and recurrence, into
      * scratch that stays in cache (da, free until backward); the cell
      * writes the gate values into their rows for backward. */
     lstm_train_gemm_packed (n, G4, Z, tl->zin + r0 * Z, Z, tl->wp_f,
-        t->bias_sum, t->da, G4);
+        t->bias_sum, t->da, G4, pf, G_N_ELEMENTS (pf));
     for (j = 0; j < n; j++) {
       r = r0 + j;
-      if (s + 1 < t->n_steps && j < t->step_rows[s + 1]) {
-        /* the rows the next step writes, so that it does not wait */
-        gsize q = t->step_off[s + 1] + j, b;
-        for (b = 0; b < H; b += 16) {
-          __builtin_prefetch (tl->c + q * H + b, 1, 2);
-          __builtin_prefetch (tl->y + q * tl->ldy + b, 1, 2);
-        }
-        for (b = 0; b < Z; b += 16)
-          __builtin_prefetch (tl->zin + q * Z + b, 1, 2);
-      }
       /* h_t of a sequence that goes on is also h_{t-1} of step t + 1 */
       lstm_train_cell_forward (t->da + j * G4, tl->gates + r * G4,
           c_prev + (gsize) j * H, tl->c + r * H, tl->tc + r * H,
@@ -226,21 +226,20 @@ step_backward (LstmTrainer * t, guint k, guint s)
   const float *mask = k > 0 ? t->layers[k - 1].mask : NULL;
   const float *c_prev = s == 0 ? tl->c0 : tl->c + t->step_off[s - 1] * H;
 
+  /* what the cell reads at step t - 1, fetched while this step's product
+   * runs: gates, tanh (c), dy of its rows, c of the step before */
+  gsize q = s > 0 ? t->step_off[s - 1] : 0, nq = s > 0 ? t->step_rows[s - 1]
+      : 0;
+  LstmTrainPrefetch pf[4] = {
+    {(const char *) (tl->gates + q * G4), nq * G4 * sizeof (float)},
+    {(const char *) (tl->tc + q * H), nq * H * sizeof (float)},
+    {(const char *) (t->dy + q * H), nq * H * sizeof (float)},
+    {(const char *) (tl->c + (s > 1 ? t->step_off[s - 2] : 0) * H),
+        s > 1 ? nq * H * sizeof (float) : 0},
+  };
+
   for (j = 0; j < n; j++) {
     gsize r = r0 + j;
-    if (s > 0) {
-      /* the same sequence's row one step earlier, for the next step */
-      gsize q = t->step_off[s - 1] + j, b;
-      for (b = 0; b < G4; b += 16)
-        __builtin_prefetch (tl->gates + q * G4 + b, 0, 2);
-      for (b = 0; b < H; b += 16) {
-        __builtin_prefetch (tl->tc + q * H + b, 0, 2);
-        __builtin_prefetch (t->dy + q * H + b, 0, 2);
-        if (s > 1)
-          __builtin_prefetch (tl->c + (t->step_off[s - 2] + j) * H + b, 0,
-              2);
-      }
-    }
     lstm_train_cell_backward (tl->gates + r * G4, tl->tc + r * H,
         c_prev + (gsize) j * H, t->dy + r * H, dh + j * Z,
         t->dc + (gsize) j * H, t->da + j * G4, H);
@@ -257,13 +256,14 @@ step_backward (LstmTrainer * t, guint k, guint s)
       return;
     for (j = 0; j < n; j++)
       memset (dh + j * Z, 0, H * sizeof (float));
-    lstm_train_gemm_packed (n, H, G4, t->da, G4, tl->wp_b, NULL, dh, Z);
+    lstm_train_gemm_packed (n, H, G4, t->da, G4, tl->wp_b, NULL, dh, Z, pf,
+        G_N_ELEMENTS (pf));
     return;
   }
   for (j = 0; j < n; j++)
     memset (t->dzin + j * Z, 0, (s == 0 ? in : Z) * sizeof (float));
   lstm_train_gemm_packed (n, s == 0 ? in : Z, G4, t->da, G4, tl->wp_b, NULL,
-      t->dzin, Z);
+      t->dzin, Z, pf, G_N_ELEMENTS (pf));
   /* dL/dh^{k-1} at step t's rows, whose dy was used above; x = h^{k-1} m */
   for (j = 0; j < n; j++) {
     const float *dx = t->dzin + j * Z;

@@ -70,6 +70,60 @@ gemm_openblas (gboolean trans_a, guint M, guint N, gsize K, const float *A,
       CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
 }
 
+/* Lines per tile for `tiles` tiles to prefetch all of pf. */
+static gsize
+prefetch_per_tile (const LstmTrainPrefetch * pf, guint n_pf, gsize tiles)
+{
+  gsize lines = 0;
+  guint i;
+
+  for (i = 0; i < n_pf; i++)
+    lines += (pf[i].bytes + 63) / 64;
+  return tiles > 0 ? (lines + tiles - 1) / tiles : 0;
+}
+
+/* Lines a tile prefetches while its k runs, one every gap values of k
+ * (spread out, prefetches never wait for a line fill buffer). */
+typedef struct
+{
+  const char *p;
+  gsize lines;
+  gsize gap;
+} PrefetchRun;
+
+/* The next run of at most `lines` lines of pf for a tile of kc values of
+ * k, from its first region that has any left. */
+static inline PrefetchRun
+prefetch_run (LstmTrainPrefetch * pf, guint n_pf, gsize lines, gsize kc)
+{
+  PrefetchRun run = { NULL, 0, 1 };
+  guint i;
+
+  for (i = 0; i < n_pf; i++)
+    if (pf[i].bytes > 0) {
+      run.p = pf[i].p;
+      run.lines = MIN (lines, (pf[i].bytes + 63) / 64);
+      run.gap = MAX (kc / MAX (run.lines, 1), 1);
+      break;
+    }
+  return run;
+}
+
+/* Marks what the run prefetched as done in pf. */
+static inline void
+prefetch_ran (LstmTrainPrefetch * pf, guint n_pf, const PrefetchRun * run)
+{
+  guint i;
+
+  for (i = 0; i < n_pf; i++)
+    if (pf[i].bytes > 0) {
+      gsize done = (gsize) (run->p - pf[i].p);
+      pf[i].p = run->p;
+      pf[i].bytes = pf[i].bytes > done ? pf[i].bytes - done : 0;
+      break;
+    }
+}
+
 #ifdef HAVE_X86_KERNELS
 
 /* ------------------------------------------------------------- AVX-512F */
@@ -82,14 +136,16 @@ gemm_openblas (gboolean trans_a, guint M, guint N, gsize K, const float *A,
  * rows of B ldb apart; m0, m1 mask the columns that exist, or with full
  * all 32 do (no masks: measured 3 to 7 % faster, with k unrolled by 2, on
  * the per-step products). With bias, C is not read: C[r, j] = bias[j] +
- * the sum. */
+ * the sum. With run, one line of it is prefetched every run->gap values
+ * of k while it has lines. */
 AVX512_INLINE void
 tile_avx512 (const guint mr, const guint nv, const gboolean full, gsize kc,
     const float *A, gsize ar, gsize ak, const float *B, gsize ldb,
-    const float *bias, float *C, gsize ldc, __mmask16 m0, __mmask16 m1)
+    const float *bias, float *C, gsize ldc, __mmask16 m0, __mmask16 m1,
+    PrefetchRun * run)
 {
   __m512 c0[8], c1[8], b0, b1 = _mm512_setzero_ps (), x;
-  gsize k;
+  gsize k, until = run != NULL ? run->gap : 0;
   guint r;
 
 #pragma GCC unroll 8
@@ -99,6 +155,14 @@ tile_avx512 (const guint mr, const guint nv, const gboolean full, gsize kc,
   }
 #pragma GCC unroll 2
   for (k = 0; k < kc; k++) {
+    if (run != NULL && --until == 0) {
+      until = run->gap;
+      if (run->lines > 0) {
+        __builtin_prefetch (run->p, 0, 2);
+        run->p += 64;
+        run->lines--;
+      }
+    }
     if (full) {
       b0 = _mm512_loadu_ps (B + k * ldb);
       b1 = _mm512_loadu_ps (B + k * ldb + 16);
@@ -182,13 +246,13 @@ gemm_avx512 (gboolean trans_a, guint M, guint N, gsize K, const float *A,
           float *c = C + i * ldc + j;
           if (n >= PANEL) {
             TILE_CASES (tile_avx512, mr, 2, TRUE, kc, a, ar, ak, b, ldb, bj,
-                c, ldc, m0, m1);
+                c, ldc, m0, m1, NULL);
           } else if (n > 16) {
             TILE_CASES (tile_avx512, mr, 2, FALSE, kc, a, ar, ak, b, ldb, bj,
-                c, ldc, m0, m1);
+                c, ldc, m0, m1, NULL);
           } else {
             TILE_CASES (tile_avx512, mr, 1, FALSE, kc, a, ar, ak, b, ldb, bj,
-                c, ldc, m0, m1);
+                c, ldc, m0, m1, NULL);
           }
         }
       }
@@ -204,14 +268,13 @@ gemm_avx512 (gboolean trans_a, guint M, guint N, gsize K, const float *A,
 __attribute__ ((target ("avx512f")))
 static void
 gemm_tn_block_avx512 (guint M, guint N, gsize kc, const float *A, gsize lda,
-    const float *Bp, float *C, gsize ldc, const char *next, gsize next_bytes)
+    const float *Bp, float *C, gsize ldc, LstmTrainPrefetch * next)
 /* *INDENT-ON* */
 
 {
   guint np = (N + PANEL - 1) / PANEL, i, p;
-  /* lines of the next block to prefetch after each tile */
-  gsize tiles = (gsize) np * ((M + MR - 1) / MR);
-  gsize per_tile = (next_bytes / 64 + tiles - 1) / tiles, q;
+  gsize per_tile = prefetch_per_tile (next, 1, np * ((M + MR - 1) / MR));
+  PrefetchRun run;
 
   for (p = 0; p < np; p++) {
     guint n = N - p * PANEL;
@@ -219,17 +282,15 @@ gemm_tn_block_avx512 (guint M, guint N, gsize kc, const float *A, gsize lda,
     const float *b = Bp + p * kc * PANEL;
     for (i = 0; i < M; i += MR) {
       guint mr = MIN (M - i, MR);
+      run = prefetch_run (next, 1, per_tile, kc);
       if (n >= PANEL) {
         TILE_CASES (tile_avx512, mr, 2, TRUE, kc, A + i, 1, lda, b, PANEL,
-            NULL, C + i * ldc + p * PANEL, ldc, m0, m1);
+            NULL, C + i * ldc + p * PANEL, ldc, m0, m1, &run);
       } else {
         TILE_CASES (tile_avx512, mr, 2, FALSE, kc, A + i, 1, lda, b, PANEL,
-            NULL, C + i * ldc + p * PANEL, ldc, m0, m1);
+            NULL, C + i * ldc + p * PANEL, ldc, m0, m1, &run);
       }
-      for (q = 0; q < per_tile && next_bytes > 0; q++, next += 64) {
-        _mm_prefetch (next, _MM_HINT_T1);
-        next_bytes = next_bytes > 64 ? next_bytes - 64 : 0;
-      }
+      prefetch_ran (next, 1, &run);
     }
   }
 }
@@ -262,12 +323,14 @@ pack_row_avx512 (guint N, const float *src, float *dst, gsize kc)
 __attribute__ ((target ("avx512f")))
 static void
 gemm_packed_avx512 (guint M, guint N, gsize K, const float *A, gsize lda,
-    const float *Bp, const float *bias, float *C, gsize ldc)
+    const float *Bp, const float *bias, float *C, gsize ldc,
+    LstmTrainPrefetch * pf, guint n_pf)
 /* *INDENT-ON* */
 
 {
   guint np = (N + PANEL - 1) / PANEL, i, p;
-  gsize k0, kc;
+  gsize k0, kc, per_tile = prefetch_per_tile (pf, n_pf,
+      (K + KC - 1) / KC * np * ((M + MR - 1) / MR));
 
   for (k0 = 0; k0 < K; k0 += kc) {
     const float *bias0 = k0 == 0 ? bias : NULL;
@@ -281,16 +344,18 @@ gemm_packed_avx512 (guint M, guint N, gsize K, const float *A, gsize lda,
         guint mr = MIN (M - i, MR);
         const float *a = A + i * lda + k0;
         float *c = C + i * ldc + p * PANEL;
+        PrefetchRun run = prefetch_run (pf, n_pf, per_tile, kc);
         if (n >= PANEL) {
           TILE_CASES (tile_avx512, mr, 2, TRUE, kc, a, lda, 1, b, PANEL, bj,
-              c, ldc, m0, m1);
+              c, ldc, m0, m1, &run);
         } else if (n > 16) {
           TILE_CASES (tile_avx512, mr, 2, FALSE, kc, a, lda, 1, b, PANEL, bj,
-              c, ldc, m0, m1);
+              c, ldc, m0, m1, &run);
         } else {
           TILE_CASES (tile_avx512, mr, 1, FALSE, kc, a, lda, 1, b, PANEL, bj,
-              c, ldc, m0, m1);
+              c, ldc, m0, m1, &run);
         }
+        prefetch_ran (pf, n_pf, &run);
       }
     }
   }
@@ -485,9 +550,12 @@ lstm_train_gemm_tn_packed (guint M, guint N, gsize K, const float *A,
     kc = MIN (PK_KC, K - k0);
 #ifdef HAVE_X86_KERNELS
     if (get_gemm () == gemm_avx512) {
-      gsize k1 = k0 + kc, kn = MIN (PK_KC, K - k1);
-      gemm_tn_block_avx512 (M, N, kc, A + k0 * lda, lda, b, C, ldc,
-          (const char *) (A + k1 * lda), kn * lda * sizeof (float));
+      /* and A's rows of the next block, meanwhile */
+      gsize k1 = k0 + kc;
+      LstmTrainPrefetch next = { (const char *) (A + k1 * lda),
+        MIN (PK_KC, K - k1) * lda * sizeof (float)
+      };
+      gemm_tn_block_avx512 (M, N, kc, A + k0 * lda, lda, b, C, ldc, &next);
       continue;
     }
 #endif
@@ -539,7 +607,8 @@ lstm_train_pack (gsize K, guint N, const float *B, gsize ldb, gboolean trans,
 
 void
 lstm_train_gemm_packed (guint M, guint N, gsize K, const float *A,
-    gsize lda, const float *Bp, const float *bias, float *C, gsize ldc)
+    gsize lda, const float *Bp, const float *bias, float *C, gsize ldc,
+    LstmTrainPrefetch * pf, guint n_pf)
 {
   guint i, p;
 
@@ -552,11 +621,13 @@ lstm_train_gemm_packed (guint M, guint N, gsize K, const float *A,
   }
 #ifdef HAVE_X86_KERNELS
   if (get_gemm () == gemm_avx512) {
-    gemm_packed_avx512 (M, N, K, A, lda, Bp, bias, C, ldc);
+    gemm_packed_avx512 (M, N, K, A, lda, Bp, bias, C, ldc, pf, n_pf);
     return;
   }
 #endif
   /* a panel is a [K, PANEL] matrix of its own */
+  (void) pf;
+  (void) n_pf;
   for (p = 0; p * PANEL < N; p++)
     get_gemm ()(FALSE, M, MIN (PANEL, N - p * PANEL), K, A, lda,
         Bp + p * K * PANEL, PANEL, bias != NULL ? bias + p * PANEL : NULL,

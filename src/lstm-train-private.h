@@ -163,11 +163,19 @@ G_GNUC_INTERNAL void lstm_train_gemm_tn_packed (guint M, guint N, gsize K,
 G_GNUC_INTERNAL gsize lstm_train_packed_size (gsize K, guint N);
 G_GNUC_INTERNAL void lstm_train_pack (gsize K, guint N, const float *B,
     gsize ldb, gboolean trans, float *Bp);
+/* Memory a product prefetches into L2 while it runs, for the caller's
+ * next work (bytes from p; the product consumes the struct). */
+typedef struct
+{
+  const char *p;
+  gsize bytes;
+} LstmTrainPrefetch;
 /* C[M,N'] = bias + A Bp (C not read), or without bias C += A Bp, for Bp
- * packed from [K,N] and any N' <= N (the first N' columns). */
+ * packed from [K,N] and any N' <= N (the first N' columns); pf: n_pf
+ * regions to prefetch meanwhile (or NULL, 0). */
 G_GNUC_INTERNAL void lstm_train_gemm_packed (guint M, guint N, gsize K,
     const float *A, gsize lda, const float *Bp, const float *bias, float *C,
-    gsize ldc);
+    gsize ldc, LstmTrainPrefetch * pf, guint n_pf);
 
 /* lstm-train-act.c: y[i] = sigmoid (x[i]), y[i] = tanh (x[i]), i < n;
  * y may be x. */

@@ -129,7 +129,7 @@ check (Product what, guint M, guint N, guint K, GRand * rng)
       if (N > 3 && what == PACKED)
         n_used = N - 3;
       lstm_train_gemm_packed (M, n_used, K, A, lda, Bp, with_bias ? bias :
-          NULL, C, ldc);
+          NULL, C, ldc, NULL, 0);
       break;
   }
   N = n_used;
