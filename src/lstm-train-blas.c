@@ -583,7 +583,7 @@ void
 lstm_train_pack (gsize K, guint N, const float *B, gsize ldb, gboolean trans,
     float *Bp)
 {
-  guint np = (N + PANEL - 1) / PANEL, p, j;
+  guint np = (N + PANEL - 1) / PANEL, p;
   gsize k;
 
   for (p = 0; p < np; p++) {
@@ -598,9 +598,8 @@ lstm_train_pack (gsize K, guint N, const float *B, gsize ldb, gboolean trans,
       continue;
     }
     for (k = 0; k < K; k++) {
-      const float *s = B + k * ldb + p * PANEL;
-      for (j = 0; j < PANEL; j++)
-        d[k * PANEL + j] = j < n ? s[j] : 0.0f;
+      memcpy (d + k * PANEL, B + k * ldb + p * PANEL, n * sizeof (float));
+      memset (d + k * PANEL + n, 0, (PANEL - n) * sizeof (float));
     }
   }
 }
