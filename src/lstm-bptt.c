@@ -31,7 +31,7 @@
  *   forward, per step    A_t = b_ih + b_hh + Z_t W^T
  *   backward, per step   [dX_t dH_{t-1}] = dA_t W   (dX_t: dL/dh of the
  *                        layer below, times its dropout mask)
- *   once per layer       [dW_ih dW_hh]^T = Z^T dA,  db_ih = db_hh = sum dA_r
+ *   per block of steps   [dW_ih dW_hh]^T += Z_b^T dA_b,  db_ih = db_hh = sum dA_r
  *
  * are one product each, not two: the input projection is not computed
  * ahead for all rows, whose gate rows would then be read back from memory
@@ -39,10 +39,11 @@
  * per batch (lstm_train_pack) and write into cache-resident scratch (da,
  * one step's rows), from which the cell moves the gate values on; in
  * backward the cell writes a step's dA there, the step's product reads it
- * and it is stored for the weight gradients in the layout their product
- * reads (lstm_train_pack_rows). The rows the next step will read or write
- * are prefetched while the current one is computed (measured: each of
- * these was worth 2 to 7 % of a bench-train step).
+ * and it is copied into a block of a few steps' rows that the weight
+ * gradients' product reads, block by block, while it is in cache
+ * (lstm_train_pack_block). The rows the next step will read or write are
+ * prefetched while the current one is computed (measured: each of these
+ * was worth 2 to 7 % of a bench-train step).
  *
  * Gradients stop at the initial states (truncated BPTT): dh_{-1} and
  * dc_{-1} are not computed.
@@ -212,10 +213,12 @@ lstm_bptt_forward (LstmTrainer * t)
 #define grad_of lstm_train_grad_of
 
 /* Step s of layer k, backward: dA of the step's rows from dy and the
- * recurrent dh, dc carried in t->dzin and t->dc; then dL/dh_{t-1} into
- * them for step s - 1 and, above layer 0, dL/dh^{k-1} into dy. */
+ * recurrent dh, dc carried in t->dzin and t->dc, kept in t->da_block (a
+ * block of kc rows from packed row b0) for the weight gradients; then
+ * dL/dh_{t-1} into dzin for step s - 1 and, above layer 0, dL/dh^{k-1}
+ * into dy. */
 static void
-step_backward (LstmTrainer * t, guint k, guint s)
+step_backward (LstmTrainer * t, guint k, guint s, gsize b0, gsize kc)
 {
   const LstmLayer *l = &t->model->layers[k];
   TrainLayer *tl = &t->layers[k];
@@ -227,15 +230,17 @@ step_backward (LstmTrainer * t, guint k, guint s)
   const float *c_prev = s == 0 ? tl->c0 : tl->c + t->step_off[s - 1] * H;
 
   /* what the cell reads at step t - 1, fetched while this step's product
-   * runs: gates, tanh (c), dy of its rows, c of the step before */
+   * runs: gates, tanh (c), dy of its rows, c of the step before; and this
+   * step's zin, for the weight gradients of its block */
   gsize q = s > 0 ? t->step_off[s - 1] : 0, nq = s > 0 ? t->step_rows[s - 1]
       : 0;
-  LstmTrainPrefetch pf[4] = {
+  LstmTrainPrefetch pf[5] = {
     {(const char *) (tl->gates + q * G4), nq * G4 * sizeof (float)},
     {(const char *) (tl->tc + q * H), nq * H * sizeof (float)},
     {(const char *) (t->dy + q * H), nq * H * sizeof (float)},
     {(const char *) (tl->c + (s > 1 ? t->step_off[s - 2] : 0) * H),
         s > 1 ? nq * H * sizeof (float) : 0},
+    {(const char *) (tl->zin + r0 * Z), n * Z * sizeof (float)},
   };
 
   for (j = 0; j < n; j++) {
@@ -247,7 +252,7 @@ step_backward (LstmTrainer * t, guint k, guint s)
   /* db_ih = db_hh = sum over the rows of dA, added while they are hot;
    * the rows kept for the weight gradients */
   lstm_train_column_sums (n, G4, t->da, G4, grad_of (t, l->bias_ih));
-  lstm_train_pack_rows (t->n_rows, G4, r0, n, t->da, G4, t->da_rows);
+  lstm_train_pack_block (kc, G4, r0 - b0, n, t->da, G4, t->da_block);
 
   /* [dL/dx_t dL/dh_{t-1}] = dA_t [W_ih W_hh]: the first part only above
    * layer 0, the second only after step 0 (truncated at h0). */
@@ -300,15 +305,23 @@ layer_backward (LstmTrainer * t, guint k)
   else
     lstm_train_pack (G4, Z, tl->w, Z, FALSE, tl->wp_b);
 
-  for (s = t->n_steps; s-- > 0;)
-    step_backward (t, k, s);
-
-  /* [dW_ih dW_hh]^T = zin^T dA over every row at once (this way round the
-   * product's rows are the Z inputs and its columns the 4H gates, which
-   * the kernels cut into whole panels; summed in blocks of the rows of a
-   * few steps each, while those were in cache, it measured no faster) */
-  lstm_train_gemm_tn_packed (Z, G4, t->n_rows, tl->zin, Z, t->da_rows,
-      t->dw, G4);
+  /* The steps from the last down, in blocks of consecutive steps of at
+   * most lstm_train_block_rows () rows (or one step); after each block,
+   * [dW_ih dW_hh]^T += zin^T dA over its rows, while dA is in cache (this
+   * way round the product's rows are the Z inputs and its columns the 4H
+   * gates, which the kernels cut into whole panels). */
+  for (s = t->n_steps; s > 0;) {
+    guint lo = s - 1;
+    gsize kc = t->step_rows[lo], b0;
+    while (lo > 0 && kc + t->step_rows[lo - 1] <= lstm_train_block_rows ())
+      kc += t->step_rows[--lo];
+    b0 = t->step_off[lo];
+    while (s-- > lo)
+      step_backward (t, k, s, b0, kc);
+    s = lo;
+    lstm_train_gemm_tn_block (Z, G4, kc, tl->zin + b0 * Z, Z, t->da_block,
+        t->dw, G4);
+  }
   lstm_train_transpose (in, G4, t->dw, G4, grad_of (t, l->weight_ih), in);
   lstm_train_transpose (H, G4, t->dw + in * G4, G4, grad_of (t,
           l->weight_hh), H);

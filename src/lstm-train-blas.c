@@ -9,7 +9,7 @@
  *
  *   forward   A_t = b + Z_t W^T (lstm_train_gemm_packed)  Z += Y W_head^T
  *   backward  [dX_t dH_{t-1}] += dA_t W     dY += dZ W_head
- *   gradients [dW_ih dW_hh]^T += Z^T dA (lstm_train_gemm_tn_packed)
+ *   gradients [dW_ih dW_hh]^T += Z^T dA (lstm_train_gemm_tn_block)
  *             dW_head += dZ^T Y
  *
  * (Z_t: the rows [x_t h_{t-1}] of a step, W = [W_ih W_hh]; lstm-bptt.c.)
@@ -49,8 +49,7 @@
 #define MR 8                    /* rows of a tile (AVX-512) */
 #define PANEL 32                /* columns of a tile (AVX-512) */
 
-/* The packed A^T B (gemm_tn_packed_avx512) copies B in blocks of PK_KC
- * rows. */
+/* The weight gradients' A^T B goes in blocks of PK_KC rows. */
 #define PK_KC 96
 
 typedef void (*GemmFunc) (gboolean trans_a, guint M, guint N, gsize K,
@@ -261,20 +260,18 @@ gemm_avx512 (gboolean trans_a, guint M, guint N, gsize K, const float *A,
 }
 
 /* C += A^T Bp over one block of kc rows of B, stored as panels by
- * lstm_train_pack_rows ([p][k][PANEL]): a panel (kc x 32 floats, 12 KiB)
- * stays in L1 while every tile of rows passes over it; A's tiles are read
- * in place (MR consecutive floats per k). */
+ * lstm_train_pack_block ([p][k][PANEL]): a panel (kc x 32 floats, 12
+ * KiB) stays in L1 while every tile of rows passes over it; A's tiles are
+ * read in place (MR consecutive floats per k). */
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
 gemm_tn_block_avx512 (guint M, guint N, gsize kc, const float *A, gsize lda,
-    const float *Bp, float *C, gsize ldc, LstmTrainPrefetch * next)
+    const float *Bp, float *C, gsize ldc)
 /* *INDENT-ON* */
 
 {
   guint np = (N + PANEL - 1) / PANEL, i, p;
-  gsize per_tile = prefetch_per_tile (next, 1, np * ((M + MR - 1) / MR));
-  PrefetchRun run;
 
   for (p = 0; p < np; p++) {
     guint n = N - p * PANEL;
@@ -282,21 +279,18 @@ gemm_tn_block_avx512 (guint M, guint N, gsize kc, const float *A, gsize lda,
     const float *b = Bp + p * kc * PANEL;
     for (i = 0; i < M; i += MR) {
       guint mr = MIN (M - i, MR);
-      run = prefetch_run (next, 1, per_tile, kc);
       if (n >= PANEL) {
         TILE_CASES (tile_avx512, mr, 2, TRUE, kc, A + i, 1, lda, b, PANEL,
-            NULL, C + i * ldc + p * PANEL, ldc, m0, m1, &run);
+            NULL, C + i * ldc + p * PANEL, ldc, m0, m1, NULL);
       } else {
         TILE_CASES (tile_avx512, mr, 2, FALSE, kc, A + i, 1, lda, b, PANEL,
-            NULL, C + i * ldc + p * PANEL, ldc, m0, m1, &run);
+            NULL, C + i * ldc + p * PANEL, ldc, m0, m1, NULL);
       }
-      prefetch_ran (next, 1, &run);
     }
   }
 }
 
-/* Rows of B into the block layout, with stores that bypass the caches
- * (the blocks are read again only when the layer's rows are all done). */
+/* A row of B into the block layout. */
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
@@ -310,8 +304,8 @@ pack_row_avx512 (guint N, const float *src, float *dst, gsize kc)
     guint n = N - p * PANEL;
     __mmask16 m0 = mask16 (n), m1 = n > 16 ? mask16 (n - 16) : 0;
     float *d = dst + p * kc * PANEL;
-    _mm512_stream_ps (d, _mm512_maskz_loadu_ps (m0, src + p * PANEL));
-    _mm512_stream_ps (d + 16, _mm512_maskz_loadu_ps (m1, src + p * PANEL +
+    _mm512_store_ps (d, _mm512_maskz_loadu_ps (m0, src + p * PANEL));
+    _mm512_store_ps (d + 16, _mm512_maskz_loadu_ps (m1, src + p * PANEL +
             16));
   }
 }
@@ -495,31 +489,36 @@ lstm_train_gemm (gboolean trans_a, guint M, guint N, gsize K, const float *A,
   get_gemm ()(trans_a, M, N, K, A, lda, B, ldb, NULL, C, ldc);
 }
 
-/* The weight gradients' B (all rows of a batch, K of them) as it is
- * made: blocks of PK_KC rows, each as panels of PANEL columns
- * ([block][p][k][PANEL], zero padded), so that A^T B reads every panel
- * straight through and nothing has to be copied when the product is
- * made. Read in place instead, the panel of a tile (32 floats per k, rows
+/* The weight gradients' product goes a block of rows at a time: B's
+ * rows of a block (dA of the steps just computed, in cache) copied as
+ * panels of PANEL columns ([p][k][PANEL], zero padded), then A^T B over
+ * them. Read in place instead, the panel of a tile (32 floats per k, rows
  * 2 KiB apart when N = 512) falls on a few L1 sets and misses on every k;
- * copied into this layout just before the product, from rows long out of
- * the caches, the copy was 15 % of the product's time. */
-gsize
-lstm_train_rows_packed_size (gsize K, guint N)
+ * a block of PK_KC rows keeps a panel (12 KiB) in L1. Made once the layer's
+ * rows were all done, with dA stored for all of them, the product read
+ * 13 MB of it back from memory for bench-train's batch. */
+guint
+lstm_train_block_rows (void)
 {
-  return K * ((N + PANEL - 1) / PANEL) * PANEL;
+  return PK_KC;
+}
+
+gsize
+lstm_train_block_size (gsize kc, guint N)
+{
+  return kc * ((N + PANEL - 1) / PANEL) * PANEL;
 }
 
 void
-lstm_train_pack_rows (gsize K, guint N, gsize r0, guint n, const float *B,
+lstm_train_pack_block (gsize kc, guint N, gsize k0, guint n, const float *B,
     gsize ldb, float *Bp)
 {
-  gsize w = ((N + PANEL - 1) / PANEL) * PANEL, r;
+  gsize k;
   guint p, j;
 
-  for (r = r0; r < r0 + n; r++) {
-    gsize k0 = r / PK_KC * PK_KC, kc = MIN (PK_KC, K - k0);
-    const float *src = B + (r - r0) * ldb;
-    float *dst = Bp + k0 * w + (r - k0) * PANEL;
+  for (k = k0; k < k0 + n; k++) {
+    const float *src = B + (k - k0) * ldb;
+    float *dst = Bp + k * PANEL;
 #ifdef HAVE_X86_KERNELS
     if (get_gemm () == gemm_avx512) {
       pack_row_avx512 (N, src, dst, kc);
@@ -530,39 +529,25 @@ lstm_train_pack_rows (gsize K, guint N, gsize r0, guint n, const float *B,
       for (j = 0; j < PANEL; j++)
         dst[p * kc * PANEL + j] = p * PANEL + j < N ? src[p * PANEL + j] : 0;
   }
-#ifdef HAVE_X86_KERNELS
-  if (get_gemm () == gemm_avx512)
-    _mm_sfence ();
-#endif
 }
 
 void
-lstm_train_gemm_tn_packed (guint M, guint N, gsize K, const float *A,
+lstm_train_gemm_tn_block (guint M, guint N, gsize kc, const float *A,
     gsize lda, const float *Bp, float *C, gsize ldc)
 {
-  gsize w = ((N + PANEL - 1) / PANEL) * PANEL, k0, kc;
   guint p;
 
-  if (M == 0 || N == 0)
+  if (M == 0 || N == 0 || kc == 0)
     return;
-  for (k0 = 0; k0 < K; k0 += kc) {
-    const float *b = Bp + k0 * w;
-    kc = MIN (PK_KC, K - k0);
 #ifdef HAVE_X86_KERNELS
-    if (get_gemm () == gemm_avx512) {
-      /* and A's rows of the next block, meanwhile */
-      gsize k1 = k0 + kc;
-      LstmTrainPrefetch next = { (const char *) (A + k1 * lda),
-        MIN (PK_KC, K - k1) * lda * sizeof (float)
-      };
-      gemm_tn_block_avx512 (M, N, kc, A + k0 * lda, lda, b, C, ldc, &next);
-      continue;
-    }
-#endif
-    for (p = 0; p * PANEL < N; p++)
-      get_gemm ()(TRUE, M, MIN (PANEL, N - p * PANEL), kc, A + k0 * lda, lda,
-          b + p * kc * PANEL, PANEL, NULL, C + p * PANEL, ldc);
+  if (get_gemm () == gemm_avx512) {
+    gemm_tn_block_avx512 (M, N, kc, A, lda, Bp, C, ldc);
+    return;
   }
+#endif
+  for (p = 0; p * PANEL < N; p++)
+    get_gemm ()(TRUE, M, MIN (PANEL, N - p * PANEL), kc, A, lda,
+        Bp + p * kc * PANEL, PANEL, NULL, C + p * PANEL, ldc);
 }
 
 /* ------------------------------------------------------- packed operand B */

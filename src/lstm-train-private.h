@@ -80,8 +80,9 @@ struct _LstmTrainer
   float *da;                    /* [max_batch, 4H] a step's dLoss/d
                                  * pre-activations; in forward, its
                                  * pre-activations */
-  float *da_rows;               /* dA of every row, as lstm_train_pack_rows
-                                 * stores it for the weight gradients */
+  float *da_block;              /* dA of a block of rows (steps), as
+                                 * lstm_train_pack_block stores it for the
+                                 * weight gradients */
   float *dh;                    /* [max_batch, H] dLoss/dh of the head's rows */
   float *dzin;                  /* [max_batch, in + H] dLoss/d zin of a step:
                                  * dL/dx, then the recurrent dL/dh_{t-1} */
@@ -147,15 +148,17 @@ G_GNUC_INTERNAL gboolean lstm_optim_apply (LstmTrainer * t, GError ** error);
 G_GNUC_INTERNAL void lstm_train_gemm (gboolean trans_a, guint M, guint N,
     gsize K, const float *A, gsize lda, const float *B, gsize ldb, float *C,
     gsize ldc);
-/* C[M,N] += A^T B as lstm_train_gemm (TRUE, ...) does, for K much larger
- * than M and N, with B [K,N] stored by lstm_train_pack_rows in Bp
- * (lstm_train_rows_packed_size (K, N) floats, 64-byte aligned): rows r0
- * .. r0 + n - 1 of B from src (ldb apart), in any order, every row once
- * before the product. */
-G_GNUC_INTERNAL gsize lstm_train_rows_packed_size (gsize K, guint N);
-G_GNUC_INTERNAL void lstm_train_pack_rows (gsize K, guint N, gsize r0,
-    guint n, const float *src, gsize ldb, float *Bp);
-G_GNUC_INTERNAL void lstm_train_gemm_tn_packed (guint M, guint N, gsize K,
+/* C[M,N] += A^T B as lstm_train_gemm (TRUE, ...) does, for B [kc,N] a
+ * block of rows of a product with K much larger than M and N, stored
+ * first by lstm_train_pack_block in Bp (lstm_train_block_size (kc, N)
+ * floats, 64-byte aligned): rows k0 .. k0 + n - 1 of the block from B
+ * (ldb apart), in any order, every row once. A block of
+ * lstm_train_block_rows () rows keeps a panel in L1. */
+G_GNUC_INTERNAL guint lstm_train_block_rows (void);
+G_GNUC_INTERNAL gsize lstm_train_block_size (gsize kc, guint N);
+G_GNUC_INTERNAL void lstm_train_pack_block (gsize kc, guint N, gsize k0,
+    guint n, const float *B, gsize ldb, float *Bp);
+G_GNUC_INTERNAL void lstm_train_gemm_tn_block (guint M, guint N, gsize kc,
     const float *A, gsize lda, const float *Bp, float *C, gsize ldc);
 /* B [K,N] copied as panels of 32 columns (zero padded), into Bp of
  * lstm_train_packed_size (K, N) floats, 64-byte aligned; with trans, B is

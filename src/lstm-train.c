@@ -59,8 +59,7 @@ floats_per_row (const LstmModel * m, const LstmTrainConfig * c)
   n += I + (L - 1) * H;         /* x in zin */
   if (c->dropout > 0.0)
     n += (L - 1) * H;           /* mask */
-  /* z, dz, dy; da_rows, whose rows are padded to whole panels */
-  n += 2 * O + H + lstm_train_rows_packed_size (1, 4 * H);
+  n += 2 * O + H;               /* z, dz, dy */
   return n;
 }
 
@@ -161,8 +160,8 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   t->p_row = alloc_floats (O);
   t->dy = alloc_floats (N * MAX (H, W));
   t->da = alloc_floats (t->var == NULL ? (gsize) max_batch * G4 : 0);
-  t->da_rows = alloc_floats (t->var == NULL ?
-      lstm_train_rows_packed_size (N, G4) : 0);
+  t->da_block = alloc_floats (t->var == NULL ? lstm_train_block_size (MAX
+          (lstm_train_block_rows (), max_batch), G4) : 0);
   t->dh = alloc_floats ((gsize) max_batch * MAX (H, W));
   t->dzin = alloc_floats (L > 0 ? (gsize) max_batch * Zmax : 0);
   t->dw = alloc_floats (L > 0 ? G4 * Zmax : 0);
@@ -230,7 +229,7 @@ lstm_trainer_free (LstmTrainer * t)
   g_aligned_free (t->p_row);
   g_aligned_free (t->dy);
   g_aligned_free (t->da);
-  g_aligned_free (t->da_rows);
+  g_aligned_free (t->da_block);
   g_aligned_free (t->dh);
   g_aligned_free (t->dzin);
   g_aligned_free (t->dw);

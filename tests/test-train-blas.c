@@ -1,6 +1,6 @@
 /* The matrix products of training (src/lstm-train-blas.c) against a
  * double-precision sum, with every kernel set this CPU runs: C += A B,
- * C += A^T B (in place, and with B stored as the trainer stores dA), C +=
+ * C += A^T B (in place, and block by block as the trainer makes it), C +=
  * A B and C = bias + A B with B packed as panels (from B and from B^T),
  * on sizes that cut the tiles, panels and blocks unevenly, with leading dimensions wider than
  * the matrices. The padding of A and B holds NaN (a kernel reading it
@@ -33,14 +33,14 @@ typedef enum
 {
   AB,                           /* C += A B */
   ATB,                          /* C += A^T B */
-  ATB_ROWS,                     /* C += A^T B, B stored by pack_rows */
+  ATB_BLOCKS,                   /* C += A^T B, block by block */
   PACKED,                       /* C += A Bp */
   PACKED_T,                     /* C += A Bp, Bp packed from B^T */
   PACKED_BIAS,                  /* C = bias + A Bp */
 } Product;
 
 static const gchar *const product_names[] = {
-  "A B", "A^T B", "A^T B (rows packed)", "A B (packed)", "A B (packed "
+  "A B", "A^T B", "A^T B (blocks)", "A B (packed)", "A B (packed "
       "from B^T)", "bias + A B (packed)"
 };
 
@@ -67,22 +67,33 @@ packed (guint K, guint N, const float *B, gsize ldb, gboolean trans)
   return Bp;
 }
 
-/* B [K,N] into the weight gradients' layout, a few rows at a time and the
- * chunks out of order (the trainer stores the steps last to first) */
-static float *
-rows_packed (guint K, guint N, const float *B, gsize ldb)
+/* C += A^T B as the trainer makes the weight gradients: blocks of rows
+ * (here of lstm_train_block_rows () rows and of 5, in turn), each stored
+ * a few rows at a time with the chunks out of order (the trainer stores
+ * the steps last to first), then its product */
+static void
+tn_blocks (guint M, guint N, guint K, const float *A, gsize lda,
+    const float *B, gsize ldb, float *C, gsize ldc)
 {
-  float *Bp = g_aligned_alloc0 (lstm_train_rows_packed_size (K, N) + 1,
+  guint big = lstm_train_block_rows (), chunk = 7, k0, kc, b = 0;
+  float *Bp = g_aligned_alloc (lstm_train_block_size (MAX (big, 5), N),
       sizeof (float), 64);
-  guint chunk = 7, r0;
 
-  for (r0 = (K - 1) / chunk * chunk; K > 0; r0 -= chunk) {
-    lstm_train_pack_rows (K, N, r0, MIN (chunk, K - r0), B + r0 * ldb, ldb,
-        Bp);
-    if (r0 == 0)
-      break;
+  for (k0 = 0; k0 < K; k0 += kc) {
+    guint r;
+    kc = MIN (b++ % 2 == 0 ? big : 5, K - k0);
+    /* whatever the last block left there must not matter */
+    memset (Bp, 0xff, lstm_train_block_size (MAX (big, 5), N) *
+        sizeof (float));
+    for (r = (kc - 1) / chunk * chunk;; r -= chunk) {
+      lstm_train_pack_block (kc, N, r, MIN (chunk, kc - r),
+          B + (k0 + r) * ldb, ldb, Bp);
+      if (r == 0)
+        break;
+    }
+    lstm_train_gemm_tn_block (M, N, kc, A + k0 * lda, lda, Bp, C, ldc);
   }
-  return Bp;
+  g_aligned_free (Bp);
 }
 
 /* Returns the largest error relative to its bound: in float32, a sum of K
@@ -92,7 +103,7 @@ rows_packed (guint K, guint N, const float *B, gsize ldb)
 static double
 check (Product what, guint M, guint N, guint K, GRand * rng)
 {
-  gboolean trans_a = what == ATB || what == ATB_ROWS;
+  gboolean trans_a = what == ATB || what == ATB_BLOCKS;
   gboolean with_bias = what == PACKED_BIAS;
   gsize lda = (trans_a ? M : K) + PAD, ldb = N + PAD, ldc = N + PAD;
   gsize a_rows = trans_a ? K : M;
@@ -118,9 +129,8 @@ check (Product what, guint M, guint N, guint K, GRand * rng)
     case ATB:
       lstm_train_gemm (trans_a, M, N, K, A, lda, B, ldb, C, ldc);
       break;
-    case ATB_ROWS:
-      Bp = rows_packed (K, N, B, ldb);
-      lstm_train_gemm_tn_packed (M, N, K, A, lda, Bp, C, ldc);
+    case ATB_BLOCKS:
+      tn_blocks (M, N, K, A, lda, B, ldb, C, ldc);
       break;
     case PACKED:
     case PACKED_T:
