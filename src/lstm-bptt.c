@@ -249,26 +249,22 @@ step_backward (LstmTrainer * t, guint k, guint s, gsize b0, gsize kc)
         c_prev + (gsize) j * H, t->dy + r * H, dh + j * Z,
         t->dc + (gsize) j * H, t->da + j * G4, H);
   }
-  /* db_ih = db_hh = sum over the rows of dA, added while they are hot;
-   * the rows kept for the weight gradients */
-  lstm_train_column_sums (n, G4, t->da, G4, grad_of (t, l->bias_ih));
-  lstm_train_pack_block (kc, G4, r0 - b0, n, t->da, G4, t->da_block);
+  /* the rows kept for the weight gradients; db_ih = db_hh = their sum,
+   * added meanwhile */
+  lstm_train_pack_block (kc, G4, r0 - b0, n, t->da, G4, t->da_block,
+      grad_of (t, l->bias_ih));
 
   /* [dL/dx_t dL/dh_{t-1}] = dA_t [W_ih W_hh]: the first part only above
    * layer 0, the second only after step 0 (truncated at h0). */
   if (k == 0) {
     if (s == 0)
       return;
-    for (j = 0; j < n; j++)
-      memset (dh + j * Z, 0, H * sizeof (float));
-    lstm_train_gemm_packed (n, H, G4, t->da, G4, tl->wp_b, NULL, dh, Z, pf,
-        G_N_ELEMENTS (pf));
+    lstm_train_gemm_packed (n, H, G4, t->da, G4, tl->wp_b, t->zeros, dh, Z,
+        pf, G_N_ELEMENTS (pf));
     return;
   }
-  for (j = 0; j < n; j++)
-    memset (t->dzin + j * Z, 0, (s == 0 ? in : Z) * sizeof (float));
-  lstm_train_gemm_packed (n, s == 0 ? in : Z, G4, t->da, G4, tl->wp_b, NULL,
-      t->dzin, Z, pf, G_N_ELEMENTS (pf));
+  lstm_train_gemm_packed (n, s == 0 ? in : Z, G4, t->da, G4, tl->wp_b,
+      t->zeros, t->dzin, Z, pf, G_N_ELEMENTS (pf));
   /* dL/dh^{k-1} at step t's rows, whose dy was used above; x = h^{k-1} m */
   for (j = 0; j < n; j++) {
     const float *dx = t->dzin + j * Z;
@@ -298,7 +294,6 @@ layer_backward (LstmTrainer * t, guint k)
    * they stay 0: a sequence's last frame gets no recurrent gradient. */
   memset (t->dzin, 0, (gsize) t->n_seq * Z * sizeof (float));
   memset (t->dc, 0, (gsize) t->n_seq * H * sizeof (float));
-  memset (t->dw, 0, Z * G4 * sizeof (float));
   /* W for the per-step products (layer 0: only its W_hh part) */
   if (k == 0)
     lstm_train_pack (G4, H, tl->w + in, Z, FALSE, tl->wp_b);
@@ -319,8 +314,9 @@ layer_backward (LstmTrainer * t, guint k)
     while (s-- > lo)
       step_backward (t, k, s, b0, kc);
     s = lo;
+    /* the first block (the last steps) sets dW, the others add */
     lstm_train_gemm_tn_block (Z, G4, kc, tl->zin + b0 * Z, Z, t->da_block,
-        t->dw, G4);
+        b0 + kc < t->n_rows, t->dw, G4);
   }
   lstm_train_transpose (in, G4, t->dw, G4, grad_of (t, l->weight_ih), in);
   lstm_train_transpose (H, G4, t->dw + in * G4, G4, grad_of (t,

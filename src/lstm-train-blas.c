@@ -267,7 +267,7 @@ gemm_avx512 (gboolean trans_a, guint M, guint N, gsize K, const float *A,
 __attribute__ ((target ("avx512f")))
 static void
 gemm_tn_block_avx512 (guint M, guint N, gsize kc, const float *A, gsize lda,
-    const float *Bp, float *C, gsize ldc)
+    const float *Bp, const float *zero, float *C, gsize ldc)
 /* *INDENT-ON* */
 
 {
@@ -281,10 +281,10 @@ gemm_tn_block_avx512 (guint M, guint N, gsize kc, const float *A, gsize lda,
       guint mr = MIN (M - i, MR);
       if (n >= PANEL) {
         TILE_CASES (tile_avx512, mr, 2, TRUE, kc, A + i, 1, lda, b, PANEL,
-            NULL, C + i * ldc + p * PANEL, ldc, m0, m1, NULL);
+            zero, C + i * ldc + p * PANEL, ldc, m0, m1, NULL);
       } else {
         TILE_CASES (tile_avx512, mr, 2, FALSE, kc, A + i, 1, lda, b, PANEL,
-            NULL, C + i * ldc + p * PANEL, ldc, m0, m1, NULL);
+            zero, C + i * ldc + p * PANEL, ldc, m0, m1, NULL);
       }
     }
   }
@@ -294,7 +294,8 @@ gemm_tn_block_avx512 (guint M, guint N, gsize kc, const float *A, gsize lda,
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
-pack_row_avx512 (guint N, const float *src, float *dst, gsize kc)
+pack_row_avx512 (guint N, const float *src, float *dst, gsize kc,
+    float *sums)
 /* *INDENT-ON* */
 
 {
@@ -303,10 +304,17 @@ pack_row_avx512 (guint N, const float *src, float *dst, gsize kc)
   for (p = 0; p < np; p++) {
     guint n = N - p * PANEL;
     __mmask16 m0 = mask16 (n), m1 = n > 16 ? mask16 (n - 16) : 0;
-    float *d = dst + p * kc * PANEL;
-    _mm512_store_ps (d, _mm512_maskz_loadu_ps (m0, src + p * PANEL));
-    _mm512_store_ps (d + 16, _mm512_maskz_loadu_ps (m1, src + p * PANEL +
-            16));
+    float *d = dst + p * kc * PANEL, *y = sums + p * PANEL;
+    __m512 x0 = _mm512_maskz_loadu_ps (m0, src + p * PANEL);
+    __m512 x1 = _mm512_maskz_loadu_ps (m1, src + p * PANEL + 16);
+    _mm512_store_ps (d, x0);
+    _mm512_store_ps (d + 16, x1);
+    if (sums == NULL)
+      continue;
+    _mm512_mask_storeu_ps (y, m0, _mm512_add_ps (_mm512_maskz_loadu_ps (m0,
+                y), x0));
+    _mm512_mask_storeu_ps (y + 16, m1,
+        _mm512_add_ps (_mm512_maskz_loadu_ps (m1, y + 16), x1));
   }
 }
 
@@ -511,7 +519,7 @@ lstm_train_block_size (gsize kc, guint N)
 
 void
 lstm_train_pack_block (gsize kc, guint N, gsize k0, guint n, const float *B,
-    gsize ldb, float *Bp)
+    gsize ldb, float *Bp, float *sums)
 {
   gsize k;
   guint p, j;
@@ -521,33 +529,44 @@ lstm_train_pack_block (gsize kc, guint N, gsize k0, guint n, const float *B,
     float *dst = Bp + k * PANEL;
 #ifdef HAVE_X86_KERNELS
     if (get_gemm () == gemm_avx512) {
-      pack_row_avx512 (N, src, dst, kc);
+      pack_row_avx512 (N, src, dst, kc, sums);
       continue;
     }
 #endif
     for (p = 0; p * PANEL < N; p++)
       for (j = 0; j < PANEL; j++)
         dst[p * kc * PANEL + j] = p * PANEL + j < N ? src[p * PANEL + j] : 0;
+    for (j = 0; sums != NULL && j < N; j++)
+      sums[j] += src[j];
   }
 }
 
+/* C = 0 + ..., through the bias of the kernels */
+static const float zero_panel[PANEL] __attribute__ ((aligned (64)));
+
 void
 lstm_train_gemm_tn_block (guint M, guint N, gsize kc, const float *A,
-    gsize lda, const float *Bp, float *C, gsize ldc)
+    gsize lda, const float *Bp, gboolean accumulate, float *C, gsize ldc)
 {
-  guint p;
+  const float *zero = accumulate ? NULL : zero_panel;
+  guint p, i;
 
-  if (M == 0 || N == 0 || kc == 0)
+  if (M == 0 || N == 0)
     return;
+  if (kc == 0) {
+    for (i = 0; !accumulate && i < M; i++)
+      memset (C + (gsize) i * ldc, 0, N * sizeof (float));
+    return;
+  }
 #ifdef HAVE_X86_KERNELS
   if (get_gemm () == gemm_avx512) {
-    gemm_tn_block_avx512 (M, N, kc, A, lda, Bp, C, ldc);
+    gemm_tn_block_avx512 (M, N, kc, A, lda, Bp, zero, C, ldc);
     return;
   }
 #endif
   for (p = 0; p * PANEL < N; p++)
     get_gemm ()(TRUE, M, MIN (PANEL, N - p * PANEL), kc, A, lda,
-        Bp + p * kc * PANEL, PANEL, NULL, C + p * PANEL, ldc);
+        Bp + p * kc * PANEL, PANEL, zero, C + p * PANEL, ldc);
 }
 
 /* ------------------------------------------------------- packed operand B */

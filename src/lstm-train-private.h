@@ -90,6 +90,7 @@ struct _LstmTrainer
   float *dc;                    /* [max_batch, H] recurrent dLoss/dc_{t-1} */
   float *head_w_t;              /* [H, O] the head's weight transposed */
   float *bias_sum;              /* [4H] b_ih + b_hh of the layer being run */
+  float *zeros;                 /* [max (4H, in + H)] 0, as a bias: C = A B */
 
   /* Flat buffers of n_params floats, laid out as model->params. */
   float *grad;
@@ -148,18 +149,21 @@ G_GNUC_INTERNAL gboolean lstm_optim_apply (LstmTrainer * t, GError ** error);
 G_GNUC_INTERNAL void lstm_train_gemm (gboolean trans_a, guint M, guint N,
     gsize K, const float *A, gsize lda, const float *B, gsize ldb, float *C,
     gsize ldc);
-/* C[M,N] += A^T B as lstm_train_gemm (TRUE, ...) does, for B [kc,N] a
- * block of rows of a product with K much larger than M and N, stored
- * first by lstm_train_pack_block in Bp (lstm_train_block_size (kc, N)
- * floats, 64-byte aligned): rows k0 .. k0 + n - 1 of the block from B
- * (ldb apart), in any order, every row once. A block of
- * lstm_train_block_rows () rows keeps a panel in L1. */
+/* C[M,N] += A^T B as lstm_train_gemm (TRUE, ...) does (or without
+ * accumulate C = A^T B, C not read), for B [kc,N] a block of rows of a
+ * product with K much larger than M and N, stored first by
+ * lstm_train_pack_block in Bp (lstm_train_block_size (kc, N) floats,
+ * 64-byte aligned): rows k0 .. k0 + n - 1 of the block from B (ldb
+ * apart), in any order, every row once; each also added into sums [N]
+ * unless it is NULL. A block of lstm_train_block_rows () rows keeps a
+ * panel in L1. */
 G_GNUC_INTERNAL guint lstm_train_block_rows (void);
 G_GNUC_INTERNAL gsize lstm_train_block_size (gsize kc, guint N);
 G_GNUC_INTERNAL void lstm_train_pack_block (gsize kc, guint N, gsize k0,
-    guint n, const float *B, gsize ldb, float *Bp);
+    guint n, const float *B, gsize ldb, float *Bp, float *sums);
 G_GNUC_INTERNAL void lstm_train_gemm_tn_block (guint M, guint N, gsize kc,
-    const float *A, gsize lda, const float *Bp, float *C, gsize ldc);
+    const float *A, gsize lda, const float *Bp, gboolean accumulate,
+    float *C, gsize ldc);
 /* B [K,N] copied as panels of 32 columns (zero padded), into Bp of
  * lstm_train_packed_size (K, N) floats, 64-byte aligned; with trans, B is
  * given as its transpose B^T [N,K] (ldb apart). */

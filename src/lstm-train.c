@@ -168,6 +168,7 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   t->dc = alloc_floats ((gsize) max_batch * H);
   t->head_w_t = alloc_floats (O * W);
   t->bias_sum = alloc_floats (G4);
+  t->zeros = alloc_floats (MAX (G4, Zmax));
 
   n = model->n_params;
   t->grad = alloc_floats (n);
@@ -236,6 +237,7 @@ lstm_trainer_free (LstmTrainer * t)
   g_aligned_free (t->dc);
   g_aligned_free (t->head_w_t);
   g_aligned_free (t->bias_sum);
+  g_aligned_free (t->zeros);
   g_aligned_free (t->grad);
   g_aligned_free (t->opt_a);
   g_aligned_free (t->opt_b);

@@ -67,33 +67,40 @@ packed (guint K, guint N, const float *B, gsize ldb, gboolean trans)
   return Bp;
 }
 
-/* C += A^T B as the trainer makes the weight gradients: blocks of rows
- * (here of lstm_train_block_rows () rows and of 5, in turn), each stored
- * a few rows at a time with the chunks out of order (the trainer stores
- * the steps last to first), then its product */
+/* C = A^T B as the trainer makes the weight gradients: blocks of rows
+ * (here of lstm_train_block_rows () rows and of 5, in turn), the last
+ * first, which sets C, the others adding; each stored a few rows at a time
+ * with the chunks out of order (the trainer stores the steps last to
+ * first) and its rows summed into sums [N], then its product */
 static void
 tn_blocks (guint M, guint N, guint K, const float *A, gsize lda,
-    const float *B, gsize ldb, float *C, gsize ldc)
+    const float *B, gsize ldb, float *C, gsize ldc, float *sums)
 {
-  guint big = lstm_train_block_rows (), chunk = 7, k0, kc, b = 0;
-  float *Bp = g_aligned_alloc (lstm_train_block_size (MAX (big, 5), N),
-      sizeof (float), 64);
+  guint big = lstm_train_block_rows (), chunk = 7, k0, kc, b = 0, n = 0;
+  gsize size = lstm_train_block_size (MAX (big, 5), N);
+  float *Bp = g_aligned_alloc (size, sizeof (float), 64);
+  guint *starts = g_new (guint, K + 1);
 
-  for (k0 = 0; k0 < K; k0 += kc) {
+  for (k0 = 0; k0 < K; k0 += b++ % 2 == 0 ? big : 5)
+    starts[n++] = k0;
+  starts[n] = K;
+  while (n-- > 0) {
     guint r;
-    kc = MIN (b++ % 2 == 0 ? big : 5, K - k0);
+    k0 = starts[n];
+    kc = starts[n + 1] - k0;
     /* whatever the last block left there must not matter */
-    memset (Bp, 0xff, lstm_train_block_size (MAX (big, 5), N) *
-        sizeof (float));
+    memset (Bp, 0xff, size * sizeof (float));
     for (r = (kc - 1) / chunk * chunk;; r -= chunk) {
       lstm_train_pack_block (kc, N, r, MIN (chunk, kc - r),
-          B + (k0 + r) * ldb, ldb, Bp);
+          B + (k0 + r) * ldb, ldb, Bp, sums);
       if (r == 0)
         break;
     }
-    lstm_train_gemm_tn_block (M, N, kc, A + k0 * lda, lda, Bp, C, ldc);
+    lstm_train_gemm_tn_block (M, N, kc, A + k0 * lda, lda, Bp,
+        k0 + kc < K, C, ldc);
   }
   g_aligned_free (Bp);
+  g_free (starts);
 }
 
 /* Returns the largest error relative to its bound: in float32, a sum of K
@@ -109,7 +116,7 @@ check (Product what, guint M, guint N, guint K, GRand * rng)
   gsize a_rows = trans_a ? K : M;
   float *A = g_new (float, a_rows * lda), *B = g_new (float, K * ldb);
   float *C = g_new (float, M * ldc), *C0 = g_new (float, M * ldc);
-  float *bias = g_new (float, N), *Bp = NULL;
+  float *bias = g_new (float, N), *Bp = NULL, *sums = g_new0 (float, N);
   double worst = 0.0, u = ldexp (1.0, -24);
   gsize i, j, k;
   guint n_used = N;
@@ -130,7 +137,7 @@ check (Product what, guint M, guint N, guint K, GRand * rng)
       lstm_train_gemm (trans_a, M, N, K, A, lda, B, ldb, C, ldc);
       break;
     case ATB_BLOCKS:
-      tn_blocks (M, N, K, A, lda, B, ldb, C, ldc);
+      tn_blocks (M, N, K, A, lda, B, ldb, C, ldc, sums);
       break;
     case PACKED:
     case PACKED_T:
@@ -146,7 +153,9 @@ check (Product what, guint M, guint N, guint K, GRand * rng)
 
   for (i = 0; i < M; i++) {
     for (j = 0; j < ldc; j++) {
-      double sum = with_bias ? bias[j % N] : C0[i * ldc + j], mag = 0.0, err;
+      /* blocks: C = A^T B, not added to (none for K = 0) */
+      double sum = with_bias ? bias[j % N] : what == ATB_BLOCKS && K > 0 ?
+          0.0 : C0[i * ldc + j], mag = 0.0, err;
       if (j >= N) {
         /* padding: untouched, bit for bit */
         if (memcmp (&C[i * ldc + j], &C0[i * ldc + j], sizeof (float)) != 0)
@@ -166,11 +175,23 @@ check (Product what, guint M, guint N, guint K, GRand * rng)
         worst = isnan (err) ? INFINITY : err;
     }
   }
+  /* blocks: B's column sums, added row by row in the blocks' order */
+  for (j = 0; what == ATB_BLOCKS && j < N; j++) {
+    double sum = 0.0, mag = 0.0, err;
+    for (k = 0; k < K; k++) {
+      sum += B[k * ldb + j];
+      mag += fabs (B[k * ldb + j]);
+    }
+    err = fabs (sums[j] - sum) / (K * u * mag + 1e-30);
+    if (!(err <= worst))
+      worst = isnan (err) ? INFINITY : err;
+  }
   g_free (A);
   g_free (B);
   g_free (C);
   g_free (C0);
   g_free (bias);
+  g_free (sums);
   g_aligned_free (Bp);
   return worst;
 }
