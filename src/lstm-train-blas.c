@@ -69,6 +69,8 @@ gemm_openblas (gboolean trans_a, guint M, guint N, gsize K, const float *A,
       CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
 }
 
+#ifdef HAVE_X86_KERNELS
+
 /* Lines per tile for `tiles` tiles to prefetch all of pf. */
 static gsize
 prefetch_per_tile (const LstmTrainPrefetch * pf, guint n_pf, gsize tiles)
@@ -122,8 +124,6 @@ prefetch_ran (LstmTrainPrefetch * pf, guint n_pf, const PrefetchRun * run)
       break;
     }
 }
-
-#ifdef HAVE_X86_KERNELS
 
 /* ------------------------------------------------------------- AVX-512F */
 
