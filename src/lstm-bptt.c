@@ -259,12 +259,12 @@ step_backward (LstmTrainer * t, guint k, guint s, gsize b0, gsize kc)
   if (k == 0) {
     if (s == 0)
       return;
-    lstm_train_gemm_packed (n, H, G4, t->da, G4, tl->wp_b, t->zeros, dh, Z,
-        pf, G_N_ELEMENTS (pf));
+    lstm_train_gemm_packed (n, H, G4, t->da, G4, tl->wp_b, NULL, dh, Z, pf,
+        G_N_ELEMENTS (pf));
     return;
   }
-  lstm_train_gemm_packed (n, s == 0 ? in : Z, G4, t->da, G4, tl->wp_b,
-      t->zeros, t->dzin, Z, pf, G_N_ELEMENTS (pf));
+  lstm_train_gemm_packed (n, s == 0 ? in : Z, G4, t->da, G4, tl->wp_b, NULL,
+      t->dzin, Z, pf, G_N_ELEMENTS (pf));
   /* dL/dh^{k-1} at step t's rows, whose dy was used above; x = h^{k-1} m */
   for (j = 0; j < n; j++) {
     const float *dx = t->dzin + j * Z;

@@ -40,9 +40,9 @@
 
 /* Blocks of B: KC rows by NC columns (256 KiB, in L2), swept by every
  * tile of rows of A in turn; a tile's panel (KC x 32 floats, 32 KiB)
- * stays near while k runs. (Packing the blocks into contiguous scratch,
- * as BLAS libraries do, measured no faster on the per-step products of
- * 32 rows; the weight gradients' A^T B over all rows is packed, below.) */
+ * stays near while k runs. (The per-step products read their weights
+ * packed as panels instead, lstm_train_gemm_packed; the weight gradients
+ * go block by block, lstm_train_gemm_tn_block.) */
 #define KC 256
 #define NC 256
 
@@ -51,6 +51,9 @@
 
 /* The weight gradients' A^T B goes in blocks of PK_KC rows. */
 #define PK_KC 96
+
+/* C = 0 + ..., through the bias of the kernels (a panel's worth) */
+static const float zero_panel[PANEL] __attribute__ ((aligned (64)));
 
 typedef void (*GemmFunc) (gboolean trans_a, guint M, guint N, gsize K,
     const float *A, gsize lda, const float *B, gsize ldb, const float *bias,
@@ -318,9 +321,9 @@ pack_row_avx512 (guint N, const float *src, float *dst, gsize kc,
   }
 }
 
-/* C = bias + A Bp, or C += A Bp without bias, Bp packed by
- * lstm_train_pack; a panel at a time, every tile of rows in turn over it
- * (K in blocks of KC) */
+/* C = bias + A Bp (bias NULL: 0), Bp packed by lstm_train_pack; a panel
+ * at a time, every tile of rows in turn over it (K in blocks of KC, the
+ * first setting C, the others adding) */
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
@@ -335,13 +338,13 @@ gemm_packed_avx512 (guint M, guint N, gsize K, const float *A, gsize lda,
       (K + KC - 1) / KC * np * ((M + MR - 1) / MR));
 
   for (k0 = 0; k0 < K; k0 += kc) {
-    const float *bias0 = k0 == 0 ? bias : NULL;
     kc = MIN (KC, K - k0);
     for (p = 0; p < np; p++) {
       guint n = N - p * PANEL;
       __mmask16 m0 = mask16 (n), m1 = n > 16 ? mask16 (n - 16) : 0;
       const float *b = Bp + p * K * PANEL + k0 * PANEL;
-      const float *bj = bias0 != NULL ? bias0 + p * PANEL : NULL;
+      const float *bj = k0 > 0 ? NULL : bias != NULL ? bias + p * PANEL :
+          zero_panel;
       for (i = 0; i < M; i += MR) {
         guint mr = MIN (M - i, MR);
         const float *a = A + i * lda + k0;
@@ -541,9 +544,6 @@ lstm_train_pack_block (gsize kc, guint N, gsize k0, guint n, const float *B,
   }
 }
 
-/* C = 0 + ..., through the bias of the kernels */
-static const float zero_panel[PANEL] __attribute__ ((aligned (64)));
-
 void
 lstm_train_gemm_tn_block (guint M, guint N, gsize kc, const float *A,
     gsize lda, const float *Bp, gboolean accumulate, float *C, gsize ldc)
@@ -618,8 +618,12 @@ lstm_train_gemm_packed (guint M, guint N, gsize K, const float *A,
   if (M == 0 || N == 0)
     return;
   if (K == 0) {
-    for (i = 0; bias != NULL && i < M; i++)
-      memcpy (C + (gsize) i * ldc, bias, N * sizeof (float));
+    for (i = 0; i < M; i++) {
+      if (bias != NULL)
+        memcpy (C + (gsize) i * ldc, bias, N * sizeof (float));
+      else
+        memset (C + (gsize) i * ldc, 0, N * sizeof (float));
+    }
     return;
   }
 #ifdef HAVE_X86_KERNELS
@@ -633,8 +637,8 @@ lstm_train_gemm_packed (guint M, guint N, gsize K, const float *A,
   (void) n_pf;
   for (p = 0; p * PANEL < N; p++)
     get_gemm ()(FALSE, M, MIN (PANEL, N - p * PANEL), K, A, lda,
-        Bp + p * K * PANEL, PANEL, bias != NULL ? bias + p * PANEL : NULL,
-        C + p * PANEL, ldc);
+        Bp + p * K * PANEL, PANEL, bias != NULL ? bias + p * PANEL :
+        zero_panel, C + p * PANEL, ldc);
 }
 
 /* Transposes in tiles so that both sides are walked in cache lines. */

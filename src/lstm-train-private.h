@@ -90,7 +90,6 @@ struct _LstmTrainer
   float *dc;                    /* [max_batch, H] recurrent dLoss/dc_{t-1} */
   float *head_w_t;              /* [H, O] the head's weight transposed */
   float *bias_sum;              /* [4H] b_ih + b_hh of the layer being run */
-  float *zeros;                 /* [max (4H, in + H)] 0, as a bias: C = A B */
 
   /* Flat buffers of n_params floats, laid out as model->params. */
   float *grad;
@@ -177,7 +176,7 @@ typedef struct
   const char *p;
   gsize bytes;
 } LstmTrainPrefetch;
-/* C[M,N'] = bias + A Bp (C not read), or without bias C += A Bp, for Bp
+/* C[M,N'] = bias + A Bp (bias NULL: C = A Bp; C is not read), for Bp
  * packed from [K,N] and any N' <= N (the first N' columns); pf: n_pf
  * regions to prefetch meanwhile (or NULL, 0). */
 G_GNUC_INTERNAL void lstm_train_gemm_packed (guint M, guint N, gsize K,

@@ -54,11 +54,12 @@ floats_per_row (const LstmModel * m, const LstmTrainConfig * c)
 {
   gsize H = m->hidden_size, I = m->input_size, L = m->num_layers;
   gsize O = lstm_model_get_output_size (m);
-  gsize n = I + L * 8 * H;      /* x0; gates, c, tc, y, h_{t-1} in zin */
+  gsize n = I + L * 7 * H;      /* x0; gates, c, tc, h_{t-1} in zin */
 
-  n += I + (L - 1) * H;         /* x in zin */
+  n += I + (L - 1) * H;         /* x in zin (h of the layer below) */
+  n += H;                       /* y of the top layer */
   if (c->dropout > 0.0)
-    n += (L - 1) * H;           /* mask */
+    n += 2 * (L - 1) * H;       /* mask, and y below the top (x = y m) */
   n += 2 * O + H;               /* z, dz, dy */
   return n;
 }
@@ -168,7 +169,6 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
   t->dc = alloc_floats ((gsize) max_batch * H);
   t->head_w_t = alloc_floats (O * W);
   t->bias_sum = alloc_floats (G4);
-  t->zeros = alloc_floats (MAX (G4, Zmax));
 
   n = model->n_params;
   t->grad = alloc_floats (n);
@@ -237,7 +237,6 @@ lstm_trainer_free (LstmTrainer * t)
   g_aligned_free (t->dc);
   g_aligned_free (t->head_w_t);
   g_aligned_free (t->bias_sum);
-  g_aligned_free (t->zeros);
   g_aligned_free (t->grad);
   g_aligned_free (t->opt_a);
   g_aligned_free (t->opt_b);

@@ -34,8 +34,8 @@ typedef enum
   AB,                           /* C += A B */
   ATB,                          /* C += A^T B */
   ATB_BLOCKS,                   /* C += A^T B, block by block */
-  PACKED,                       /* C += A Bp */
-  PACKED_T,                     /* C += A Bp, Bp packed from B^T */
+  PACKED,                       /* C = A Bp */
+  PACKED_T,                     /* C = A Bp, Bp packed from B^T */
   PACKED_BIAS,                  /* C = bias + A Bp */
 } Product;
 
@@ -153,9 +153,12 @@ check (Product what, guint M, guint N, guint K, GRand * rng)
 
   for (i = 0; i < M; i++) {
     for (j = 0; j < ldc; j++) {
-      /* blocks: C = A^T B, not added to (none for K = 0) */
-      double sum = with_bias ? bias[j % N] : what == ATB_BLOCKS && K > 0 ?
-          0.0 : C0[i * ldc + j], mag = 0.0, err;
+      /* blocks: C = A^T B, not added to (none for K = 0); packed: C =
+       * bias + A Bp or A Bp, not added to */
+      gboolean set = what == PACKED || what == PACKED_T
+          || (what == ATB_BLOCKS && K > 0);
+      double sum = with_bias ? bias[j % N] : set ? 0.0 : C0[i * ldc + j];
+      double mag = 0.0, err;
       if (j >= N) {
         /* padding: untouched, bit for bit */
         if (memcmp (&C[i * ldc + j], &C0[i * ldc + j], sizeof (float)) != 0)
