@@ -13,8 +13,9 @@
 # Ends with one line "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# (python3-torch: the round-trip tests load lstmtrain's models into PyTorch)
 scripts/setup.sh clang libclang-rt-14-dev python3-gi python3-gst-1.0 \
-  gir1.2-gst-plugins-base-1.0 espeak-ng sox python3-numpy
+  gir1.2-gst-plugins-base-1.0 espeak-ng sox python3-numpy python3-torch
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

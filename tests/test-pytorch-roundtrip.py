@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A model written by lstmtrain, loaded into PyTorch's nn.LSTM + nn.Linear,
 gives the outputs the lstm element gives (max relative error <= 1e-5: both
-float32, different summation orders). Skipped (exit 77) without Debian's
-python3-torch. Run by meson: test-pytorch-roundtrip.py BUILD_DIR.
+float32, different summation orders). Without Debian's python3-torch it
+prints TAP's "1..0 # SKIP" and exits 0, which meson counts as skipped. Run by meson: test-pytorch-roundtrip.py BUILD_DIR.
 """
 import json
 import os
@@ -19,7 +19,7 @@ try:
     from gi.repository import Gst
 except ImportError as e:
     print("1..0 # SKIP %s" % e)
-    sys.exit(77)
+    sys.exit(0)
 
 
 def read_safetensors(path):

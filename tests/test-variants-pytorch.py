@@ -2,8 +2,9 @@
 """Models with the variants PyTorch has (GRU, projection, bidirectional),
 written by lstmtrain, load into nn.GRU / nn.LSTM + nn.Linear and give the
 outputs the lstm element gives (max relative error <= 1e-5: both float32,
-different summation orders). Skipped (exit 77) without Debian's
-python3-torch. Run by meson: test-variants-pytorch.py BUILD_DIR.
+different summation orders). Without Debian's python3-torch it prints
+TAP's "1..0 # SKIP" and exits 0, which meson counts as skipped. Run by
+meson: test-variants-pytorch.py BUILD_DIR.
 """
 import os
 import sys
@@ -20,7 +21,7 @@ try:
     roundtrip = import_module("test-pytorch-roundtrip")
 except ImportError as e:
     print("1..0 # SKIP %s" % e)
-    sys.exit(77)
+    sys.exit(0)
 
 # lstmtrain properties, the PyTorch module of the same shape
 CASES = [
