@@ -2,7 +2,8 @@
 """A model written by lstmtrain, loaded into PyTorch's nn.LSTM + nn.Linear,
 gives the outputs the lstm element gives (max relative error <= 1e-5: both
 float32, different summation orders). Without Debian's python3-torch it
-prints TAP's "1..0 # SKIP" and exits 0, which meson counts as skipped. Run by meson: test-pytorch-roundtrip.py BUILD_DIR.
+prints TAP's "1..0 # SKIP" and exits 0, which meson counts as skipped. Run
+by meson: test-pytorch-roundtrip.py BUILD_DIR.
 """
 import json
 import os
