@@ -25,10 +25,10 @@
         torchaudio.compliance.kaldi.fbank
 
 One thread on every side (OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)),
-the same OpenBLAS core for both (OPENBLAS_CORETYPE when set; else on a CPU
+the same OpenBLAS core for both: BENCH_SUITE_CORE when set; else on a CPU
 with AVX-512 SkylakeX, OpenBLAS's AVX-512 kernels, the fastest for PyTorch
-whatever OpenBLAS detects; else the detected one; OPENBLAS_VERBOSE=2 reads
-it back). Prints the tables and writes them as
+there, in place of whatever OPENBLAS_CORETYPE the environment sets; else
+OPENBLAS_CORETYPE or the detected one (OPENBLAS_VERBOSE=2 reads it back). Prints the tables and writes them as
 the section "## Benchmark suite" at the top of BENCHMARKS.md (replacing an
 older one). tests/bench/run.sh calls it; alone, from the top of the tree
 after a build:
@@ -321,14 +321,24 @@ def main():
 
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1", OPENBLAS_VERBOSE="2")
-    # PyTorch gets OpenBLAS's best: on a CPU with AVX-512 its SkylakeX
-    # kernels, whatever OpenBLAS detects (Haswell on an AMD EPYC of family
-    # 26, Prescott on some virtual machines); there PyTorch ran S1 2.1x,
-    # T1 1.2x faster with SkylakeX than with the detected Haswell (2026-12)
-    if not env.get("OPENBLAS_CORETYPE") and "avx512f" in cpu_flags():
-        env["OPENBLAS_CORETYPE"] = "SkylakeX"
-        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"   # for the report
-        args.core_note = " (set by the suite: the CPU has AVX-512)"
+    # PyTorch gets OpenBLAS's best kernels: on a CPU with AVX-512 the
+    # SkylakeX ones, whatever OpenBLAS detects (Prescott on some virtual
+    # machines) and whatever OPENBLAS_CORETYPE the machine's environment
+    # sets (Haswell on one of ours, an AMD EPYC with AVX-512, where PyTorch
+    # then ran S1 at half the speed and T1 at 0.85); BENCH_SUITE_CORE
+    # forces another.
+    inherited = os.environ.get("OPENBLAS_CORETYPE", "")
+    core = os.environ.get("BENCH_SUITE_CORE", "")
+    if not core and "avx512f" in cpu_flags():
+        core = "SkylakeX"
+    if core:
+        env["OPENBLAS_CORETYPE"] = core
+        os.environ["OPENBLAS_CORETYPE"] = core   # for the report
+        args.core_note = (" (BENCH_SUITE_CORE)"
+                          if os.environ.get("BENCH_SUITE_CORE") else
+                          " (set by the suite: the CPU has AVX-512)")
+        if inherited and inherited != core:
+            args.core_note += f"; the environment's {inherited} replaced"
     with tempfile.TemporaryDirectory(prefix="lstm-suite.") as tmp, \
             open(os.path.join(tmp, "stderr.log"), "w+") as log:
         r = measure(args, env, log, tmp)
