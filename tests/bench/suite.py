@@ -6,7 +6,8 @@
     S3  streaming large, I=80 H=512, 2 layers, 30-way softmax head
         10-frame buffers, state carried: the core (lstm_forward), the lstm
         element (appsrc ! lstm ! fakesink) and PyTorch (nn.LSTM + nn.Linear
-        + softmax, 10 frames per call); per-frame latency (1-frame buffers
+        + softmax, 10 frames per call; run before and after ours, the
+        faster of the two counted); per-frame latency (1-frame buffers
         through the element, 1-frame calls in PyTorch: median and 99th
         percentile); peak RSS of each side's process; heap allocations per
         buffer inside the element in a steady stream; GFLOP/s of the element
@@ -99,14 +100,22 @@ def measure(args, env, log, tmp):
     r["core"] = lines(out, "core")[0][1]
 
     for name, shape in STREAMS:
+        # PyTorch before and after ours, its faster run counted: one
+        # PyTorch run of S1 read 16k frames/s (p99 latency 4.3 ms) where
+        # the runs around it read 42-43k
+        def torch_run():
+            return run([PYTHON, os.path.join(HERE, "bench_torch.py"),
+                        "--frames", "10", "--latency", "2000",
+                        "--min-time", str(args.seconds / 8), "--reps", "5",
+                        shape], env, log)
+        before = torch_run()
         ours = run([os.path.join(build, "tests/bench/bench-element"),
                     "--seconds", str(args.seconds), shape], elem_env, log)
         vals = {k: float(v) for _, _, k, v in lines(ours, "stream")}
         r["kernels"] = lines(ours, "kernels")[0][1]
-        torch = run([PYTHON, os.path.join(HERE, "bench_torch.py"),
-                     "--frames", "10", "--latency", "2000",
-                     "--min-time", str(args.seconds / 8), "--reps", "5",
-                     shape], env, log)
+        after = torch_run()
+        torch = max(before, after,
+                    key=lambda t: float(lines(t, "result")[0][3]))
         vals["torch_fps"] = float(lines(torch, "result")[0][3])
         lat = lines(torch, "latency")[0]
         vals["torch_p50_us"], vals["torch_p99_us"] = float(lat[2]), \
