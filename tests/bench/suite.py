@@ -29,10 +29,10 @@ One thread on every side (OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)),
 the same OpenBLAS core for both: BENCH_SUITE_CORE when set; else on a CPU
 with AVX-512 SkylakeX, OpenBLAS's AVX-512 kernels, the fastest for PyTorch
 there, in place of whatever OPENBLAS_CORETYPE the environment sets; else
-OPENBLAS_CORETYPE or the detected one (OPENBLAS_VERBOSE=2 reads it back). Prints the tables and writes them as
-the section "## Benchmark suite" at the top of BENCHMARKS.md (replacing an
-older one). tests/bench/run.sh calls it; alone, from the top of the tree
-after a build:
+OPENBLAS_CORETYPE or the detected one (OPENBLAS_VERBOSE=2 reads it back).
+Prints the tables and writes them as the section "## Benchmark suite" at
+the top of BENCHMARKS.md (replacing an older one). tests/bench/run.sh calls
+it; alone, from the top of the tree after a build:
 
     tests/bench/suite.py [--out BENCHMARKS.md] [--seconds S] [--quick]
 
@@ -334,7 +334,7 @@ def main():
     # SkylakeX ones, whatever OpenBLAS detects (Prescott on some virtual
     # machines) and whatever OPENBLAS_CORETYPE the machine's environment
     # sets (Haswell on one of ours, an AMD EPYC with AVX-512, where PyTorch
-    # then ran S1 at half the speed and T1 at 0.85); BENCH_SUITE_CORE
+    # then ran S1 at half the speed and T1 at 0.85 of it); BENCH_SUITE_CORE
     # forces another.
     inherited = os.environ.get("OPENBLAS_CORETYPE", "")
     core = os.environ.get("BENCH_SUITE_CORE", "")
