@@ -90,6 +90,14 @@ def verdict(value, target):
         f"target {target:g})"
 
 
+def torch_stream(shape, args, env, log):
+    """PyTorch's streaming figures for one shape (bench_torch.py output)."""
+    return run([PYTHON, os.path.join(HERE, "bench_torch.py"),
+                "--frames", "10", "--latency", "2000",
+                "--min-time", str(args.seconds / 8), "--reps", "5", shape],
+               env, log)
+
+
 def measure(args, env, log, tmp):
     r = {"streams": {}}
     build = args.build
@@ -103,17 +111,12 @@ def measure(args, env, log, tmp):
         # PyTorch before and after ours, its faster run counted: one
         # PyTorch run of S1 read 16k frames/s (p99 latency 4.3 ms) where
         # the runs around it read 42-43k
-        def torch_run():
-            return run([PYTHON, os.path.join(HERE, "bench_torch.py"),
-                        "--frames", "10", "--latency", "2000",
-                        "--min-time", str(args.seconds / 8), "--reps", "5",
-                        shape], env, log)
-        before = torch_run()
+        before = torch_stream(shape, args, env, log)
         ours = run([os.path.join(build, "tests/bench/bench-element"),
                     "--seconds", str(args.seconds), shape], elem_env, log)
         vals = {k: float(v) for _, _, k, v in lines(ours, "stream")}
         r["kernels"] = lines(ours, "kernels")[0][1]
-        after = torch_run()
+        after = torch_stream(shape, args, env, log)
         torch = max(before, after,
                     key=lambda t: float(lines(t, "result")[0][3]))
         vals["torch_fps"] = float(lines(torch, "result")[0][3])
@@ -206,8 +209,7 @@ def report(r, args):
            f"- CPU: {cpu_model()}",
            f"- OpenBLAS core: {r['core']} (OPENBLAS_VERBOSE=2 on every "
            f"process: {', '.join(r['cores_seen']) or r['core']}); "
-           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}"
-           f"{getattr(args, 'core_note', '')}",
+           f"{args.coretype}",
            f"- gst-lstm matrix kernels: {r['kernels']}; PyTorch {r['torch']}",
            f"- OpenBLAS sgemm peak, one thread (1024^3, best of 7): "
            f"{sgemm:.1f} GFLOP/s", "",
@@ -337,17 +339,15 @@ def main():
     # then ran S1 at half the speed and T1 at 0.85 of it); BENCH_SUITE_CORE
     # forces another.
     inherited = os.environ.get("OPENBLAS_CORETYPE", "")
-    core = os.environ.get("BENCH_SUITE_CORE", "")
-    if not core and "avx512f" in cpu_flags():
-        core = "SkylakeX"
-    if core:
+    forced = os.environ.get("BENCH_SUITE_CORE", "")
+    core = forced or ("SkylakeX" if "avx512f" in cpu_flags() else inherited)
+    args.coretype = f"OPENBLAS_CORETYPE={core or 'unset'}"
+    if core != inherited:
         env["OPENBLAS_CORETYPE"] = core
-        os.environ["OPENBLAS_CORETYPE"] = core   # for the report
-        args.core_note = (" (BENCH_SUITE_CORE)"
-                          if os.environ.get("BENCH_SUITE_CORE") else
+        args.coretype += (" (BENCH_SUITE_CORE)" if forced else
                           " (set by the suite: the CPU has AVX-512)")
-        if inherited and inherited != core:
-            args.core_note += f"; the environment's {inherited} replaced"
+        if inherited:
+            args.coretype += f"; the environment's {inherited} replaced"
     with tempfile.TemporaryDirectory(prefix="lstm-suite.") as tmp, \
             open(os.path.join(tmp, "stderr.log"), "w+") as log:
         r = measure(args, env, log, tmp)
