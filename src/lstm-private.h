@@ -27,12 +27,29 @@ struct _LstmState
   /* Scratch for one chunk, sized at creation so forward never allocates
    * (a bidirectional model grows it to the longest sequence seen). */
   guint capacity;               /* frames the buffers below hold */
+  guint slices;                 /* layers with their own gates and y (below) */
   float *x_norm;                /* [capacity, input_size] normalized input */
-  float *gates;                 /* [capacity, 4H] pre-activations */
-  float *y[2];                  /* [capacity, layer_out] alternate layers */
+  float *gates;                 /* [slices, capacity, 4H] pre-activations */
+  float *y;                     /* [MAX (slices, 2), capacity, layer_out] */
   float *head;                  /* [capacity, head_size] */
   float *step;                  /* [8H]: one step's scratch (variants) */
 };
+
+/* A plain LSTM runs its layers in a wavefront (lstm-forward.c), each
+ * layer with its own slice of the scratch: slices = num_layers. Other
+ * models run a layer at a time: slices 1, and y alternates between
+ * lstm_state_y (s, 0) and (s, 1). */
+static inline float *
+lstm_state_gates (const LstmState * s, guint k)
+{
+  return s->gates + (gsize) k * s->capacity * 4 * s->hidden_size;
+}
+
+static inline float *
+lstm_state_y (const LstmState * s, guint k)
+{
+  return s->y + (gsize) k * s->capacity * s->layer_out;
+}
 
 /* lstm-variant.c: the forward pass of a model that is not a plain LSTM
  * (lstm_forward dispatches here). Same contract as lstm_forward. */

@@ -17,11 +17,10 @@ alloc_scratch (LstmState * s, guint frames)
   s->capacity = frames;
   s->x_norm = g_aligned_alloc0 ((gsize) frames * s->input_size,
       sizeof (float), 64);
-  s->gates = g_aligned_alloc0 ((gsize) frames * 4 * H, sizeof (float), 64);
-  s->y[0] = g_aligned_alloc0 ((gsize) frames * s->layer_out, sizeof (float),
-      64);
-  s->y[1] = g_aligned_alloc0 ((gsize) frames * s->layer_out, sizeof (float),
-      64);
+  s->gates = g_aligned_alloc0 ((gsize) s->slices * frames * 4 * H,
+      sizeof (float), 64);
+  s->y = g_aligned_alloc0 ((gsize) MAX (s->slices, 2) * frames * s->layer_out,
+      sizeof (float), 64);
   s->head = g_aligned_alloc0 ((gsize) frames * MAX (s->head_size, 1),
       sizeof (float), 64);
 }
@@ -31,8 +30,7 @@ free_scratch (LstmState * s)
 {
   g_aligned_free (s->x_norm);
   g_aligned_free (s->gates);
-  g_aligned_free (s->y[0]);
-  g_aligned_free (s->y[1]);
+  g_aligned_free (s->y);
   g_aligned_free (s->head);
 }
 
@@ -70,6 +68,10 @@ lstm_state_new (const LstmModel * model, guint max_frames)
   s->h_size = model->proj_size > 0 ? model->proj_size : model->hidden_size;
   s->c_size = model->cell == LSTM_CELL_GRU ? 0 : model->hidden_size;
   s->layer_out = model->layer_output_size;
+  /* the sizes a plain LSTM has (a variant with them, say cell-clip, gets
+   * the slices too: at most max_frames frames each, it never grows) */
+  s->slices = s->cell == LSTM_CELL_LSTM && s->num_directions == 1
+      && s->h_size == s->hidden_size ? s->num_layers : 1;
   return state_alloc (s);
 }
 

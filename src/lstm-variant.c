@@ -184,18 +184,18 @@ direction_forward (const LstmModel * m, const LstmLayer * l, LstmState * s,
   float *ha = s->step, *hx = s->step + 4 * l->hidden_size;
 
   /* XA = X W_ih^T for all T frames at once; the biases come per step. */
-  memset (s->gates, 0, (gsize) T * G * sizeof (float));
+  memset (lstm_state_gates (s, 0), 0, (gsize) T * G * sizeof (float));
   lstm_blas_gemm_nt (T, G, l->input_size, x, l->input_size, l->weight_ih,
-      l->input_size, s->gates, G);
+      l->input_size, lstm_state_gates (s, 0), G);
 
   for (n = 0; n < T; n++) {
     guint t = l->direction == 0 ? n : T - 1 - n;
     float *yt = y + (gsize) t * ldy + y_off;
 
     if (m->cell == LSTM_CELL_GRU)
-      lstm_variant_gru_step (m, l, s->gates + (gsize) t * G, h, yt, ha, NULL);
+      lstm_variant_gru_step (m, l, lstm_state_gates (s, 0) + (gsize) t * G, h, yt, ha, NULL);
     else
-      lstm_variant_lstm_step (m, l, s->gates + (gsize) t * G, h, c, yt, ha,
+      lstm_variant_lstm_step (m, l, lstm_state_gates (s, 0) + (gsize) t * G, h, c, yt, ha,
           hx, NULL);
     memcpy (h, yt, out * sizeof (float));
   }
@@ -211,7 +211,7 @@ variant_chunk (const LstmModel * m, LstmState * s, const float *input,
   float *y = NULL;
 
   for (k = 0; k < m->num_layers; k++) {
-    y = s->y[k & 1];
+    y = lstm_state_y (s, k & 1);
     for (d = 0; d < D; d++) {
       guint slot = k * D + d;
       direction_forward (m, &m->layers[slot], s, x, T, y, W,
