@@ -1,5 +1,5 @@
-/* The element-wise kernels of training, vectorized: the gate
- * non-linearities, one cell's forward and backward over a row, and the
+/* The element-wise kernels of training, vectorized: one cell's forward
+ * and backward over a row (the gate non-linearities inside), and the
  * column sums of the bias gradients.
  *
  * glibc's tanhf and expf are scalar calls (tanhf through expm1f): they
@@ -49,7 +49,6 @@
 #define Q3 1.33314422036E-1f
 #define Q4 -3.33332819422E-1f
 
-typedef void (*ActFunc) (const float *x, float *y, gsize n);
 typedef void (*CellForwardFunc) (const float *a, float *g,
     const float *c_prev, float *c, float *tc, float *y, float *y2, guint H);
 typedef void (*CellBackwardFunc) (const float *g, const float *tc,
@@ -59,22 +58,6 @@ typedef void (*ColumnSumsFunc) (gsize M, guint N, const float *A, gsize lda,
     float *y);
 
 /* ----------------------------------------------------------------- libm */
-
-static void
-sigmoid_libm (const float *x, float *y, gsize n)
-{
-  gsize i;
-  for (i = 0; i < n; i++)
-    y[i] = 1.0f / (1.0f + expf (-x[i]));
-}
-
-static void
-tanh_libm (const float *x, float *y, gsize n)
-{
-  gsize i;
-  for (i = 0; i < n; i++)
-    y[i] = tanhf (x[i]);
-}
 
 /* One frame of one sequence: from the 4H pre-activations a, the gate
  * values into g (which may be a); c_prev [H] in; c, tc = tanh (c),
@@ -211,42 +194,6 @@ tanh1_avx512 (__m512 x)
           _mm512_and_si512 (_mm512_castps_si512 (x),
               _mm512_set1_epi32 ((int) 0x80000000u))));
   return _mm512_mask_blend_ps (small, big, q);
-}
-
-/* *INDENT-OFF* */
-__attribute__ ((target ("avx512f")))
-static void
-sigmoid_avx512 (const float *x, float *y, gsize n)
-/* *INDENT-ON* */
-
-{
-  gsize i;
-
-  for (i = 0; i + 16 <= n; i += 16)
-    _mm512_storeu_ps (y + i, sigmoid1_avx512 (_mm512_loadu_ps (x + i)));
-  if (i < n) {
-    __mmask16 m = (__mmask16) ((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps (y + i, m,
-        sigmoid1_avx512 (_mm512_maskz_loadu_ps (m, x + i)));
-  }
-}
-
-/* *INDENT-OFF* */
-__attribute__ ((target ("avx512f")))
-static void
-tanh_avx512 (const float *x, float *y, gsize n)
-/* *INDENT-ON* */
-
-{
-  gsize i;
-
-  for (i = 0; i + 16 <= n; i += 16)
-    _mm512_storeu_ps (y + i, tanh1_avx512 (_mm512_loadu_ps (x + i)));
-  if (i < n) {
-    __mmask16 m = (__mmask16) ((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps (y + i, m,
-        tanh1_avx512 (_mm512_maskz_loadu_ps (m, x + i)));
-  }
 }
 
 /* cell_forward_libm's equations, 16 lanes at a time. The gate values
@@ -425,41 +372,6 @@ tail_mask (gsize rest)
       _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* *INDENT-OFF* */
-__attribute__ ((target ("avx2,fma")))
-static void
-sigmoid_avx2 (const float *x, float *y, gsize n)
-/* *INDENT-ON* */
-
-{
-  gsize i;
-
-  for (i = 0; i + 8 <= n; i += 8)
-    _mm256_storeu_ps (y + i, sigmoid1_avx2 (_mm256_loadu_ps (x + i)));
-  if (i < n) {
-    __m256i m = tail_mask (n - i);
-    _mm256_maskstore_ps (y + i, m,
-        sigmoid1_avx2 (_mm256_maskload_ps (x + i, m)));
-  }
-}
-
-/* *INDENT-OFF* */
-__attribute__ ((target ("avx2,fma")))
-static void
-tanh_avx2 (const float *x, float *y, gsize n)
-/* *INDENT-ON* */
-
-{
-  gsize i;
-
-  for (i = 0; i + 8 <= n; i += 8)
-    _mm256_storeu_ps (y + i, tanh1_avx2 (_mm256_loadu_ps (x + i)));
-  if (i < n) {
-    __m256i m = tail_mask (n - i);
-    _mm256_maskstore_ps (y + i, m, tanh1_avx2 (_mm256_maskload_ps (x + i, m)));
-  }
-}
-
 /* cell_forward_libm's equations, 8 lanes at a time. */
 /* *INDENT-OFF* */
 __attribute__ ((target ("avx2,fma")))
@@ -554,8 +466,6 @@ column_sums_avx2 (gsize M, guint N, const float *A, gsize lda, float *y)
 
 typedef struct
 {
-  ActFunc sigmoid;
-  ActFunc tanh;
   CellForwardFunc cell_forward;
   CellBackwardFunc cell_backward;
   ColumnSumsFunc column_sums;
@@ -564,15 +474,15 @@ typedef struct
 static const Acts *
 get_acts (void)
 {
-  static const Acts libm = { sigmoid_libm, tanh_libm, cell_forward_libm,
-    cell_backward_libm, column_sums_scalar
+  static const Acts libm = { cell_forward_libm, cell_backward_libm,
+    column_sums_scalar
   };
 #ifdef HAVE_X86_KERNELS
-  static const Acts avx512 = { sigmoid_avx512, tanh_avx512,
-    cell_forward_avx512, cell_backward_avx512, column_sums_avx512
+  static const Acts avx512 = { cell_forward_avx512, cell_backward_avx512,
+    column_sums_avx512
   };
-  static const Acts avx2 = { sigmoid_avx2, tanh_avx2, cell_forward_avx2,
-    cell_backward_avx2, column_sums_avx2
+  static const Acts avx2 = { cell_forward_avx2, cell_backward_avx2,
+    column_sums_avx2
   };
 #endif
   static const Acts *acts;
@@ -591,18 +501,6 @@ get_acts (void)
     g_atomic_pointer_set (&acts, a);
   }
   return a;
-}
-
-void
-lstm_train_sigmoid (const float *x, float *y, gsize n)
-{
-  get_acts ()->sigmoid (x, y, n);
-}
-
-void
-lstm_train_tanh (const float *x, float *y, gsize n)
-{
-  get_acts ()->tanh (x, y, n);
 }
 
 void

@@ -183,11 +183,7 @@ G_GNUC_INTERNAL void lstm_train_gemm_packed (guint M, guint N, gsize K,
     const float *A, gsize lda, const float *Bp, const float *bias, float *C,
     gsize ldc, LstmTrainPrefetch * pf, guint n_pf);
 
-/* lstm-train-act.c: y[i] = sigmoid (x[i]), y[i] = tanh (x[i]), i < n;
- * y may be x. */
-G_GNUC_INTERNAL void lstm_train_sigmoid (const float *x, float *y, gsize n);
-G_GNUC_INTERNAL void lstm_train_tanh (const float *x, float *y, gsize n);
-/* One cell over one row (H units): from a, the 4H pre-activations, the
+/* lstm-train-act.c: one cell over one row (H units): from a, the 4H pre-activations, the
  * gate values i, f, g, o into g (a itself, or elsewhere: then g and tc
  * may be written past the caches); c_prev [H] in; c, tanh (c) and h [H]
  * out, h also into y2 unless it is NULL. */
