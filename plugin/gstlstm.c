@@ -151,63 +151,36 @@ G_DEFINE_TYPE (GstLstm, gst_lstm, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (lstm, "lstm", GST_RANK_NONE, GST_TYPE_LSTM);
 
 #define GST_TYPE_LSTM_OUTPUT_MODE (gst_lstm_output_mode_get_type ())
-static GType
-gst_lstm_output_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+/* *INDENT-OFF* */
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_output_mode_get_type, "GstLstmOutputMode",
     {GST_LSTM_OUTPUT_MODE_FRAME, "A prediction for every frame", "frame"},
     {GST_LSTM_OUTPUT_MODE_STRIDE, "A prediction every stride frames",
         "stride"},
     {GST_LSTM_OUTPUT_MODE_LAST,
         "One prediction per sequence, for its last frame (at end of stream, "
-          "a discontinuity or a reset)", "last"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type,
-        g_enum_register_static ("GstLstmOutputMode", values));
-  return type;
-}
+          "a discontinuity or a reset)", "last"})
+/* *INDENT-ON* */
 
 #define GST_TYPE_LSTM_TEXT_FORMAT (gst_lstm_text_format_get_type ())
-static GType
-gst_lstm_text_format_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+/* *INDENT-OFF* */
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_text_format_get_type, "GstLstmTextFormat",
     {GST_LSTM_TEXT_FORMAT_LABEL, "\"<label> <confidence>\" per line",
         "label"},
     {GST_LSTM_TEXT_FORMAT_JSON, "One JSON object per line (label, class-id, "
-          "confidence, scores, timestamp, duration)", "json"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type,
-        g_enum_register_static ("GstLstmTextFormat", values));
-  return type;
-}
+          "confidence, scores, timestamp, duration)", "json"})
+/* *INDENT-ON* */
 
 /* The values are LstmPrecision's. */
 #define GST_TYPE_LSTM_WEIGHTS (gst_lstm_weights_get_type ())
-static GType
-gst_lstm_weights_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+/* *INDENT-OFF* */
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_weights_get_type, "GstLstmWeights",
     {LSTM_PRECISION_F32, "float32, as in the model file", "f32"},
     {LSTM_PRECISION_F16, "IEEE half: half the bytes per frame; the model "
           "with its weights rounded to half", "f16"},
     {LSTM_PRECISION_INT8, "8-bit integers with a float scale per row: a "
           "quarter of the bytes; the weights rounded to 255 levels per row",
-        "int8"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstLstmWeights",
-            values));
-  return type;
-}
+        "int8"})
+/* *INDENT-ON* */
 
 static void gst_lstm_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);

@@ -10,6 +10,20 @@ GST_ELEMENT_REGISTER_DECLARE (lstm);
 GST_ELEMENT_REGISTER_DECLARE (lstmtrain);
 GST_ELEMENT_REGISTER_DECLARE (lstmfeatures);
 
+/* Defines `static GType fn (void)`, registering the enum type `name`
+ * whose GEnumValues are the arguments (the terminator added) on first
+ * call: an enum property's type. */
+#define GST_LSTM_DEFINE_ENUM_TYPE(fn, name, ...)                             \
+static GType                                                                 \
+fn (void)                                                                    \
+{                                                                            \
+  static GType type = 0;                                                     \
+  static const GEnumValue values[] = { __VA_ARGS__, {0, NULL, NULL} };       \
+  if (g_once_init_enter (&type))                                             \
+    g_once_init_leave (&type, g_enum_register_static (name, values));        \
+  return type;                                                               \
+}
+
 G_END_DECLS
 
 #endif

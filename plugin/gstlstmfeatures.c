@@ -141,42 +141,24 @@ GST_ELEMENT_REGISTER_DEFINE (lstmfeatures, "lstmfeatures", GST_RANK_NONE,
     GST_TYPE_LSTM_FEATURES);
 
 #define GST_TYPE_LSTM_FEATURES_TYPE (gst_lstm_features_type_get_type ())
-static GType
-gst_lstm_features_type_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+/* *INDENT-OFF* */
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_features_type_get_type, "GstLstmFeaturesType",
     {LSTM_FEATURES_FBANK, "Log-mel filterbank energies (compute-fbank-feats)",
         "fbank"},
     {LSTM_FEATURES_MFCC, "Mel-frequency cepstral coefficients "
-          "(compute-mfcc-feats)", "mfcc"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type,
-        g_enum_register_static ("GstLstmFeaturesType", values));
-  return type;
-}
+          "(compute-mfcc-feats)", "mfcc"})
+/* *INDENT-ON* */
 
 #define GST_TYPE_LSTM_FEATURES_WINDOW (gst_lstm_features_window_get_type ())
-static GType
-gst_lstm_features_window_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+/* *INDENT-OFF* */
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_features_window_get_type, "GstLstmFeaturesWindow",
     {LSTM_WINDOW_POVEY, "Kaldi's povey window: hanning to the power 0.85",
         "povey"},
     {LSTM_WINDOW_HAMMING, "Hamming", "hamming"},
     {LSTM_WINDOW_HANNING, "Hanning", "hanning"},
     {LSTM_WINDOW_RECTANGULAR, "Rectangular (no window)", "rectangular"},
-    {LSTM_WINDOW_BLACKMAN, "Blackman (see blackman-coeff)", "blackman"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type,
-        g_enum_register_static ("GstLstmFeaturesWindow", values));
-  return type;
-}
+    {LSTM_WINDOW_BLACKMAN, "Blackman (see blackman-coeff)", "blackman"})
+/* *INDENT-ON* */
 
 static void gst_lstm_features_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);

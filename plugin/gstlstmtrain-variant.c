@@ -6,6 +6,7 @@
 #endif
 
 #include "gstlstmtrain-private.h"
+#include "gstlstmelements.h"
 
 #define DEFAULT_CELL LSTM_CELL_LSTM
 #define DEFAULT_PEEPHOLE FALSE
@@ -27,20 +28,11 @@ enum
   N_VPROPS
 };
 
-static GType
-gst_lstm_train_cell_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
+/* *INDENT-OFF* */
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_train_cell_get_type, "GstLstmTrainCell",
     {LSTM_CELL_LSTM, "LSTM (nn.LSTM; gates i, f, g, o)", "lstm"},
-    {LSTM_CELL_GRU, "GRU (nn.GRU; gates r, z, n)", "gru"},
-    {0, NULL, NULL}
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstLstmTrainCell",
-            values));
-  return type;
-}
+    {LSTM_CELL_GRU, "GRU (nn.GRU; gates r, z, n)", "gru"})
+/* *INDENT-ON* */
 
 void
 gst_lstm_train_install_variant_properties (GObjectClass * klass, guint first)

@@ -144,26 +144,15 @@ GST_ELEMENT_REGISTER_DEFINE (lstmtrain, "lstmtrain", GST_RANK_NONE,
 
 /* ----------------------------------------------------------------- enums */
 
-#define DEFINE_ENUM_TYPE(fn, name, ...) \
-static GType \
-fn (void) \
-{ \
-  static GType type = 0; \
-  static const GEnumValue values[] = { __VA_ARGS__, {0, NULL, NULL} }; \
-  if (g_once_init_enter (&type)) \
-    g_once_init_leave (&type, g_enum_register_static (name, values)); \
-  return type; \
-}
-
 /* *INDENT-OFF* */
-DEFINE_ENUM_TYPE (gst_lstm_train_task_get_type, "GstLstmTrainTask",
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_train_task_get_type, "GstLstmTrainTask",
     {GST_LSTM_TRAIN_TASK_CLASSIFY, "Classify: a class per sequence (label "
         "track, fixed label) or per frame (numeric class ids)", "classify"},
     {GST_LSTM_TRAIN_TASK_REGRESS, "Regress: target vectors from the target "
         "pad", "regress"},
     {GST_LSTM_TRAIN_TASK_FORECAST, "Forecast: predict frame t + horizon from "
         "the frames up to t (no target pad)", "forecast"})
-DEFINE_ENUM_TYPE (gst_lstm_train_loss_get_type, "GstLstmTrainLoss",
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_train_loss_get_type, "GstLstmTrainLoss",
     {GST_LSTM_TRAIN_LOSS_AUTO, "Cross-entropy on every frame to classify "
         "(a sequence's class is the target of each of its frames), MSE "
         "otherwise", "auto"},
@@ -172,14 +161,14 @@ DEFINE_ENUM_TYPE (gst_lstm_train_loss_get_type, "GstLstmTrainLoss",
     {GST_LSTM_TRAIN_LOSS_CROSS_ENTROPY_LAST, "Cross-entropy on each "
         "sequence's last frame", "cross-entropy-last"},
     {GST_LSTM_TRAIN_LOSS_MSE, "Mean squared error", "mse"})
-DEFINE_ENUM_TYPE (gst_lstm_train_optimizer_get_type, "GstLstmTrainOptimizer",
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_train_optimizer_get_type, "GstLstmTrainOptimizer",
     {GST_LSTM_TRAIN_OPTIMIZER_SGD, "SGD with momentum (torch.optim.SGD)",
         "sgd"},
     {GST_LSTM_TRAIN_OPTIMIZER_ADAM, "Adam (torch.optim.Adam)", "adam"},
     {GST_LSTM_TRAIN_OPTIMIZER_ADAMW, "AdamW (torch.optim.AdamW)", "adamw"},
     {GST_LSTM_TRAIN_OPTIMIZER_RMSPROP, "RMSprop (torch.optim.RMSprop)",
         "rmsprop"})
-DEFINE_ENUM_TYPE (gst_lstm_train_mode_get_type, "GstLstmTrainMode",
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_train_mode_get_type, "GstLstmTrainMode",
     {GST_LSTM_TRAIN_MODE_OFFLINE, "Collect the stream, train at its end",
         "offline"},
     {GST_LSTM_TRAIN_MODE_ONLINE, "Train while streaming, bptt-frame windows",
