@@ -904,40 +904,36 @@ negotiate_src (GstLstm * self)
 static gboolean
 set_sink_caps (GstLstm * self, GstCaps * caps)
 {
-  GstStructure *s = gst_caps_get_structure (caps, 0);
-  const gchar *format = gst_structure_get_string (s, "format");
-  gint channels = 0, rate = 0;
-  gboolean changed;
+  guint channels, rate;
+  gboolean s16, changed;
 
   if (self->model == NULL)
     return FALSE;
-  if (!gst_structure_get_int (s, "channels", &channels)
-      || !gst_structure_get_int (s, "rate", &rate) || format == NULL
-      || channels <= 0 || rate <= 0)
+  if (!gst_lstm_parse_audio_caps (caps, &channels, &rate, &s16))
     return FALSE;
-  if ((guint) channels != self->model->input_size) {
+  if (channels != self->model->input_size) {
     g_autofree gchar *path = NULL;
     /* sticky caps come back with every buffer upstream tries: say it once */
-    if (self->refused_channels == (guint) channels)
+    if (self->refused_channels == channels)
       return FALSE;
     self->refused_channels = channels;
     g_object_get (self, "model", &path, NULL);
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("The stream's frame size does not match the model."),
-        ("the stream carries %d values per frame (caps channels=%d) but the "
+        ("the stream carries %u values per frame (caps channels=%u) but the "
             "model %s takes %u input features", channels, channels, path,
             self->model->input_size));
     return FALSE;
   }
-  changed = (guint) channels != self->channels || rate != self->rate
-      || self->s16 != (strcmp (format, "S16LE") == 0);
+  changed = channels != self->channels || (gint) rate != self->rate
+      || self->s16 != s16;
   if (changed && self->channels != 0) {
     end_sequence (self);
     reset_sequence (self);
   }
   self->channels = channels;
   self->rate = rate;
-  self->s16 = strcmp (format, "S16LE") == 0;
+  self->s16 = s16;
   alloc_scratch (self);
   reset_messages (self);
   return negotiate_src (self);

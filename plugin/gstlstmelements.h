@@ -10,6 +10,11 @@ GST_ELEMENT_REGISTER_DECLARE (lstm);
 GST_ELEMENT_REGISTER_DECLARE (lstmtrain);
 GST_ELEMENT_REGISTER_DECLARE (lstmfeatures);
 
+/* gstlstmcaps.c: channels, rate and sample format (S16LE or F32LE) of
+ * audio/x-raw caps; FALSE when they are not such caps or lack one. */
+gboolean gst_lstm_parse_audio_caps (const GstCaps * caps, guint * channels,
+    guint * rate, gboolean * s16);
+
 /* Defines `static GType fn (void)`, registering the enum type `name`
  * whose GEnumValues are the arguments (the terminator added) on first
  * call: an enum property's type. */

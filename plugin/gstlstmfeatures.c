@@ -559,28 +559,6 @@ gst_lstm_features_transform_caps (GstBaseTransform * trans,
 }
 
 static gboolean
-parse_input_caps (GstLstmFeatures * self, GstCaps * caps, guint * rate,
-    guint * channels, LstmSampleFormat * format)
-{
-  GstStructure *s = gst_caps_get_structure (caps, 0);
-  const gchar *f = gst_structure_get_string (s, "format");
-  gint r = 0, c = 0;
-
-  if (f == NULL || !gst_structure_get_int (s, "rate", &r)
-      || !gst_structure_get_int (s, "channels", &c) || r <= 0 || c <= 0)
-    return FALSE;
-  if (g_str_equal (f, "S16LE"))
-    *format = LSTM_SAMPLE_S16;
-  else if (g_str_equal (f, "F32LE"))
-    *format = LSTM_SAMPLE_F32;
-  else
-    return FALSE;
-  *rate = r;
-  *channels = c;
-  return TRUE;
-}
-
-static gboolean
 gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
 {
@@ -591,13 +569,15 @@ gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   guint rate, channels;
   gint channel;
   guint cmn_window;
+  gboolean s16;
   LstmFeatures *f;
 
-  if (!parse_input_caps (self, incaps, &rate, &channels, &format)) {
+  if (!gst_lstm_parse_audio_caps (incaps, &channels, &rate, &s16)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
         ("unusable input caps %" GST_PTR_FORMAT, incaps));
     return FALSE;
   }
+  format = s16 ? LSTM_SAMPLE_S16 : LSTM_SAMPLE_F32;
   GST_OBJECT_LOCK (self);
   cfg = self->cfg;
   channel = self->channel;

@@ -638,23 +638,6 @@ gst_lstm_train_update_src_caps (GstAggregator * agg, GstCaps * caps,
   return GST_FLOW_OK;
 }
 
-/* Reads a frame stream's caps: format, channels, rate. */
-static gboolean
-parse_frame_caps (GstStructure * s, guint * channels, gint * rate,
-    gboolean * s16)
-{
-  const gchar *format = gst_structure_get_string (s, "format");
-  gint c = 0;
-
-  if (!gst_structure_has_name (s, "audio/x-raw") || format == NULL
-      || !gst_structure_get_int (s, "channels", &c)
-      || !gst_structure_get_int (s, "rate", rate) || c <= 0 || *rate <= 0)
-    return FALSE;
-  *channels = c;
-  *s16 = strcmp (format, "S16LE") == 0;
-  return TRUE;
-}
-
 static gboolean
 gst_lstm_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
     GstEvent * event)
@@ -667,10 +650,9 @@ gst_lstm_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
     gst_event_parse_caps (event, &caps);
     s = gst_caps_get_structure (caps, 0);
     if (pad == self->sinkpad) {
-      guint channels;
-      gint rate;
+      guint channels, rate;
       gboolean s16;
-      if (!parse_frame_caps (s, &channels, &rate, &s16))
+      if (!gst_lstm_parse_audio_caps (caps, &channels, &rate, &s16))
         return FALSE;
       if (self->channels != 0 && channels != self->channels) {
         GST_ELEMENT_ERROR (self, STREAM, FORMAT,
@@ -688,10 +670,9 @@ gst_lstm_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
       self->target_markup = g_strcmp0 (gst_structure_get_string (s,
               "format"), "pango-markup") == 0;
     } else {
-      guint channels;
-      gint rate;
+      guint channels, rate;
       gboolean s16;
-      if (!parse_frame_caps (s, &channels, &rate, &s16))
+      if (!gst_lstm_parse_audio_caps (caps, &channels, &rate, &s16))
         return FALSE;
       if (self->target_channels != 0 && channels != self->target_channels) {
         GST_ELEMENT_ERROR (self, STREAM, FORMAT,
