@@ -315,7 +315,10 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
   s->s16 = g_str_equal (format, "S16LE");
   if (s->state == NULL || !lstm_state_fits (s->state, self->model)) {
     g_clear_pointer (&s->state, lstm_state_free);
-    s->state = lstm_state_new (self->model, 0);
+    /* the streams step in lstm_streams_forward's scratch; a stream's own
+     * forward pass runs only for a buffer with a non-finite frame, so its
+     * scratch holds one frame (64 of them cost ~340 KiB a stream of S1) */
+    s->state = lstm_state_new (self->model, 1);
   }
   reset_stream (s);
   g_cond_broadcast (&self->streams_cond);
