@@ -8,9 +8,13 @@
  * steps all the waiting streams together, min (frames waiting) frames at
  * a time, with lstm_streams_forward: one matrix product per frame time for
  * all of them. The step runs outside the lock: while it runs, the other
- * streams can gather and step in another thread (on another core). Each
- * thread then pushes its own output buffer on its src_%u. Every stream's outputs are bit for bit those of a separate lstm
- * element (lstm_streams_forward promises lstm_forward's bits).
+ * streams can gather and step in another thread (on another core): a
+ * step takes one core's share of the streams and wakes one thread of the
+ * rest to step those. Each thread waits on its own stream's condition, so
+ * that a step wakes its members' threads only (not every stream's, many
+ * times a round), and then pushes its own output buffer on its src_%u.
+ * Every stream's outputs are bit for bit those of a separate lstm element
+ * (lstm_streams_forward promises lstm_forward's bits).
  *
  * The mode emits prediction vectors for every frame (output-mode=frame);
  * the frame stream formats, the non-finite frame policy (such a buffer is
@@ -59,6 +63,7 @@ typedef struct
   float *out;                   /* its outputs (a mapped buffer) */
   guint n, done;                /* frames in it, stepped so far */
   gint64 since;                 /* monotonic us: when it began to wait */
+  GCond cond;                   /* its streaming thread waits here */
 
   GstLstmOutPool pool;          /* its output buffers (streaming thread) */
 } GstLstmStream;
@@ -69,6 +74,7 @@ stream_free (GstLstmStream * s)
   g_clear_pointer (&s->state, lstm_state_free);
   g_array_unref (s->in);
   g_array_unref (s->last);
+  g_cond_clear (&s->cond);
   gst_lstm_out_pool_clear (&s->pool);
   g_free (s);
 }
@@ -139,10 +145,23 @@ all_waiting (GstLstm * self)
   return TRUE;
 }
 
-/* Called with streams_lock, which it releases while the step runs: steps
- * every waiting stream not in another step by the frames they all have. */
+/* Called with streams_lock: wakes every stream's thread (a stream
+ * changed, or the element is stopping). */
 static void
-step_waiting (GstLstm * self)
+wake_all (GstLstm * self)
+{
+  guint i;
+
+  for (i = 0; i < self->streams->len; i++)
+    g_cond_signal (&((GstLstmStream *) self->streams->pdata[i])->cond);
+}
+
+/* Called with streams_lock, which it releases while the step runs, by the
+ * thread of stream `me`: steps the waiting streams not in another step
+ * (a core's share of them) by the frames they all have, then wakes their
+ * threads. */
+static void
+step_waiting (GstLstm * self, GstLstmStream * me)
 {
   Step *st = take_step (self);
   LstmState **states = (LstmState **) st->args;
@@ -165,6 +184,15 @@ step_waiting (GstLstm * self)
     k = MIN (k, s->n - s->done);
     n++;
   }
+  /* streams left for another share: wake one of their threads, which
+   * steps them on another core meanwhile */
+  for (; i < self->streams->len; i++) {
+    GstLstmStream *s = self->streams->pdata[i];
+    if (s != me && s->done < s->n && !s->flushing && !s->stepping) {
+      g_cond_signal (&s->cond);
+      break;
+    }
+  }
   if (n > 0) {
     g_mutex_unlock (&self->streams_lock);
     lstm_streams_forward (st->scratch, self->model, states, n, inputs, k,
@@ -174,9 +202,9 @@ step_waiting (GstLstm * self)
   for (i = 0; i < n; i++) {
     st->members[i]->done += k;
     st->members[i]->stepping = FALSE;
+    g_cond_signal (&st->members[i]->cond);
   }
   g_ptr_array_add (self->free_steps, st);
-  g_cond_broadcast (&self->streams_cond);
 }
 
 /* Called with streams_lock: waits until this stream's frames are stepped
@@ -192,12 +220,12 @@ wait_stepped (GstLstm * self, GstLstmStream * s)
     if (s->flushing && !s->stepping)
       return FALSE;
     if (s->stepping)
-      g_cond_wait (&self->streams_cond, &self->streams_lock);
+      g_cond_wait (&s->cond, &self->streams_lock);
     else if (all_waiting (self))
-      step_waiting (self);
-    else if (!g_cond_wait_until (&self->streams_cond, &self->streams_lock,
-            deadline) && !s->stepping && !s->flushing && s->done < s->n)
-      step_waiting (self);
+      step_waiting (self, s);
+    else if (!g_cond_wait_until (&s->cond, &self->streams_lock, deadline)
+        && !s->stepping && !s->flushing && s->done < s->n)
+      step_waiting (self, s);
   }
   return TRUE;
 }
@@ -321,7 +349,7 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
     s->state = lstm_state_new (self->model, 1);
   }
   reset_stream (s);
-  g_cond_broadcast (&self->streams_cond);
+  wake_all (self);
   g_mutex_unlock (&self->streams_lock);
 
   out = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "F32LE",
@@ -340,7 +368,7 @@ set_flag (GstLstm * self, gboolean * flag, gboolean value)
 {
   g_mutex_lock (&self->streams_lock);
   *flag = value;
-  g_cond_broadcast (&self->streams_cond);
+  wake_all (self);
   g_mutex_unlock (&self->streams_lock);
 }
 
@@ -448,6 +476,7 @@ request_new_pad (GstElement * element, GstPadTemplate * templ,
   g_mutex_unlock (&self->streams_lock);
 
   s = g_new0 (GstLstmStream, 1);
+  g_cond_init (&s->cond);
   s->in = g_array_new (FALSE, FALSE, sizeof (float));
   s->last = g_array_new (FALSE, FALSE, sizeof (float));
   s->next_pts = GST_CLOCK_TIME_NONE;
@@ -490,8 +519,9 @@ release_pad (GstElement * element, GstPad * pad)
    * pad's removal below waits for it) */
   g_mutex_lock (&self->streams_lock);
   s->flushing = TRUE;
+  g_cond_signal (&s->cond);
   g_ptr_array_remove (self->streams, s);
-  g_cond_broadcast (&self->streams_cond);
+  wake_all (self);
   g_mutex_unlock (&self->streams_lock);
   /* (when the element is disposed, src_%u may have gone first) */
   if (GST_OBJECT_PARENT (s->srcpad) == GST_OBJECT (element))
@@ -515,7 +545,6 @@ void
 gst_lstm_streams_init (GstLstm * self)
 {
   g_mutex_init (&self->streams_lock);
-  g_cond_init (&self->streams_cond);
   self->streams = g_ptr_array_new ();
   /* (g_get_num_processors asks the kernel each time: not per step) */
   self->cores = MAX (g_get_num_processors (), 1);
@@ -534,7 +563,6 @@ gst_lstm_streams_finalize (GstLstm * self)
   g_ptr_array_unref (self->streams);
   g_ptr_array_unref (self->free_steps);
   g_mutex_clear (&self->streams_lock);
-  g_cond_clear (&self->streams_cond);
 }
 
 void
@@ -545,7 +573,7 @@ gst_lstm_streams_unblock (GstLstm * self)
   g_mutex_lock (&self->streams_lock);
   for (i = 0; i < self->streams->len; i++)
     ((GstLstmStream *) self->streams->pdata[i])->flushing = TRUE;
-  g_cond_broadcast (&self->streams_cond);
+  wake_all (self);
   g_mutex_unlock (&self->streams_lock);
 }
 
@@ -563,5 +591,14 @@ gst_lstm_streams_stop (GstLstm * self)
     s->next_pts = GST_CLOCK_TIME_NONE;
   }
   g_ptr_array_set_size (self->free_steps, 0);
+  g_mutex_unlock (&self->streams_lock);
+}
+
+void
+gst_lstm_streams_set_wait (GstLstm * self, guint64 wait)
+{
+  g_mutex_lock (&self->streams_lock);
+  self->stream_wait = wait;
+  wake_all (self);
   g_mutex_unlock (&self->streams_lock);
 }

@@ -13,6 +13,8 @@ void gst_lstm_streams_init (GstLstm * self);
 void gst_lstm_streams_finalize (GstLstm * self);
 /* Before PAUSED -> READY: no stream waits for the others any more. */
 void gst_lstm_streams_unblock (GstLstm * self);
+/* The stream-wait property: the waiting streams see the new value. */
+void gst_lstm_streams_set_wait (GstLstm * self, guint64 wait);
 /* PAUSED -> READY: every stream forgets its state and the scratch goes. */
 void gst_lstm_streams_stop (GstLstm * self);
 

@@ -606,10 +606,7 @@ gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
       GST_OBJECT_UNLOCK (self);
       break;
     case PROP_STREAM_WAIT:
-      g_mutex_lock (&self->streams_lock);
-      self->stream_wait = g_value_get_uint64 (value);
-      g_cond_broadcast (&self->streams_cond);
-      g_mutex_unlock (&self->streams_lock);
+      gst_lstm_streams_set_wait (self, g_value_get_uint64 (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
