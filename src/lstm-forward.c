@@ -113,14 +113,17 @@ lstm_forward_output (const LstmModel * m, const LstmModelPacks * packs,
     memcpy (output, y, (gsize) T * m->layer_output_size * sizeof (float));
 }
 
-/* The layers in a wavefront: layer k + 1 follows layer k at most
- * WAVE_LAG frames behind, so that the frames' recurrent products alternate
- * between the layers' W_hh. Measured on an AMD EPYC (Zen 5, 1 MiB L2;
- * tests/bench, S1 shape 2 x 128, 10-frame calls): frames alternating
- * between two 256 KiB W_hh ran 8-12 % faster than each W_hh read over and
- * over for a whole chunk; a lag of 5-8 frames was best (2-3 slower, half of
- * a 100-frame chunk no gain). Every output is the same float sum either
- * way (the product's sums do not depend on M). */
+/* The layers in a wavefront: layer k + 1 follows layer k at most `lag`
+ * frames behind (WAVE_LAG, or half the chunk), its input product done per
+ * block of that many frames, so that the frames' recurrent products
+ * alternate between the layers' W_hh. Measured on an AMD EPYC (Zen 5,
+ * 1 MiB L2; bench-forward, S1's 2 x 128): alternating between two 256 KiB
+ * W_hh ran 9-11 % faster at 10 and 100 frames per call than each W_hh read
+ * over and over for a whole chunk. Lags of 5-8 frames were best; 1-3 were
+ * slower than no wavefront (the input product then reads W_ih for every
+ * frame or two), and half of a 100-frame chunk gained nothing. Every
+ * output is the same float sum either way (the product's sums do not
+ * depend on its rows). */
 #define WAVE_LAG 8
 
 typedef struct
