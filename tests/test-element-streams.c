@@ -19,7 +19,8 @@ typedef struct
   GstHarness *h;
   guint index;
   float *in;                    /* [total, I] */
-  guint total;
+  guint total;                  /* frames of the buffers it pushes */
+  guint n_buffers;              /* buffers it pushes */
   GArray *out;                  /* floats received */
 } Stream;
 
@@ -75,7 +76,7 @@ push_thread (gpointer data)
   Stream *st = data;
   guint b, at = 0;
 
-  for (b = 0; b < N_BUFFERS; b++) {
+  for (b = 0; b < st->n_buffers; b++) {
     guint n = frames_in (st->index, b);
     g_assert_cmpint (gst_harness_push (st->h, make_buffer (st->in, at, n)),
         ==, GST_FLOW_OK);
@@ -101,9 +102,11 @@ add_stream (GstElement * e, guint index)
  * lstm_forward's on that stream alone, bit for bit (the kernels promise
  * it; with the OpenBLAS fallback to within 1e-6). Stream 1 has a frame
  * with a NaN, which the element skips as a separate one would (its
- * buffer runs on the stream's own state, lstm_forward_finite). */
+ * buffer runs on the stream's own state, lstm_forward_finite). With
+ * release_after > 0, the last stream pushes that many buffers and its
+ * pads are released while the others go on. */
 static void
-test_streams_equal_alone (void)
+run_streams (guint release_after)
 {
   g_autoptr (LstmModel) m = NULL;
   g_autofree gchar *path = save_model (&m);
@@ -117,8 +120,10 @@ test_streams_equal_alone (void)
   for (s = 0; s < N_STREAMS; s++) {
     st[s].index = s;
     st[s].h = add_stream (e, s);
+    st[s].n_buffers = release_after > 0 && s == N_STREAMS - 1 ?
+        release_after : N_BUFFERS;
     st[s].total = 0;
-    for (b = 0; b < N_BUFFERS; b++)
+    for (b = 0; b < st[s].n_buffers; b++)
       st[s].total += frames_in (s, b);
     st[s].in = g_new (float, (gsize) st[s].total * I);
     for (j = 0; j < st[s].total * I; j++)
@@ -128,8 +133,17 @@ test_streams_equal_alone (void)
   st[1].in[(gsize) 25 * I + 3] = NAN;
   for (s = 0; s < N_STREAMS; s++)
     threads[s] = g_thread_new ("stream", push_thread, &st[s]);
+  if (release_after > 0) {
+    g_autofree gchar *name = g_strdup_printf ("sink_%u", N_STREAMS - 1);
+    GstPad *pad;
+    g_thread_join (threads[N_STREAMS - 1]);
+    pad = gst_element_get_static_pad (e, name);
+    gst_element_release_request_pad (e, pad);
+    gst_object_unref (pad);
+  }
   for (s = 0; s < N_STREAMS; s++)
-    g_thread_join (threads[s]);
+    if (release_after == 0 || s < N_STREAMS - 1)
+      g_thread_join (threads[s]);
 
   for (s = 0; s < N_STREAMS; s++) {
     g_autoptr (LstmState) state = lstm_state_new (m, 0);
@@ -153,6 +167,20 @@ test_streams_equal_alone (void)
   }
   gst_object_unref (e);
   g_unlink (path);
+}
+
+static void
+test_streams_equal_alone (void)
+{
+  run_streams (0);
+}
+
+/* A stream's pads released (gst_element_release_request_pad) while the
+ * other streams step: they go on and stay exact. */
+static void
+test_streams_release_running (void)
+{
+  run_streams (10);
 }
 
 /* A flush on one stream resets its state only; output timestamps are the
@@ -261,6 +289,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/lstm/element/streams/equal-alone",
       test_streams_equal_alone);
+  g_test_add_func ("/lstm/element/streams/release-running",
+      test_streams_release_running);
   g_test_add_func ("/lstm/element/streams/flush-one", test_streams_flush_one);
   g_test_add_func ("/lstm/element/streams/wrong-size", test_streams_wrong_size);
   return g_test_run ();
