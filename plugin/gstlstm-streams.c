@@ -24,6 +24,7 @@
  * when the element started.
  */
 #include "gstlstm-streams.h"
+#include "gstlstmelements.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -330,18 +331,15 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 static gboolean
 stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
 {
-  GstStructure *st = gst_caps_get_structure (caps, 0);
-  const gchar *format = gst_structure_get_string (st, "format");
-  gint channels = 0, rate = 0;
+  guint channels, rate;
+  gboolean s16, ok;
   GstCaps *out;
-  gboolean ok;
 
-  if (!gst_structure_get_int (st, "channels", &channels)
-      || !gst_structure_get_int (st, "rate", &rate) || format == NULL)
+  if (!gst_lstm_parse_audio_caps (caps, &channels, &rate, &s16))
     return FALSE;
-  if ((guint) channels != self->model->input_size) {
+  if (channels != self->model->input_size) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("The stream on %s carries %d values per frame, the model takes %u.",
+        ("The stream on %s carries %u values per frame, the model takes %u.",
             GST_PAD_NAME (s->sinkpad), channels, self->model->input_size),
         ("caps %" GST_PTR_FORMAT, caps));
     return FALSE;
@@ -349,7 +347,7 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
   g_mutex_lock (&self->streams_lock);
   s->channels = channels;
   s->rate = rate;
-  s->s16 = g_str_equal (format, "S16LE");
+  s->s16 = s16;
   if (s->state == NULL || !lstm_state_fits (s->state, self->model)) {
     g_clear_pointer (&s->state, lstm_state_free);
     /* the streams step in lstm_streams_forward's scratch; a stream's own
@@ -364,7 +362,7 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
   out = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "F32LE",
       "layout", G_TYPE_STRING, "interleaved",
       "channels", G_TYPE_INT, (gint) lstm_model_get_output_size (self->model),
-      "rate", G_TYPE_INT, rate,
+      "rate", G_TYPE_INT, (gint) rate,
       "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
   ok = gst_pad_push_event (s->srcpad, gst_event_new_caps (out));
   gst_caps_unref (out);

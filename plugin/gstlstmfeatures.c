@@ -142,7 +142,8 @@ GST_ELEMENT_REGISTER_DEFINE (lstmfeatures, "lstmfeatures", GST_RANK_NONE,
 
 #define GST_TYPE_LSTM_FEATURES_TYPE (gst_lstm_features_type_get_type ())
 /* *INDENT-OFF* */
-GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_features_type_get_type, "GstLstmFeaturesType",
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_features_type_get_type,
+    "GstLstmFeaturesType",
     {LSTM_FEATURES_FBANK, "Log-mel filterbank energies (compute-fbank-feats)",
         "fbank"},
     {LSTM_FEATURES_MFCC, "Mel-frequency cepstral coefficients "
@@ -151,7 +152,8 @@ GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_features_type_get_type, "GstLstmFeaturesType
 
 #define GST_TYPE_LSTM_FEATURES_WINDOW (gst_lstm_features_window_get_type ())
 /* *INDENT-OFF* */
-GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_features_window_get_type, "GstLstmFeaturesWindow",
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_features_window_get_type,
+    "GstLstmFeaturesWindow",
     {LSTM_WINDOW_POVEY, "Kaldi's povey window: hanning to the power 0.85",
         "povey"},
     {LSTM_WINDOW_HAMMING, "Hamming", "hamming"},

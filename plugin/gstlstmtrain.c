@@ -161,7 +161,8 @@ GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_train_loss_get_type, "GstLstmTrainLoss",
     {GST_LSTM_TRAIN_LOSS_CROSS_ENTROPY_LAST, "Cross-entropy on each "
         "sequence's last frame", "cross-entropy-last"},
     {GST_LSTM_TRAIN_LOSS_MSE, "Mean squared error", "mse"})
-GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_train_optimizer_get_type, "GstLstmTrainOptimizer",
+GST_LSTM_DEFINE_ENUM_TYPE (gst_lstm_train_optimizer_get_type,
+    "GstLstmTrainOptimizer",
     {GST_LSTM_TRAIN_OPTIMIZER_SGD, "SGD with momentum (torch.optim.SGD)",
         "sgd"},
     {GST_LSTM_TRAIN_OPTIMIZER_ADAM, "Adam (torch.optim.Adam)", "adam"},

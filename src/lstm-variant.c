@@ -182,21 +182,22 @@ direction_forward (const LstmModel * m, const LstmLayer * l, LstmState * s,
   guint G = l->gate_size, out = l->out_size, n;
   gsize y_off = (gsize) l->direction * out;
   float *ha = s->step, *hx = s->step + 4 * l->hidden_size;
+  float *gates = lstm_state_gates (s, 0);
 
   /* XA = X W_ih^T for all T frames at once; the biases come per step. */
-  memset (lstm_state_gates (s, 0), 0, (gsize) T * G * sizeof (float));
+  memset (gates, 0, (gsize) T * G * sizeof (float));
   lstm_blas_gemm_nt (T, G, l->input_size, x, l->input_size, l->weight_ih,
-      l->input_size, lstm_state_gates (s, 0), G);
+      l->input_size, gates, G);
 
   for (n = 0; n < T; n++) {
     guint t = l->direction == 0 ? n : T - 1 - n;
     float *yt = y + (gsize) t * ldy + y_off;
 
     if (m->cell == LSTM_CELL_GRU)
-      lstm_variant_gru_step (m, l, lstm_state_gates (s, 0) + (gsize) t * G, h, yt, ha, NULL);
+      lstm_variant_gru_step (m, l, gates + (gsize) t * G, h, yt, ha, NULL);
     else
-      lstm_variant_lstm_step (m, l, lstm_state_gates (s, 0) + (gsize) t * G, h, c, yt, ha,
-          hx, NULL);
+      lstm_variant_lstm_step (m, l, gates + (gsize) t * G, h, c, yt, ha, hx,
+          NULL);
     memcpy (h, yt, out * sizeof (float));
   }
 }
