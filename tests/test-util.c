@@ -121,6 +121,15 @@ rel_error (const float *a, const float *b, gsize n)
   return max_abs_error (a, b, n) / MAX (scale, 1e-30);
 }
 
+void
+assert_same_cut (const float *got, const float *want, gsize n)
+{
+  if (g_str_equal (lstm_blas_get_kernels (), "openblas"))
+    g_assert_cmpfloat (rel_error (got, want, n), <=, OPENBLAS_CUT_REL_TOL);
+  else
+    g_assert_cmpmem (got, n * sizeof (float), want, n * sizeof (float));
+}
+
 gchar *
 run_self_with_kernels (const gchar * arg, const gchar * kernels)
 {

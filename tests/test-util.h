@@ -37,6 +37,13 @@ float *ref_take_tensor (LstmTensorFile * f, const gchar * name, guint n_dims,
 double rel_error (const float *a, const float *b, gsize n);
 double max_abs_error (const float *a, const float *b, gsize n);
 
+/* got == want for outputs the same forward computed with its rows cut
+ * differently (chunks, buffers, streams): bit for bit on gst-lstm's
+ * kernels, which promise it; within OPENBLAS_CUT_REL_TOL relative on
+ * LSTM_BLAS_KERNELS=openblas, whose sums depend on a product's rows. */
+#define OPENBLAS_CUT_REL_TOL 1e-6
+void assert_same_cut (const float *got, const float *want, gsize n);
+
 /* Runs this test binary again with argument `arg` and LSTM_BLAS_KERNELS
  * set to `kernels`; returns its standard output, stripped (g_free it).
  * Aborts the test if it cannot run or does not exit with 0. */
