@@ -149,17 +149,45 @@ wave_input (WaveLayer * w, guint upto)
   w->ready = upto;
 }
 
-/* G[t] += W_hh h_{t-1}, then the cell: frame `done`. */
+/* h_{t-1} and G[t] of the layer's next frame */
+static const float *
+wave_h (const WaveLayer * w)
+{
+  guint H = w->l->hidden_size;
+
+  return w->done == 0 ? w->h : w->y + (gsize) (w->done - 1) * H;
+}
+
+static float *
+wave_gates (const WaveLayer * w)
+{
+  return w->gates + (gsize) w->done * 4 * w->l->hidden_size;
+}
+
+/* the cell of the layer's next frame, whose gates are complete */
 static void
-wave_step (WaveLayer * w)
+wave_cell (WaveLayer * w)
 {
   guint H = w->l->hidden_size, t = w->done++;
-  gsize G4 = 4 * (gsize) H;
-  float *g = w->gates + t * G4;
 
-  lstm_blas_gemm_packed (1, t == 0 ? w->h : w->y + (gsize) (t - 1) * H, H,
-      w->w_hh, g, G4);
-  lstm_act_cell (g, w->c, w->y + (gsize) t * H, H);
+  lstm_act_cell (w->gates + (gsize) t * 4 * H, w->c, w->y + (gsize) t * H, H);
+}
+
+/* G[t] += W_hh h_{t-1}, then the cell: frame `done` of one layer, or of
+ * two layers (b not NULL) whose products run together. */
+static void
+wave_step (WaveLayer * a, WaveLayer * b)
+{
+  guint H = a->l->hidden_size;
+
+  if (b == NULL) {
+    lstm_blas_gemm_packed (1, wave_h (a), H, a->w_hh, wave_gates (a), 4 * H);
+  } else {
+    lstm_blas_gemv_packed_pair (wave_h (a), a->w_hh, wave_gates (a),
+        wave_h (b), b->w_hh, wave_gates (b));
+    wave_cell (b);
+  }
+  wave_cell (a);
 }
 
 static void
@@ -181,6 +209,9 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
   }
   wave_input (&wave[0], T);
   while (wave[L - 1].done < T) {
+    WaveLayer *due[LSTM_MAX_LAYERS];
+    guint n = 0, i;
+
     for (k = 0; k < L; k++) {
       WaveLayer *w = &wave[k];
       guint below = k == 0 ? T : wave[k - 1].done;
@@ -190,8 +221,12 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
           && (below - w->ready >= lag || below == T))
         wave_input (w, below);
       if (w->done < w->ready)
-        wave_step (w);
+        due[n++] = w;
     }
+    /* the layers due a frame step two by two: no step reads another's
+     * output of this round (a layer's input rows are done frames) */
+    for (i = 0; i < n; i += 2)
+      wave_step (due[i], i + 1 < n ? due[i + 1] : NULL);
   }
   for (k = 0; k < L; k++)
     memcpy (wave[k].h, wave[k].y + (gsize) (T - 1) * H, H * sizeof (float));

@@ -193,6 +193,67 @@ tile_avx512 (const guint kind, const guint mr, const guint nv, guint K,
   }
 }
 
+/* One row against two whole panels (PANEL columns each) at once:
+ * c0 += a0 w0 and c1 += a1 w1, the same sums as two 1 x 8 tiles. Two
+ * weight streams in one loop read faster from L2 than one after the other
+ * (measured on an AMD EPYC, 256 KiB of W_hh per stream: a pair of rows on
+ * two matrices 2.20 us against 2.45 us in turn; two panels of one matrix
+ * 5 % faster than panel by panel). */
+AVX512_INLINE void
+two_panels_avx512 (const guint kind, guint K, const float *a0,
+    gconstpointer w0, const float *s0, float *c0, const float *a1,
+    gconstpointer w1, const float *s1, float *c1)
+{
+  __m512 acc0[8], acc1[8], x0, x1;
+  guint v, k;
+
+#pragma GCC unroll 8
+  for (v = 0; v < 8; v++)
+    acc0[v] = acc1[v] = _mm512_setzero_ps ();
+  for (k = 0; k < K; k++) {
+    x0 = _mm512_set1_ps (a0[k]);
+    x1 = _mm512_set1_ps (a1[k]);
+#pragma GCC unroll 8
+    for (v = 0; v < 8; v++) {
+      gsize at = (gsize) k * PANEL + 16 * v;
+      acc0[v] = _mm512_fmadd_ps (x0, weights_avx512 (kind, w0, at), acc0[v]);
+      acc1[v] = _mm512_fmadd_ps (x1, weights_avx512 (kind, w1, at), acc1[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (v = 0; v < 8; v++) {
+    __m512 y0 = _mm512_loadu_ps (c0 + 16 * v), y1 = _mm512_loadu_ps (c1 + 16 * v);
+    if (kind == KIND_I8) {
+      y0 = _mm512_fmadd_ps (acc0[v], _mm512_load_ps (s0 + 16 * v), y0);
+      y1 = _mm512_fmadd_ps (acc1[v], _mm512_load_ps (s1 + 16 * v), y1);
+    } else {
+      y0 = _mm512_add_ps (y0, acc0[v]);
+      y1 = _mm512_add_ps (y1, acc1[v]);
+    }
+    _mm512_storeu_ps (c0 + 16 * v, y0);
+    _mm512_storeu_ps (c1 + 16 * v, y1);
+  }
+}
+
+__attribute__ ((target ("avx512f")))
+static void
+pair_avx512 (guint kind, guint K, const float *a0, gconstpointer w0,
+    const float *s0, float *c0, const float *a1, gconstpointer w1,
+    const float *s1, float *c1)
+{
+  switch (kind) {
+    case KIND_F16:
+      two_panels_avx512 (KIND_F16, K, a0, w0, s0, c0, a1, w1, s1, c1);
+      break;
+    case KIND_I8:
+      two_panels_avx512 (KIND_I8, K, a0, w0, s0, c0, a1, w1, s1, c1);
+      break;
+    default:
+      two_panels_avx512 (KIND_F32, K, a0, w0, s0, c0, a1, w1, s1, c1);
+      break;
+  }
+}
+
 /* A switch over the tiles of mr <= 6 rows and nv <= 8 vectors (mr * nv
  * <= 24) of one kind of weights. */
 #define TILE512(KIND, MR, NV) case (MR) * 16 + (NV): \
@@ -330,15 +391,43 @@ block_avx2 (guint kind, guint mr, guint nv, guint K, const float *A,
 typedef void (*BlockFunc) (guint kind, guint mr, guint nv, guint K,
     const float *A, gsize lda, gconstpointer w, const float *s, guint width,
     float *C, gsize ldc, guint cols);
+typedef void (*PairFunc) (guint kind, guint K, const float *a0,
+    gconstpointer w0, const float *s0, float *c0, const float *a1,
+    gconstpointer w1, const float *s1, float *c1);
 
 /* How a kernel set cuts a panel: `lanes` floats per vector; with
  * M <= wide_rows, tiles of all M rows and up to wide_vectors vectors; else
- * tiles of up to max_rows rows and narrow_vectors vectors. */
+ * tiles of up to max_rows rows and narrow_vectors vectors. `pair`, when
+ * not NULL, takes one row against two whole panels at once. */
 typedef struct
 {
   BlockFunc block;
   guint lanes, wide_rows, wide_vectors, max_rows, narrow_vectors;
+  PairFunc pair;
 } Cutting;
+
+static const gsize elem_size[] = { 4, 2, 1 };
+
+/* Panel q of a pack, and its columns' int8 scales (NULL for others). */
+static gconstpointer
+panel_data (const LstmPacked * p, guint q)
+{
+  return (const guint8 *) p->data
+      + (gsize) q * p->k * p->width * elem_size[p->kind];
+}
+
+static const float *
+panel_scale (const LstmPacked * p, guint q)
+{
+  return p->scale != NULL ? p->scale + (gsize) q * p->width : NULL;
+}
+
+/* Whole panels: those with all PANEL columns in use. */
+static guint
+whole_panels (const LstmPacked * p)
+{
+  return p->width == PANEL ? p->n / PANEL : 0;
+}
 
 /* Rows 0 .. M-1 in tiles of near-equal height <= max_rows. */
 static void
@@ -357,24 +446,30 @@ rows_in_tiles (const Cutting * cut, guint kind, guint M, guint nv, guint K,
   }
 }
 
+/* Panels `from` .. n_panels - 1 of the product; with one row, whole
+ * panels two at a time when the kernel set can. */
 static void
 gemm_packed (const Cutting * cut, guint M, const float *A, gsize lda,
-    const LstmPacked * p, float *C, gsize ldc)
+    const LstmPacked * p, float *C, gsize ldc, guint from)
 {
-  static const gsize elem_size[] = { 4, 2, 1 };
-  guint K = p->k, n_vec = p->width / cut->lanes, q, v0;
+  guint K = p->k, n_vec = p->width / cut->lanes, q = from, v0;
   gboolean wide = M <= cut->wide_rows;
   guint step = wide ? cut->wide_vectors : cut->narrow_vectors;
 
-  for (q = 0; q < p->n_panels; q++) {
+  if (M == 1 && cut->pair != NULL)
+    for (; q + 2 <= whole_panels (p); q += 2)
+      cut->pair (p->kind, K, A, panel_data (p, q), panel_scale (p, q),
+          C + (gsize) q * PANEL, A, panel_data (p, q + 1),
+          panel_scale (p, q + 1), C + (gsize) (q + 1) * PANEL);
+  for (; q < p->n_panels; q++) {
     guint first = q * p->width, cols = MIN (p->width, p->n - first);
 
     for (v0 = 0; v0 < n_vec && cut->lanes * v0 < cols; v0 += step) {
       guint nv = MIN (step, n_vec - v0);
       guint c = MIN (cols - cut->lanes * v0, nv * cut->lanes);
       gsize col = first + cut->lanes * v0;
-      gconstpointer w = (const guint8 *) p->data
-          + ((gsize) q * K * p->width + cut->lanes * v0) * elem_size[p->kind];
+      gconstpointer w = (const guint8 *) panel_data (p, q)
+          + (gsize) cut->lanes * v0 * elem_size[p->kind];
       const float *s = p->scale != NULL ? p->scale + col : NULL;
       if (wide)
         cut->block (p->kind, M, nv, K, A, lda, w, s, p->width, C + col, ldc, c);
@@ -386,8 +481,9 @@ gemm_packed (const Cutting * cut, guint M, const float *A, gsize lda,
 }
 
 #ifdef HAVE_X86_KERNELS
-static const Cutting cutting_avx512 = { block_avx512, 16, 2, 8, 6, 4 };
-static const Cutting cutting_avx2 = { block_avx2, 8, 1, 8, 2, 4 };
+static const Cutting cutting_avx512 =
+    { block_avx512, 16, 2, 8, 6, 4, pair_avx512 };
+static const Cutting cutting_avx2 = { block_avx2, 8, 1, 8, 2, 4, NULL };
 #else
 static const Cutting cutting_avx2;      /* never chosen */
 #endif
@@ -407,16 +503,14 @@ get_cutting (void)
   return NULL;
 }
 
-void
-lstm_blas_gemm_packed (guint M, const float *A, gsize lda,
-    const LstmPacked * p, float *C, gsize ldc)
+/* The kernel set for pack p, or NULL: the fallback. */
+static const Cutting *
+kernels_for (const LstmPacked * p)
 {
   static const Cutting *cut;
   static gboolean have_f16c;
   static gsize chosen;
 
-  if (M == 0)
-    return;
   if (g_once_init_enter (&chosen)) {
     cut = get_cutting ();
 #ifdef HAVE_X86_KERNELS
@@ -430,9 +524,43 @@ lstm_blas_gemm_packed (guint M, const float *A, gsize lda,
     g_once_init_leave (&chosen, 1);
   }
   if (cut != NULL && (p->kind != KIND_F16 || cut != &cutting_avx2 || have_f16c))
-    gemm_packed (cut, M, A, lda, p, C, ldc);
+    return cut;
+  return NULL;
+}
+
+void
+lstm_blas_gemm_packed (guint M, const float *A, gsize lda,
+    const LstmPacked * p, float *C, gsize ldc)
+{
+  const Cutting *cut = kernels_for (p);
+
+  if (M == 0)
+    return;
+  if (cut != NULL)
+    gemm_packed (cut, M, A, lda, p, C, ldc, 0);
   else
     lstm_blas_gemm_nt (M, p->n, p->k, A, lda, p->w, p->k, C, ldc);
+}
+
+void
+lstm_blas_gemv_packed_pair (const float *a0, const LstmPacked * p0,
+    float *c0, const float *a1, const LstmPacked * p1, float *c1)
+{
+  const Cutting *cut = kernels_for (p0);
+  guint q = 0;
+
+  if (cut != NULL && cut->pair != NULL && p1->kind == p0->kind
+      && p1->k == p0->k && whole_panels (p1) == whole_panels (p0)) {
+    for (; q < whole_panels (p0); q++)
+      cut->pair (p0->kind, p0->k, a0, panel_data (p0, q), panel_scale (p0,
+              q), c0 + (gsize) q * PANEL, a1, panel_data (p1, q),
+          panel_scale (p1, q), c1 + (gsize) q * PANEL);
+    gemm_packed (cut, 1, a0, p0->k, p0, c0, 0, q);
+    gemm_packed (cut, 1, a1, p1->k, p1, c1, 0, q);
+    return;
+  }
+  lstm_blas_gemm_packed (1, a0, p0->k, p0, c0, 0);
+  lstm_blas_gemm_packed (1, a1, p1->k, p1, c1, 0);
 }
 
 /* ------------------------------------------------------------ model packs */

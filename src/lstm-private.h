@@ -72,6 +72,11 @@ G_GNUC_INTERNAL LstmPacked *lstm_packed_new (const float *w, guint n,
 G_GNUC_INTERNAL void lstm_packed_free (LstmPacked * p);
 G_GNUC_INTERNAL void lstm_blas_gemm_packed (guint M, const float *A,
     gsize lda, const LstmPacked * p, float *C, gsize ldc);
+/* c0 += a0 W0^T and c1 += a1 W1^T, one row each: the same sums as two
+ * lstm_blas_gemm_packed calls, the two weight streams read together. */
+G_GNUC_INTERNAL void lstm_blas_gemv_packed_pair (const float *a0,
+    const LstmPacked * p0, float *c0, const float *a1, const LstmPacked * p1,
+    float *c1);
 
 /* A plain model's W_ih, W_hh per layer and its head's weight, packed (a
  * variant's head only: n_layers 0). */
