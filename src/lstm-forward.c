@@ -33,21 +33,6 @@ lstm_forward_normalize (const LstmModel * m, const float *in, guint T,
   }
 }
 
-/* G[r] = b_ih + b_hh for every row: summed once into the first row (the
- * same float sum for every row), copied to the others. */
-void
-lstm_forward_bias (const LstmLayer * l, float *gates, gsize rows)
-{
-  gsize G4 = 4 * (gsize) l->hidden_size, j, r;
-
-  if (rows == 0)
-    return;
-  for (j = 0; j < G4; j++)
-    gates[j] = l->bias_ih[j] + l->bias_hh[j];
-  for (r = 1; r < rows; r++)
-    memcpy (gates + r * G4, gates, G4 * sizeof (float));
-}
-
 /* softmax (z)_j = exp (z_j - max z) / sum_k exp (z_k - max z) */
 static void
 softmax_row (float *z, guint n)
@@ -72,9 +57,7 @@ head_forward (const LstmModel * m, const LstmPacked * w, const float *y,
 {
   guint O = m->head_size, W = m->layer_output_size, t;
 
-  for (t = 0; t < T; t++)
-    memcpy (out + (gsize) t * O, m->head_bias, O * sizeof (float));
-  lstm_blas_gemm_packed (T, y, W, w, out, O);
+  lstm_blas_gemm_packed_bias (T, y, W, w, m->head_bias, out, O);
 
   for (t = 0; t < T; t++) {
     float *z = out + (gsize) t * O;
@@ -130,6 +113,7 @@ typedef struct
 {
   const LstmLayer *l;
   const LstmPacked *w_ih, *w_hh;
+  const float *bias;            /* b_ih + b_hh */
   float *gates, *y, *h, *c;
   const float *x;               /* input rows: the layer below's y */
   guint done;                   /* frames stepped */
@@ -143,9 +127,8 @@ wave_input (WaveLayer * w, guint upto)
   gsize G4 = 4 * (gsize) w->l->hidden_size;
   float *g = w->gates + w->ready * G4;
 
-  lstm_forward_bias (w->l, g, upto - w->ready);
-  lstm_blas_gemm_packed (upto - w->ready, w->x + (gsize) w->ready *
-      w->l->input_size, w->l->input_size, w->w_ih, g, G4);
+  lstm_blas_gemm_packed_bias (upto - w->ready, w->x + (gsize) w->ready *
+      w->l->input_size, w->l->input_size, w->w_ih, w->bias, g, G4);
   w->ready = upto;
 }
 
@@ -202,6 +185,7 @@ forward_chunk (const LstmModel * m, LstmState * s, const float *input,
   for (k = 0; k < L; k++) {
     wave[k] = (WaveLayer) {
       .l = &m->layers[k],.w_ih = packs->ih[k],.w_hh = packs->hh[k],
+      .bias = packs->bias[k],
       .gates = lstm_state_gates (s, k),.y = lstm_state_y (s, k),
       .h = s->h + (gsize) k * H,.c = s->c + (gsize) k * H,
       .x = k == 0 ? lstm_forward_input (m, s, input, T) : wave[k - 1].y,

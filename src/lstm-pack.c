@@ -153,7 +153,7 @@ weights_avx512 (const guint kind, gconstpointer w, gsize at)
  * nv weight vectors and one broadcast). */
 AVX512_INLINE void
 tile_avx512 (const guint kind, const guint mr, const guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, const float *s, guint width,
+    const float *A, gsize lda, gconstpointer w, const float *s, const float *bias, guint width,
     float *C, gsize ldc, guint cols)
 {
   __m512 acc[6][8], b[8], a;
@@ -183,7 +183,7 @@ tile_avx512 (const guint kind, const guint mr, const guint nv, guint K,
       guint n = 16 * v < cols ? MIN (16, cols - 16 * v) : 0;
       __mmask16 m = (__mmask16) (n == 16 ? 0xffff : (1u << n) - 1);
       float *c = C + r * ldc + 16 * v;
-      __m512 c0 = _mm512_maskz_loadu_ps (m, c);
+      __m512 c0 = _mm512_maskz_loadu_ps (m, bias != NULL ? bias + 16 * v : c);
       /* int8: C = fma (sum, s, C), one rounding, spelled out so that no
        * compiler contraction can make it differ between widths */
       _mm512_mask_storeu_ps (c, m, kind == KIND_I8 ?
@@ -257,7 +257,7 @@ pair_avx512 (guint kind, guint K, const float *a0, gconstpointer w0,
 /* A switch over the tiles of mr <= 6 rows and nv <= 8 vectors (mr * nv
  * <= 24) of one kind of weights. */
 #define TILE512(KIND, MR, NV) case (MR) * 16 + (NV): \
-  tile_avx512 (KIND, MR, NV, K, A, lda, w, s, width, C, ldc, cols); break
+  tile_avx512 (KIND, MR, NV, K, A, lda, w, s, bias, width, C, ldc, cols); break
 #define TILES512(KIND) \
   TILE512 (KIND, 1, 1); TILE512 (KIND, 1, 2); TILE512 (KIND, 1, 3); \
   TILE512 (KIND, 1, 4); TILE512 (KIND, 1, 5); TILE512 (KIND, 1, 6); \
@@ -276,7 +276,7 @@ pair_avx512 (guint kind, guint K, const float *a0, gconstpointer w0,
 __attribute__ ((target ("avx512f")))
 static void
 block_avx512 (guint kind, guint mr, guint nv, guint K, const float *A,
-    gsize lda, gconstpointer w, const float *s, guint width, float *C,
+    gsize lda, gconstpointer w, const float *s, const float *bias, guint width, float *C,
     gsize ldc, guint cols)
 {
   switch (kind) {
@@ -311,7 +311,7 @@ weights_avx2 (const guint kind, gconstpointer w, gsize at)
 /* The same tile with 8-lane vectors: at most 8 accumulators of 16 ymm. */
 AVX2_INLINE void
 tile_avx2 (const guint kind, const guint mr, const guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, const float *s, guint width,
+    const float *A, gsize lda, gconstpointer w, const float *s, const float *bias, guint width,
     float *C, gsize ldc, guint cols)
 {
   __m256 acc[2][8], b[8], a;
@@ -341,16 +341,17 @@ tile_avx2 (const guint kind, const guint mr, const guint nv, guint K,
       float *c = C + r * ldc + 8 * v;
       guint n = 8 * v < cols ? MIN (8, cols - 8 * v) : 0, l;
       if (n == 8) {
-        __m256 c0 = _mm256_loadu_ps (c);
+        __m256 c0 = _mm256_loadu_ps (bias != NULL ? bias + 8 * v : c);
         _mm256_storeu_ps (c, kind == KIND_I8 ?
             _mm256_fmadd_ps (acc[r][v], _mm256_load_ps (s + 8 * v), c0) :
             _mm256_add_ps (c0, acc[r][v]));
       } else {
         float t[8];
         _mm256_storeu_ps (t, acc[r][v]);
-        for (l = 0; l < n; l++)
-          c[l] = kind == KIND_I8 ? fmaf (t[l], s[8 * v + l], c[l]) :
-              c[l] + t[l];
+        for (l = 0; l < n; l++) {
+          float c0 = bias != NULL ? bias[8 * v + l] : c[l];
+          c[l] = kind == KIND_I8 ? fmaf (t[l], s[8 * v + l], c0) : c0 + t[l];
+        }
       }
     }
   }
@@ -358,7 +359,7 @@ tile_avx2 (const guint kind, const guint mr, const guint nv, guint K,
 
 /* Tiles of mr <= 2 rows and nv <= 8 vectors (mr * nv <= 8). */
 #define TILE256(KIND, MR, NV) case (MR) * 16 + (NV): \
-  tile_avx2 (KIND, MR, NV, K, A, lda, w, s, width, C, ldc, cols); break
+  tile_avx2 (KIND, MR, NV, K, A, lda, w, s, bias, width, C, ldc, cols); break
 #define TILES256(KIND) \
   TILE256 (KIND, 1, 1); TILE256 (KIND, 1, 2); TILE256 (KIND, 1, 3); \
   TILE256 (KIND, 1, 4); TILE256 (KIND, 1, 5); TILE256 (KIND, 1, 6); \
@@ -370,7 +371,7 @@ tile_avx2 (const guint kind, const guint mr, const guint nv, guint K,
 __attribute__ ((target ("avx2,fma,f16c")))
 static void
 block_avx2 (guint kind, guint mr, guint nv, guint K, const float *A,
-    gsize lda, gconstpointer w, const float *s, guint width, float *C,
+    gsize lda, gconstpointer w, const float *s, const float *bias, guint width, float *C,
     gsize ldc, guint cols)
 {
   switch (kind) {
@@ -389,7 +390,7 @@ block_avx2 (guint kind, guint mr, guint nv, guint K, const float *A,
 /* ---------------------------------------------------------------- driver */
 
 typedef void (*BlockFunc) (guint kind, guint mr, guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, const float *s, guint width,
+    const float *A, gsize lda, gconstpointer w, const float *s, const float *bias, guint width,
     float *C, gsize ldc, guint cols);
 typedef void (*PairFunc) (guint kind, guint K, const float *a0,
     gconstpointer w0, const float *s0, float *c0, const float *a1,
@@ -432,7 +433,7 @@ whole_panels (const LstmPacked * p)
 /* Rows 0 .. M-1 in tiles of near-equal height <= max_rows. */
 static void
 rows_in_tiles (const Cutting * cut, guint kind, guint M, guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, const float *s, guint width,
+    const float *A, gsize lda, gconstpointer w, const float *s, const float *bias, guint width,
     float *C, gsize ldc, guint cols)
 {
   guint n_tiles = (M + cut->max_rows - 1) / cut->max_rows;
@@ -440,23 +441,24 @@ rows_in_tiles (const Cutting * cut, guint kind, guint M, guint nv, guint K,
 
   for (t = 0; t < n_tiles; t++) {
     guint mr = base + (t < extra ? 1 : 0);
-    cut->block (kind, mr, nv, K, A + (gsize) i * lda, lda, w, s, width,
+    cut->block (kind, mr, nv, K, A + (gsize) i * lda, lda, w, s, bias, width,
         C + (gsize) i * ldc, ldc, cols);
     i += mr;
   }
 }
 
-/* Panels `from` .. n_panels - 1 of the product; with one row, whole
+/* Panels `from` .. n_panels - 1 of the product, C += A W^T, or with
+ * `bias` (a row of N) C = bias + A W^T; with one row and no bias, whole
  * panels two at a time when the kernel set can. */
 static void
 gemm_packed (const Cutting * cut, guint M, const float *A, gsize lda,
-    const LstmPacked * p, float *C, gsize ldc, guint from)
+    const LstmPacked * p, const float *bias, float *C, gsize ldc, guint from)
 {
   guint K = p->k, n_vec = p->width / cut->lanes, q = from, v0;
   gboolean wide = M <= cut->wide_rows;
   guint step = wide ? cut->wide_vectors : cut->narrow_vectors;
 
-  if (M == 1 && cut->pair != NULL)
+  if (M == 1 && cut->pair != NULL && bias == NULL)
     for (; q + 2 <= whole_panels (p); q += 2)
       cut->pair (p->kind, K, A, panel_data (p, q), panel_scale (p, q),
           C + (gsize) q * PANEL, A, panel_data (p, q + 1),
@@ -471,10 +473,12 @@ gemm_packed (const Cutting * cut, guint M, const float *A, gsize lda,
       gconstpointer w = (const guint8 *) panel_data (p, q)
           + (gsize) cut->lanes * v0 * elem_size[p->kind];
       const float *s = p->scale != NULL ? p->scale + col : NULL;
+      const float *b = bias != NULL ? bias + col : NULL;
       if (wide)
-        cut->block (p->kind, M, nv, K, A, lda, w, s, p->width, C + col, ldc, c);
+        cut->block (p->kind, M, nv, K, A, lda, w, s, b, p->width, C + col,
+            ldc, c);
       else
-        rows_in_tiles (cut, p->kind, M, nv, K, A, lda, w, s, p->width,
+        rows_in_tiles (cut, p->kind, M, nv, K, A, lda, w, s, b, p->width,
             C + col, ldc, c);
     }
   }
@@ -537,9 +541,27 @@ lstm_blas_gemm_packed (guint M, const float *A, gsize lda,
   if (M == 0)
     return;
   if (cut != NULL)
-    gemm_packed (cut, M, A, lda, p, C, ldc, 0);
+    gemm_packed (cut, M, A, lda, p, NULL, C, ldc, 0);
   else
     lstm_blas_gemm_nt (M, p->n, p->k, A, lda, p->w, p->k, C, ldc);
+}
+
+void
+lstm_blas_gemm_packed_bias (guint M, const float *A, gsize lda,
+    const LstmPacked * p, const float *bias, float *C, gsize ldc)
+{
+  const Cutting *cut = kernels_for (p);
+  guint i;
+
+  if (M == 0)
+    return;
+  if (cut != NULL) {
+    gemm_packed (cut, M, A, lda, p, bias, C, ldc, 0);
+    return;
+  }
+  for (i = 0; i < M; i++)
+    memcpy (C + (gsize) i * ldc, bias, p->n * sizeof (float));
+  lstm_blas_gemm_nt (M, p->n, p->k, A, lda, p->w, p->k, C, ldc);
 }
 
 void
@@ -555,8 +577,8 @@ lstm_blas_gemv_packed_pair (const float *a0, const LstmPacked * p0,
       cut->pair (p0->kind, p0->k, a0, panel_data (p0, q), panel_scale (p0,
               q), c0 + (gsize) q * PANEL, a1, panel_data (p1, q),
           panel_scale (p1, q), c1 + (gsize) q * PANEL);
-    gemm_packed (cut, 1, a0, p0->k, p0, c0, 0, q);
-    gemm_packed (cut, 1, a1, p1->k, p1, c1, 0, q);
+    gemm_packed (cut, 1, a0, p0->k, p0, NULL, c0, 0, q);
+    gemm_packed (cut, 1, a1, p1->k, p1, NULL, c1, 0, q);
     return;
   }
   lstm_blas_gemm_packed (1, a0, p0->k, p0, c0, 0);
@@ -576,10 +598,15 @@ packs_new (const LstmModel * m, LstmPrecision precision)
   p->n_layers = lstm_model_is_plain (m) ? m->num_layers : 0;
   p->ih = g_new0 (LstmPacked *, p->n_layers);
   p->hh = g_new0 (LstmPacked *, p->n_layers);
+  p->bias = g_new0 (float *, p->n_layers);
   for (k = 0; k < p->n_layers; k++) {
     const LstmLayer *l = &m->layers[k];
+    guint j, G4 = 4 * l->hidden_size;
     p->ih[k] = lstm_packed_new (l->weight_ih, 4 * l->hidden_size,
         l->input_size, precision);
+    p->bias[k] = g_new (float, G4);
+    for (j = 0; j < G4; j++)
+      p->bias[k][j] = l->bias_ih[j] + l->bias_hh[j];
     p->hh[k] = lstm_packed_new (l->weight_hh, 4 * l->hidden_size,
         l->hidden_size, precision);
   }
@@ -599,9 +626,11 @@ lstm_model_packs_free (LstmModelPacks * p)
   for (k = 0; k < p->n_layers; k++) {
     lstm_packed_free (p->ih[k]);
     lstm_packed_free (p->hh[k]);
+    g_free (p->bias[k]);
   }
   g_free (p->ih);
   g_free (p->hh);
+  g_free (p->bias);
   lstm_packed_free (p->head);
   g_free (p);
 }

@@ -72,6 +72,10 @@ G_GNUC_INTERNAL LstmPacked *lstm_packed_new (const float *w, guint n,
 G_GNUC_INTERNAL void lstm_packed_free (LstmPacked * p);
 G_GNUC_INTERNAL void lstm_blas_gemm_packed (guint M, const float *A,
     gsize lda, const LstmPacked * p, float *C, gsize ldc);
+/* C[M, N] = bias + A[M, K] W^T, bias a row of N: the same bits as C set
+ * to the bias row and lstm_blas_gemm_packed, without writing C twice. */
+G_GNUC_INTERNAL void lstm_blas_gemm_packed_bias (guint M, const float *A,
+    gsize lda, const LstmPacked * p, const float *bias, float *C, gsize ldc);
 /* c0 += a0 W0^T and c1 += a1 W1^T, one row each: the same sums as two
  * lstm_blas_gemm_packed calls, the two weight streams read together. */
 G_GNUC_INTERNAL void lstm_blas_gemv_packed_pair (const float *a0,
@@ -84,15 +88,13 @@ typedef struct
 {
   guint n_layers;
   LstmPacked **ih, **hh;
+  float **bias;                 /* per layer: b_ih + b_hh [4H] */
   LstmPacked *head;             /* NULL without a head */
 } LstmModelPacks;
 G_GNUC_INTERNAL const LstmModelPacks *lstm_model_get_packs (const LstmModel *
     m);
 G_GNUC_INTERNAL void lstm_model_packs_free (LstmModelPacks * p);
 
-/* Every one of `rows` rows of G [rows, 4H] set to b_ih + b_hh. */
-G_GNUC_INTERNAL void lstm_forward_bias (const LstmLayer * l, float *gates,
-    gsize rows);
 /* The output of T frames from the top layer's y: the head's, or y itself;
  * nothing when output is NULL. */
 G_GNUC_INTERNAL void lstm_forward_output (const LstmModel * m,

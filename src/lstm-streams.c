@@ -95,8 +95,8 @@ layer_streams (LstmStreams * st, const LstmLayer * l,
   guint H = l->hidden_size, s, t;
   gsize G4 = 4 * (gsize) H, rows = (gsize) S *T;
 
-  lstm_forward_bias (l, st->gates, rows);
-  lstm_blas_gemm_packed (rows, x, l->input_size, packs->ih[k], st->gates, G4);
+  lstm_blas_gemm_packed_bias (rows, x, l->input_size, packs->ih[k],
+      packs->bias[k], st->gates, G4);
 
   for (s = 0; s < S; s++)
     memcpy (st->h0 + (gsize) s * H, states[s]->h + (gsize) k * H,
