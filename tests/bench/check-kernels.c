@@ -199,81 +199,154 @@ check_gemv (Stats * s, guint M, guint N, gsize lda, guint shift)
   free_buffer (Y);
 }
 
-/* C[M,N] += A[M,K] W[N,K]^T through a pack of W (lstm-pack.c), with lda,
- * ldc and `shift` as above. Besides the normalized error, counts the
- * outputs that differ in any bit from the order the packed kernels
- * promise (acc = 0, acc = fmaf (a_k, w_k, acc) for k in order, C += acc;
- * int8: w_k = q_k and C = fmaf (acc, s, C)):
- * that order is what makes every kernel width, tile and row count agree. */
-static void
-check_packed (Stats * s, guint * n_order, LstmPrecision weights, guint M,
-    guint N, guint K, gsize lda, gsize ldc, guint shift)
+/* How check_packed calls the packed kernels. */
+typedef enum
 {
-  float *A = random_buffer (M * lda + shift);
-  float *W = random_buffer (N * K);
-  float *C = random_buffer (M * ldc + shift);
-  float *a = A + shift, *c = C + shift;
-  float *c0 = g_new (float, M * ldc);
-  LstmPacked *p = lstm_packed_new (W, N, K, weights);
-  gchar what[96];
-  double worst = 0;
-  float *scale = g_new0 (float, N), *Q = g_new (float, N * K);
+  PACKED_ADD,                   /* lstm_blas_gemm_packed: C += A W^T */
+  PACKED_BIAS,                  /* lstm_blas_gemm_packed_bias: C = b + A W^T */
+  PACKED_PAIR,                  /* lstm_blas_gemv_packed_pair, one row each */
+} PackedCall;
+
+static const gchar *const packed_call_names[] = { "", " bias", " pair" };
+
+/* One product through a pack: its operands (A [M, lda] and C [M, ldc]
+ * `shift` floats into their buffers), W as the pack stands for it, and for
+ * int8 its q and s. */
+typedef struct
+{
+  float *A, *W, *C, *a, *c, *c0, *bias, *scale, *Q;
+  LstmPacked *p;
+} PackedCase;
+
+static void
+packed_case_init (PackedCase * pc, LstmPrecision weights, guint M, guint N,
+    guint K, gsize lda, gsize ldc, guint shift)
+{
   guint i, j, k;
 
+  pc->A = random_buffer (M * lda + shift);
+  pc->W = random_buffer (N * K);
+  pc->C = random_buffer (M * ldc + shift);
+  pc->bias = random_buffer (N);
+  pc->a = pc->A + shift;
+  pc->c = pc->C + shift;
+  pc->c0 = g_new (float, M * ldc);
+  pc->p = lstm_packed_new (pc->W, N, K, weights);
+  pc->scale = g_new0 (float, N);
+  pc->Q = g_new (float, N * K);
   /* a half pack is the float product on the weights rounded to half; an
    * int8 one sums q_jk x_k and scales by s_j = max_k |w_jk| / 127 */
   if (weights == LSTM_PRECISION_F16)
     for (i = 0; i < N * K; i++)
-      W[i] = lstm_half_to_float (lstm_float_to_half (W[i]));
+      pc->W[i] = lstm_half_to_float (lstm_float_to_half (pc->W[i]));
   for (j = 0; j < N && weights == LSTM_PRECISION_INT8; j++) {
     for (k = 0; k < K; k++)
-      scale[j] = MAX (scale[j], fabsf (W[j * K + k]));
-    scale[j] /= 127.0f;
+      pc->scale[j] = MAX (pc->scale[j], fabsf (pc->W[j * K + k]));
+    pc->scale[j] /= 127.0f;
     for (k = 0; k < K; k++) {
-      Q[j * K + k] = nearbyintf (W[j * K + k] / scale[j]);
-      W[j * K + k] = scale[j] * Q[j * K + k];   /* what the fallback reads */
+      pc->Q[j * K + k] = nearbyintf (pc->W[j * K + k] / pc->scale[j]);
+      /* what the fallback reads */
+      pc->W[j * K + k] = pc->scale[j] * pc->Q[j * K + k];
     }
   }
+  set_guards (pc->C, shift, M, N, ldc);
+  memcpy (pc->c0, pc->c, M * ldc * sizeof (float));
+}
 
-  set_guards (C, shift, M, N, ldc);
-  memcpy (c0, c, M * ldc * sizeof (float));
-
-  lstm_blas_gemm_packed (M, a, lda, p, c, ldc);
+/* The normalized error of C against the double-precision product, and in
+ * n_order the outputs that differ in any bit from the order the packed
+ * kernels promise: acc = 0, acc = fmaf (a_k, w_k, acc) for k in order,
+ * C = C0 + acc with C0 the old C or the bias (int8: w_k = q_k and C =
+ * fmaf (acc, s, C0)). That order is what makes every kernel width, tile,
+ * row count and pairing agree. */
+static double
+packed_case_check (const PackedCase * pc, LstmPrecision weights,
+    gboolean with_bias, guint M, guint N, guint K, gsize lda, gsize ldc,
+    guint * n_order)
+{
+  double worst = 0;
+  guint i, j, k;
 
   for (i = 0; i < M; i++) {
     for (j = 0; j < N; j++) {
-      double ref = c0[i * ldc + j], mag = fabs (ref);
-      float acc = 0.0f, want;
+      float from = with_bias ? pc->bias[j] : pc->c0[i * ldc + j];
+      float acc = 0.0f, want, got = pc->c[i * ldc + j];
+      double ref = from, mag = fabs (ref);
       for (k = 0; k < K; k++) {
-        double q = (double) a[i * lda + k] * W[j * K + k];
+        double q = (double) pc->a[i * lda + k] * pc->W[j * K + k];
         ref += q;
         mag += fabs (q);
-        acc = weights == LSTM_PRECISION_INT8 ?
-            fmaf (a[i * lda + k], Q[j * K + k], acc) :
-            fmaf (a[i * lda + k], W[j * K + k], acc);
+        acc = fmaf (pc->a[i * lda + k], weights == LSTM_PRECISION_INT8 ?
+            pc->Q[j * K + k] : pc->W[j * K + k], acc);
       }
       want = weights == LSTM_PRECISION_INT8 ?
-          fmaf (acc, scale[j], c0[i * ldc + j]) : c0[i * ldc + j] + acc;
-      *n_order += memcmp (&want, &c[i * ldc + j], sizeof (float)) != 0;
-      worst = MAX (worst, fabs (c[i * ldc + j] - ref) / MAX (mag, 1e-30));
-      if (isnan (c[i * ldc + j]))
+          fmaf (acc, pc->scale[j], from) : from + acc;
+      *n_order += memcmp (&want, &got, sizeof (float)) != 0;
+      worst = MAX (worst, fabs (got - ref) / MAX (mag, 1e-30));
+      if (isnan (got))
         worst = INFINITY;
     }
   }
-  s->n_bad_writes += bad_writes (C, shift, M, N, ldc);
+  return worst;
+}
 
-  g_snprintf (what, sizeof what, "packed %s M=%u N=%u K=%u lda=%zu "
-      "ldc=%zu shift=%u", lstm_precision_to_string (weights), M, N,
-      K, lda, ldc, shift);
+static void
+packed_case_clear (PackedCase * pc)
+{
+  lstm_packed_free (pc->p);
+  g_free (pc->scale);
+  g_free (pc->Q);
+  g_free (pc->c0);
+  free_buffer (pc->A);
+  free_buffer (pc->W);
+  free_buffer (pc->C);
+  free_buffer (pc->bias);
+}
+
+/* C[M,N] (+)= A[M,K] W[N,K]^T through a pack of W (lstm-pack.c), with lda,
+ * ldc and `shift` as above, called as `call` says (PACKED_PAIR: two such
+ * products of one row, on two packs of the same shape). Besides the
+ * normalized error, counts the outputs that differ in any bit from the
+ * order the packed kernels promise (packed_case_check). */
+static void
+check_packed (Stats * s, guint * n_order, LstmPrecision weights,
+    PackedCall call, guint M, guint N, guint K, gsize lda, gsize ldc,
+    guint shift)
+{
+  PackedCase pc[2];
+  guint n_cases = call == PACKED_PAIR ? 2 : 1, i;
+  gchar what[96];
+  double worst = 0;
+
+  if (call == PACKED_PAIR)
+    M = 1;
+  for (i = 0; i < n_cases; i++)
+    packed_case_init (&pc[i], weights, M, N, K, lda, ldc, shift);
+  switch (call) {
+    case PACKED_ADD:
+      lstm_blas_gemm_packed (M, pc[0].a, lda, pc[0].p, pc[0].c, ldc);
+      break;
+    case PACKED_BIAS:
+      lstm_blas_gemm_packed_bias (M, pc[0].a, lda, pc[0].p, pc[0].bias,
+          pc[0].c, ldc);
+      break;
+    case PACKED_PAIR:
+      lstm_blas_gemv_packed_pair (pc[0].a, pc[0].p, pc[0].c, pc[1].a,
+          pc[1].p, pc[1].c);
+      break;
+  }
+  for (i = 0; i < n_cases; i++) {
+    worst = MAX (worst, packed_case_check (&pc[i], weights,
+            call == PACKED_BIAS, M, N, K, lda, ldc, n_order));
+    s->n_bad_writes += bad_writes (pc[i].C, shift, M, N, ldc);
+    packed_case_clear (&pc[i]);
+  }
+
+  g_snprintf (what, sizeof what, "packed%s %s M=%u N=%u K=%u lda=%zu "
+      "ldc=%zu shift=%u", packed_call_names[call],
+      lstm_precision_to_string (weights), M, N, K, lda, ldc, shift);
   note (s, worst, what);
   s->n_cases++;
-  lstm_packed_free (p);
-  g_free (scale);
-  g_free (Q);
-  g_free (c0);
-  free_buffer (A);
-  free_buffer (W);
-  free_buffer (C);
 }
 
 static gboolean
@@ -344,7 +417,8 @@ check_current (void)
   static const guint big[][3] = {
     {64, 2048, 512}, {64, 2048, 80}, {36, 2048, 512}, {10, 2048, 80},
     {100, 512, 128}, {64, 12, 128}, {1, 2048, 512}, {2, 2048, 512},
-    {64, 68, 5}, {64, 256, 64}, {64, 256, 3}, {7, 300, 257},
+    {64, 68, 5}, {64, 256, 64}, {64, 256, 3}, {7, 300, 257}, {1, 512, 128},
+    {1, 300, 257},
   };
   Stats gemm = { 0 }, gemv = { 0 }, packed = { 0 };
   guint M, N, K, i, shift, n_diff, n_order = 0;
@@ -398,25 +472,41 @@ check_current (void)
   }
 
   /* packed: every M in 1..70 and N in 1..140 (panels of 16 .. 128
-   * columns, one or two of them) with a spread of K; the real products */
+   * columns, one or two of them) with a spread of K, adding to C or from
+   * a bias row; the real products */
   for (M = 1; M <= 70; M++)
     for (N = 1; N <= 140; N += (N < 70 ? 1 : 7))
       for (i = 0; i < G_N_ELEMENTS (ks); i += 3) {
         K = ks[i];
         LstmPrecision w = (LstmPrecision) ((M + N + i) % 3);
+        PackedCall call = (M + N + i) % 5 == 0 ? PACKED_BIAS : PACKED_ADD;
         if ((M + N + i) % 2 == 0)
-          check_packed (&packed, &n_order, w, M, N, K, K, N, 0);
+          check_packed (&packed, &n_order, w, call, M, N, K, K, N, 0);
         else
-          check_packed (&packed, &n_order, w, M, N, K, K + 1, N + 2,
+          check_packed (&packed, &n_order, w, call, M, N, K, K + 1, N + 2,
               (M + N) % 3);
       }
   for (i = 0; i < G_N_ELEMENTS (big); i++) {
     guint m = big[i][0], n = big[i][1], k = big[i][2];
-    check_packed (&packed, &n_order, LSTM_PRECISION_F32, m, n, k, k, n, 0);
-    check_packed (&packed, &n_order, LSTM_PRECISION_F16, m, n, k, k + 1, n + 3,
-        2);
-    check_packed (&packed, &n_order, LSTM_PRECISION_INT8, m, n, k, k, n, 1);
+    check_packed (&packed, &n_order, LSTM_PRECISION_F32, PACKED_ADD, m, n, k,
+        k, n, 0);
+    check_packed (&packed, &n_order, LSTM_PRECISION_F16, PACKED_ADD, m, n, k,
+        k + 1, n + 3, 2);
+    check_packed (&packed, &n_order, LSTM_PRECISION_INT8, PACKED_ADD, m, n, k,
+        k, n, 1);
+    check_packed (&packed, &n_order, (LstmPrecision) (i % 3), PACKED_BIAS, m,
+        n, k, k, n, i % 2);
   }
+  /* one row, against whole panels two at a time and the rest, or two
+   * packs at once: N from one panel to five and a part */
+  for (N = 100; N <= 700; N += 60)
+    for (i = 0; i < 3; i++) {
+      K = ks[(N / 60 + i) % G_N_ELEMENTS (ks)] + 60;
+      check_packed (&packed, &n_order, (LstmPrecision) i, PACKED_ADD, 1, N,
+          K, K, N, 0);
+      check_packed (&packed, &n_order, (LstmPrecision) i, PACKED_PAIR, 1, N,
+          K, K, N, i);
+    }
 
   ok &= report ("gemv", &gemv);
   ok &= report ("gemm_nt", &gemm);
