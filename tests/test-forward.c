@@ -72,6 +72,10 @@ chunked_error (const RefCase * rc, const guint * sizes, guint n_sizes,
         pieces + (gsize) done * O);
     done += len;
   }
+  /* bit for bit on our kernels (every output one sum in one order, whatever
+   * the rows of a product and the wavefront's rounds), within 1e-6 on
+   * OpenBLAS */
+  assert_same_cut (pieces, whole, n);
   err = rel_error (pieces, whole, n);
   for (i = 0; i < m->num_layers; i++) {
     err = MAX (err, rel_error (lstm_state_get_h (b, i),
