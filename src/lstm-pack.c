@@ -12,7 +12,13 @@
  * outputs as whole vectors, broadcasts A[i, k] and accumulates
  *
  *   acc[i, j] = 0;  acc[i, j] = fma (A[i, k], W[j, k], acc[i, j]),  k = 0 .. K-1
- *   C[i, j] += acc[i, j]
+ *   C[i, j] += acc[i, j]      (or C[i, j] = bias[j] + acc[i, j]: the input
+ *                              products start from b_ih + b_hh)
+ *
+ * On AVX-512 a single row (the recurrent product of one frame) runs
+ * against two whole panels at once, and the rows of two packs' products
+ * (two layers of the wavefront, lstm-forward.c) panel against panel: the
+ * same sums, two weight streams in one loop. AVX2 runs them in turn.
  *
  * Every output is summed in that one order whatever its tile, the number
  * of rows M and the vector width, so the AVX-512 and AVX2 kernels agree
@@ -148,13 +154,14 @@ weights_avx512 (const guint kind, gconstpointer w, gsize at)
 
 /* C[mr rows, the first `cols` of nv * 16 columns] += A[mr, K] w, w the
  * panel rows (stride `width`) of those columns (int8: times the columns'
- * scales s after the sum). kind, mr and nv are constants at every call,
+ * scales s after the sum); with `bias`, C = bias + the same, C not read.
+ * kind, mr and nv are constants at every call,
  * so the accumulators live in registers (at most 24 of the 32 zmm, with
  * nv weight vectors and one broadcast). */
 AVX512_INLINE void
 tile_avx512 (const guint kind, const guint mr, const guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, const float *s, const float *bias, guint width,
-    float *C, gsize ldc, guint cols)
+    const float *A, gsize lda, gconstpointer w, const float *s,
+    const float *bias, guint width, float *C, gsize ldc, guint cols)
 {
   __m512 acc[6][8], b[8], a;
   guint r, v, k;
@@ -222,7 +229,8 @@ two_panels_avx512 (const guint kind, guint K, const float *a0,
   }
 #pragma GCC unroll 8
   for (v = 0; v < 8; v++) {
-    __m512 y0 = _mm512_loadu_ps (c0 + 16 * v), y1 = _mm512_loadu_ps (c1 + 16 * v);
+    __m512 y0 = _mm512_loadu_ps (c0 + 16 * v);
+    __m512 y1 = _mm512_loadu_ps (c1 + 16 * v);
     if (kind == KIND_I8) {
       y0 = _mm512_fmadd_ps (acc0[v], _mm512_load_ps (s0 + 16 * v), y0);
       y1 = _mm512_fmadd_ps (acc1[v], _mm512_load_ps (s1 + 16 * v), y1);
@@ -235,6 +243,7 @@ two_panels_avx512 (const guint kind, guint K, const float *a0,
   }
 }
 
+/* *INDENT-OFF* */
 __attribute__ ((target ("avx512f")))
 static void
 pair_avx512 (guint kind, guint K, const float *a0, gconstpointer w0,
@@ -253,6 +262,7 @@ pair_avx512 (guint kind, guint K, const float *a0, gconstpointer w0,
       break;
   }
 }
+/* *INDENT-ON* */
 
 /* A switch over the tiles of mr <= 6 rows and nv <= 8 vectors (mr * nv
  * <= 24) of one kind of weights. */
@@ -276,8 +286,8 @@ pair_avx512 (guint kind, guint K, const float *a0, gconstpointer w0,
 __attribute__ ((target ("avx512f")))
 static void
 block_avx512 (guint kind, guint mr, guint nv, guint K, const float *A,
-    gsize lda, gconstpointer w, const float *s, const float *bias, guint width, float *C,
-    gsize ldc, guint cols)
+    gsize lda, gconstpointer w, const float *s, const float *bias,
+    guint width, float *C, gsize ldc, guint cols)
 {
   switch (kind) {
     case KIND_F16: switch (mr * 16 + nv) { TILES512 (KIND_F16); } break;
@@ -311,8 +321,8 @@ weights_avx2 (const guint kind, gconstpointer w, gsize at)
 /* The same tile with 8-lane vectors: at most 8 accumulators of 16 ymm. */
 AVX2_INLINE void
 tile_avx2 (const guint kind, const guint mr, const guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, const float *s, const float *bias, guint width,
-    float *C, gsize ldc, guint cols)
+    const float *A, gsize lda, gconstpointer w, const float *s,
+    const float *bias, guint width, float *C, gsize ldc, guint cols)
 {
   __m256 acc[2][8], b[8], a;
   guint r, v, k;
@@ -371,8 +381,8 @@ tile_avx2 (const guint kind, const guint mr, const guint nv, guint K,
 __attribute__ ((target ("avx2,fma,f16c")))
 static void
 block_avx2 (guint kind, guint mr, guint nv, guint K, const float *A,
-    gsize lda, gconstpointer w, const float *s, const float *bias, guint width, float *C,
-    gsize ldc, guint cols)
+    gsize lda, gconstpointer w, const float *s, const float *bias,
+    guint width, float *C, gsize ldc, guint cols)
 {
   switch (kind) {
     case KIND_F16: switch (mr * 16 + nv) { TILES256 (KIND_F16); } break;
@@ -390,8 +400,8 @@ block_avx2 (guint kind, guint mr, guint nv, guint K, const float *A,
 /* ---------------------------------------------------------------- driver */
 
 typedef void (*BlockFunc) (guint kind, guint mr, guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, const float *s, const float *bias, guint width,
-    float *C, gsize ldc, guint cols);
+    const float *A, gsize lda, gconstpointer w, const float *s,
+    const float *bias, guint width, float *C, gsize ldc, guint cols);
 typedef void (*PairFunc) (guint kind, guint K, const float *a0,
     gconstpointer w0, const float *s0, float *c0, const float *a1,
     gconstpointer w1, const float *s1, float *c1);
@@ -433,8 +443,8 @@ whole_panels (const LstmPacked * p)
 /* Rows 0 .. M-1 in tiles of near-equal height <= max_rows. */
 static void
 rows_in_tiles (const Cutting * cut, guint kind, guint M, guint nv, guint K,
-    const float *A, gsize lda, gconstpointer w, const float *s, const float *bias, guint width,
-    float *C, gsize ldc, guint cols)
+    const float *A, gsize lda, gconstpointer w, const float *s,
+    const float *bias, guint width, float *C, gsize ldc, guint cols)
 {
   guint n_tiles = (M + cut->max_rows - 1) / cut->max_rows;
   guint base = M / n_tiles, extra = M % n_tiles, t, i = 0;
