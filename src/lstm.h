@@ -187,9 +187,10 @@ void lstm_model_get_config (const LstmModel * model, LstmModelConfig * config);
 gboolean lstm_model_is_plain (const LstmModel * model);
 
 LstmModel *lstm_model_ref (LstmModel * model);
-/* Call after writing into a model's weights once it has run forward (the
- * forward pass keeps a repacked copy of them, made on first use). A
- * trainer's steps call it; nothing may run the model meanwhile. */
+/* Call after writing into a model's parameters (weights or biases) once
+ * it has run forward (the forward pass keeps a repacked copy of the
+ * weights and the summed biases, made on first use). A trainer's steps
+ * call it; nothing may run the model meanwhile. */
 void lstm_model_weights_changed (LstmModel * model);
 void lstm_model_unref (LstmModel * model);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LstmModel, lstm_model_unref);
