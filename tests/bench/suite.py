@@ -21,7 +21,11 @@
     T1  training, the S1 shape, 32 sequences of 100 frames a step, Adam;
         five alternating pairs (gst-lstm, then PyTorch, five times), each
         side's median and the median of the five pairs' ratios: on a shared
-        machine one side of a single pair can be slowed by half
+        machine one side of a single pair can be slowed by half; and each
+        side's GFLOP/s over the whole step (train_flops_per_frame: the
+        products forward, of the weight gradients and of the input
+        gradients) as a fraction of the sgemm peak, with what the target's
+        multiple of PyTorch would need
     F1  log-mel filterbank (40 bins) of one hour of 16 kHz audio, against
         torchaudio.compliance.kaldi.fbank
 
@@ -293,7 +297,29 @@ def report(r, args):
             f"factor, lower is better) | core {core:.5f}, element "
             f"{elem:.5f} | {ta_how} {ta:.5f} | "
             f"{verdict(ratio(ta, core), TARGETS['F1'])} (core) |", ""]
+    tf = train_flops_per_frame(shape)
+    need = TARGETS["T1"] * theirs * tf / 1e9
+    out += [f"T1's arithmetic: {tf / 1e6:.2f} MFLOP a frame in its matrix "
+            f"products; gst-lstm {ours * tf / 1e9:.0f} GFLOP/s over the whole "
+            f"step ({100 * ours * tf / 1e9 / sgemm:.0f} % of the sgemm peak), "
+            f"PyTorch {theirs * tf / 1e9:.0f} GFLOP/s "
+            f"({100 * theirs * tf / 1e9 / sgemm:.0f} %); "
+            f"{TARGETS['T1']:g}x PyTorch would need {need:.0f} GFLOP/s, "
+            f"{100 * need / sgemm:.0f} % of the peak, elementwise work "
+            "included.", ""]
     return "\n".join(out) + "\n"
+
+
+def train_flops_per_frame(shape):
+    """2 x the multiply-adds of a training step's matrix products per frame
+    of a stacked LSTM I,H,L,O: forward, per layer 4H x (in + H) and the head
+    O x H; the weight gradients the same again; the input gradients the
+    same but for the first layer's input (its dL/dx is not computed)."""
+    i, h, n_layers, o = (int(v) for v in shape.split(","))
+    fwd = sum(4 * h * ((i if k == 0 else h) + h) for k in range(n_layers))
+    fwd += o * h
+    dx = fwd - 4 * h * i
+    return 2.0 * (fwd + fwd + dx)
 
 
 def write(section, path):
