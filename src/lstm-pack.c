@@ -152,6 +152,18 @@ weights_avx512 (const guint kind, gconstpointer w, gsize at)
   return _mm512_load_ps ((const float *) w + at);
 }
 
+/* A tile's sum of columns at .. at + 15 into C's old value (or the bias)
+ * c0: c0 + sum, or for int8 fma (sum, s[at ..], c0), one rounding, spelled
+ * out so that no compiler contraction can make it differ between widths
+ * (s is NULL but for int8). */
+AVX512_INLINE __m512
+finish_avx512 (const guint kind, __m512 sum, const float *s, guint at,
+    __m512 c0)
+{
+  return kind == KIND_I8 ? _mm512_fmadd_ps (sum, _mm512_load_ps (s + at),
+      c0) : _mm512_add_ps (c0, sum);
+}
+
 /* C[mr rows, the first `cols` of nv * 16 columns] += A[mr, K] w, w the
  * panel rows (stride `width`) of those columns (int8: times the columns'
  * scales s after the sum); with `bias`, C = bias + the same, C not read.
@@ -190,12 +202,9 @@ tile_avx512 (const guint kind, const guint mr, const guint nv, guint K,
       guint n = 16 * v < cols ? MIN (16, cols - 16 * v) : 0;
       __mmask16 m = (__mmask16) (n == 16 ? 0xffff : (1u << n) - 1);
       float *c = C + r * ldc + 16 * v;
-      __m512 c0 = _mm512_maskz_loadu_ps (m, bias != NULL ? bias + 16 * v : c);
-      /* int8: C = fma (sum, s, C), one rounding, spelled out so that no
-       * compiler contraction can make it differ between widths */
-      _mm512_mask_storeu_ps (c, m, kind == KIND_I8 ?
-          _mm512_fmadd_ps (acc[r][v], _mm512_load_ps (s + 16 * v), c0) :
-          _mm512_add_ps (c0, acc[r][v]));
+      const float *from = bias != NULL ? bias + 16 * v : c;
+      _mm512_mask_storeu_ps (c, m, finish_avx512 (kind, acc[r][v], s,
+              16 * v, _mm512_maskz_loadu_ps (m, from)));
     }
   }
 }
@@ -229,17 +238,10 @@ two_panels_avx512 (const guint kind, guint K, const float *a0,
   }
 #pragma GCC unroll 8
   for (v = 0; v < 8; v++) {
-    __m512 y0 = _mm512_loadu_ps (c0 + 16 * v);
-    __m512 y1 = _mm512_loadu_ps (c1 + 16 * v);
-    if (kind == KIND_I8) {
-      y0 = _mm512_fmadd_ps (acc0[v], _mm512_load_ps (s0 + 16 * v), y0);
-      y1 = _mm512_fmadd_ps (acc1[v], _mm512_load_ps (s1 + 16 * v), y1);
-    } else {
-      y0 = _mm512_add_ps (y0, acc0[v]);
-      y1 = _mm512_add_ps (y1, acc1[v]);
-    }
-    _mm512_storeu_ps (c0 + 16 * v, y0);
-    _mm512_storeu_ps (c1 + 16 * v, y1);
+    _mm512_storeu_ps (c0 + 16 * v, finish_avx512 (kind, acc0[v], s0, 16 * v,
+            _mm512_loadu_ps (c0 + 16 * v)));
+    _mm512_storeu_ps (c1 + 16 * v, finish_avx512 (kind, acc1[v], s1, 16 * v,
+            _mm512_loadu_ps (c1 + 16 * v)));
   }
 }
 

@@ -31,7 +31,6 @@ struct _LstmState
   float *x_norm;                /* [capacity, input_size] normalized input */
   float *gates;                 /* [slices, capacity, 4H] pre-activations */
   float *y;                     /* [MAX (slices, 2), capacity, layer_out] */
-  float *head;                  /* [capacity, head_size] */
   float *step;                  /* [8H]: one step's scratch (variants) */
 };
 

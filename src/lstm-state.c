@@ -21,8 +21,6 @@ alloc_scratch (LstmState * s, guint frames)
       sizeof (float), 64);
   s->y = g_aligned_alloc0 ((gsize) MAX (s->slices, 2) * frames * s->layer_out,
       sizeof (float), 64);
-  s->head = g_aligned_alloc0 ((gsize) frames * MAX (s->head_size, 1),
-      sizeof (float), 64);
 }
 
 static void
@@ -31,7 +29,6 @@ free_scratch (LstmState * s)
   g_aligned_free (s->x_norm);
   g_aligned_free (s->gates);
   g_aligned_free (s->y);
-  g_aligned_free (s->head);
 }
 
 /* Buffers for the sizes already set in s. */
