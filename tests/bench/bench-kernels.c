@@ -6,7 +6,12 @@
  * Usage: bench-kernels [--min-time S]
  *        bench-kernels --peak    OpenBLAS's single-thread sgemm GFLOP/s on
  *                                1024 x 1024 x 1024 (the best of 7): the
- *                                machine's practical peak, for the suite
+ *                                machine's practical peak, for the suite;
+ *                                and the core's FMA peak: independent
+ *                                fused multiply-adds and nothing else, the
+ *                                widest the CPU has (AVX-512 or AVX2; 0
+ *                                on other CPUs), the best of 7: what no
+ *                                product can beat
  *
  * Output, tab-separated, one line per product (times in microseconds,
  * the best of 7 measurements of at least S seconds each, 0.05 by default):
@@ -24,6 +29,11 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <string.h>
+
+#if defined (__x86_64__) && defined (__GNUC__)
+#define HAVE_X86 1
+#include <immintrin.h>
+#endif
 
 #define REPS 7
 
@@ -126,6 +136,81 @@ sgemm_peak (GRand * rand)
   return best;
 }
 
+#ifdef HAVE_X86
+/* FMA_CHAINS independent chains of n fused multiply-adds each (enough
+ * chains to cover the FMA latency times the FMA units); flops done. The
+ * values stay finite: a = a * 0.999 + 0.001 tends to 1. */
+#define FMA_CHAINS 12
+#define FMA_LOOP(type, fma, set1) G_STMT_START { \
+  type acc[FMA_CHAINS], b = set1 (0.999f), c = set1 (1e-3f); \
+  guint i; \
+  for (i = 0; i < FMA_CHAINS; i++) \
+    acc[i] = set1 ((float) i); \
+  for (; n > 0; n--) { \
+    _Pragma ("GCC unroll 12") \
+    for (i = 0; i < FMA_CHAINS; i++) \
+      acc[i] = fma (acc[i], b, c); \
+  } \
+  for (i = 1; i < FMA_CHAINS; i++) \
+    acc[0] = fma (acc[0], b, acc[i]); \
+  memcpy (sink, &acc[0], sizeof (float)); \
+} G_STMT_END
+
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx512f")))
+static double
+fma_run_avx512 (guint64 n, float *sink)
+/* *INDENT-ON* */
+{
+  double flops = (double) n * FMA_CHAINS * 2 * 16;
+  FMA_LOOP (__m512, _mm512_fmadd_ps, _mm512_set1_ps);
+  return flops;
+}
+
+/* *INDENT-OFF* */
+__attribute__ ((target ("avx2,fma")))
+static double
+fma_run_avx2 (guint64 n, float *sink)
+/* *INDENT-ON* */
+{
+  double flops = (double) n * FMA_CHAINS * 2 * 8;
+  FMA_LOOP (__m256, _mm256_fmadd_ps, _mm256_set1_ps);
+  return flops;
+}
+#endif
+
+/* GFLOP/s of fused multiply-adds alone, the best of REPS runs (a few
+ * hundredths of a second each). */
+static double
+fma_peak (void)
+{
+  double best = 0;
+#ifdef HAVE_X86
+  double (*run) (guint64, float *) = NULL;
+  float sink = 0;
+  guint r;
+
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("avx512f"))
+    run = fma_run_avx512;
+  else if (__builtin_cpu_supports ("avx2")
+      && __builtin_cpu_supports ("fma"))
+    run = fma_run_avx2;
+  if (run == NULL)
+    return 0;
+  for (r = 0; r < REPS + 1; r++) {
+    gint64 start = g_get_monotonic_time ();
+    double flops = run (20000000, &sink);
+    double gflops = flops / ((g_get_monotonic_time () - start) * 1e3);
+    if (r > 0)                  /* the first run warms up */
+      best = MAX (best, gflops);
+  }
+  if (sink != sink)             /* keeps the loops' results alive */
+    printf ("nan\n");
+#endif
+  return best;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -155,6 +240,7 @@ main (int argc, char **argv)
   if (peak) {
     printf ("core\t%s\nsgemm_gflops\t%.2f\n", lstm_blas_get_core (),
         sgemm_peak (rand));
+    printf ("fma_gflops\t%.2f\n", fma_peak ());
     g_rand_free (rand);
     return 0;
   }
