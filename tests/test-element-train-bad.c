@@ -2,6 +2,7 @@
  * warning, what is an error, and that an error loses nothing. Small data,
  * epochs=1: the whole program runs in a few seconds. */
 #include "test-util.h"
+#include "test-element-util.h"
 
 #include <gst/gst.h>
 #include <glib/gstdio.h>
@@ -10,278 +11,6 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#define RATE 100                /* frames per second */
-
-/* ------------------------------------------------------------- helpers */
-
-/* A 32-bit float WAV (format 3; wavparse gives F32LE, so NaN gets
- * through) of n frames of `channels` values. */
-static void
-write_f32_wav (const gchar * path, const float *x, guint n, guint channels)
-{
-  gsize data_bytes = (gsize) n * channels * 4;
-  guint8 *buf = g_malloc0 (44 + data_bytes);
-  guint i;
-
-  memcpy (buf, "RIFF", 4);
-  GST_WRITE_UINT32_LE (buf + 4, 36 + data_bytes);
-  memcpy (buf + 8, "WAVEfmt ", 8);
-  GST_WRITE_UINT32_LE (buf + 16, 16);
-  GST_WRITE_UINT16_LE (buf + 20, 3);    /* IEEE float */
-  GST_WRITE_UINT16_LE (buf + 22, channels);
-  GST_WRITE_UINT32_LE (buf + 24, RATE);
-  GST_WRITE_UINT32_LE (buf + 28, RATE * channels * 4);
-  GST_WRITE_UINT16_LE (buf + 32, channels * 4);
-  GST_WRITE_UINT16_LE (buf + 34, 32);
-  memcpy (buf + 36, "data", 4);
-  GST_WRITE_UINT32_LE (buf + 40, data_bytes);
-  for (i = 0; i < n * channels; i++)
-    GST_WRITE_FLOAT_LE (buf + 44 + (gsize) i * 4, x[i]);
-  g_assert_true (g_file_set_contents (path, (gchar *) buf, 44 + data_bytes,
-          NULL));
-  g_free (buf);
-}
-
-typedef struct
-{
-  guint start_ms, end_ms;
-  const gchar *label;
-} Cue;
-
-static void
-write_srt (const gchar * path, const Cue * cues, guint n)
-{
-  GString *s = g_string_new (NULL);
-  guint i;
-
-  for (i = 0; i < n; i++) {
-    guint a = cues[i].start_ms, b = cues[i].end_ms;
-    g_string_append_printf (s, "%u\n%02u:%02u:%02u,%03u --> "
-        "%02u:%02u:%02u,%03u\n%s\n\n", i + 1, a / 3600000, a / 60000 % 60,
-        a / 1000 % 60, a % 1000, b / 3600000, b / 60000 % 60, b / 1000 % 60,
-        b % 1000, cues[i].label);
-  }
-  g_assert_true (g_file_set_contents (path, s->str, s->len, NULL));
-  g_string_free (s, TRUE);
-}
-
-/* n frames of `channels` values: sines of their own frequency per channel
- * and a little noise, from frame `first` on. */
-static void
-make_frames (float *x, guint n, guint channels, guint first, guint32 seed)
-{
-  GRand *rand = g_rand_new_with_seed (seed);
-  guint t, c;
-
-  for (t = 0; t < n; t++)
-    for (c = 0; c < channels; c++)
-      x[(gsize) t * channels + c] = (float) (sin (2 * G_PI * (0.7 + 0.4 * c)
-              * (first + t) / RATE) + g_rand_double_range (rand, -0.05, 0.05));
-  g_rand_free (rand);
-}
-
-/* The messages of a run: warnings as "message\ndebug", and the train loss
- * of every epoch. */
-typedef struct
-{
-  GPtrArray *warnings;
-  GArray *losses;
-} Seen;
-
-static void
-seen_init (Seen * seen)
-{
-  seen->warnings = g_ptr_array_new_with_free_func (g_free);
-  seen->losses = g_array_new (FALSE, FALSE, sizeof (gdouble));
-}
-
-static void
-seen_clear (Seen * seen)
-{
-  g_ptr_array_unref (seen->warnings);
-  g_array_unref (seen->losses);
-}
-
-/* Pops the bus until EOS or an error, which it returns; collects the
- * warnings and epoch messages on the way. */
-static GstMessage *
-wait_end (GstBus * bus, Seen * seen)
-{
-  while (TRUE) {
-    GstMessage *msg = gst_bus_timed_pop (bus, 60 * GST_SECOND);
-
-    g_assert_nonnull (msg);
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS
-        || GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
-      return msg;
-    if (seen != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
-      g_autoptr (GError) err = NULL;
-      g_autofree gchar *dbg = NULL;
-      gst_message_parse_warning (msg, &err, &dbg);
-      g_test_message ("warning from %s: %s (%s)",
-          GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message, dbg);
-      g_ptr_array_add (seen->warnings, g_strdup_printf ("%s\n%s",
-              err->message, dbg ? dbg : ""));
-    }
-    if (seen != NULL && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
-        && gst_message_has_name (msg, "lstmtrain")) {
-      gdouble loss;
-      g_assert_true (gst_structure_get_double (gst_message_get_structure
-              (msg), "train-loss", &loss));
-      g_array_append_val (seen->losses, loss);
-    }
-    gst_message_unref (msg);
-  }
-}
-
-static GstMessage *
-run_pipeline (const gchar * desc, Seen * seen)
-{
-  g_autoptr (GError) error = NULL;
-  GstElement *p = gst_parse_launch (desc, &error);
-  GstBus *bus;
-  GstMessage *msg;
-
-  g_assert_no_error (error);
-  bus = gst_element_get_bus (p);
-  gst_element_set_state (p, GST_STATE_PLAYING);
-  msg = wait_end (bus, seen);
-  gst_element_set_state (p, GST_STATE_NULL);
-  gst_object_unref (bus);
-  gst_object_unref (p);
-  return msg;
-}
-
-/* The run ended with EOS; an error fails the test with its text. */
-static void
-assert_eos (GstMessage * msg)
-{
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    g_autoptr (GError) err = NULL;
-    g_autofree gchar *dbg = NULL;
-    gst_message_parse_error (msg, &err, &dbg);
-    g_error ("training failed: %s (%s)", err->message, dbg);
-  }
-  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
-  gst_message_unref (msg);
-}
-
-/* The run ended with an error of lstmtrain (named t) whose message is
- * `text` and whose debug string holds `detail`; returns the debug string. */
-static gchar *
-assert_error (GstMessage * msg, const gchar * text, const gchar * detail)
-{
-  g_autoptr (GError) err = NULL;
-  gchar *dbg = NULL;
-
-  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_ERROR);
-  gst_message_parse_error (msg, &err, &dbg);
-  g_test_message ("error from %s: %s (%s)",
-      GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), err->message, dbg);
-  g_assert_cmpstr (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), ==, "t");
-  g_assert_cmpstr (err->message, ==, text);
-  g_assert_nonnull (dbg);
-  g_assert_nonnull (strstr (dbg, detail));
-  gst_message_unref (msg);
-  return dbg;
-}
-
-/* How many warnings have the message `text`; the debug string of the last
- * in *debug. */
-static guint
-count_warnings (const Seen * seen, const gchar * text, const gchar ** debug)
-{
-  guint i, n = 0;
-  gsize len = strlen (text);
-
-  for (i = 0; i < seen->warnings->len; i++) {
-    const gchar *w = seen->warnings->pdata[i];
-    if (strncmp (w, text, len) == 0 && w[len] == '\n') {
-      n++;
-      if (debug != NULL)
-        *debug = w + len + 1;
-    }
-  }
-  return n;
-}
-
-static gint
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
-}
-
-/* The names in a folder, sorted, joined by spaces ("" when empty). */
-static gchar *
-dir_listing (const gchar * dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const gchar *name;
-
-  g_assert_nonnull (d);
-  while ((name = g_dir_read_name (d)) != NULL)
-    g_ptr_array_add (names, g_strdup (name));
-  g_ptr_array_sort (names, compare_names);
-  g_ptr_array_add (names, NULL);
-  return g_strjoinv (" ", (gchar **) names->pdata);
-}
-
-/* Removes a test folder and the files in it. */
-static void
-remove_dir (const gchar * dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const gchar *name;
-
-  if (d == NULL)
-    return;
-  while ((name = g_dir_read_name (d)) != NULL) {
-    g_autofree gchar *path = g_build_filename (dir, name, NULL);
-    g_unlink (path);
-  }
-  g_rmdir (dir);
-}
-
-static void
-push (GstElement * src, const float *x, guint n, guint channels,
-    guint first, gboolean check)
-{
-  guint t;
-
-  for (t = 0; t < n; t += 50) {
-    guint m = MIN (50, n - t);
-    GstBuffer *b = gst_buffer_new_memdup (x + (gsize) t * channels,
-        (gsize) m * channels * sizeof (float));
-    GstFlowReturn ret;
-
-    GST_BUFFER_PTS (b) = gst_util_uint64_scale_int (first + t, GST_SECOND,
-        RATE);
-    GST_BUFFER_DURATION (b) = gst_util_uint64_scale_int (m, GST_SECOND, RATE);
-    g_signal_emit_by_name (src, "push-buffer", b, &ret);
-    gst_buffer_unref (b);
-    if (check)
-      g_assert_cmpint (ret, ==, GST_FLOW_OK);
-  }
-}
-
-static void
-end_of_stream (GstElement * src)
-{
-  GstFlowReturn ret;
-
-  g_signal_emit_by_name (src, "end-of-stream", &ret);
-  g_assert_cmpint (ret, ==, GST_FLOW_OK);
-}
-
-static GstElement *
-get (GstElement * p, const gchar * name)
-{
-  GstElement *e = gst_bin_get_by_name (GST_BIN (p), name);
-
-  g_assert_nonnull (e);
-  return e;
-}
 
 /* Loads the model, checks every weight and statistic is finite and that
  * the model's output on the frames is finite too. */
@@ -313,7 +42,7 @@ load_finite (const gchar * path, const float *x, guint n)
  * b, a, b over it; `nan_frame` (or -1) gets a NaN. */
 #define WAV_FRAMES 300
 #define WAV_CHANNELS 4
-static const Cue six_cues[] = {
+static const TrainCue six_cues[] = {
   {0, 500, "a"}, {500, 1000, "b"}, {1000, 1500, "a"},
   {1500, 2000, "b"}, {2000, 2500, "a"}, {2500, 3000, "b"},
   {5000, 5500, "late"}
@@ -323,11 +52,11 @@ static void
 write_labelled (const gchar * wav, const gchar * srt, guint n_cues,
     gint nan_frame, float *x)
 {
-  make_frames (x, WAV_FRAMES, WAV_CHANNELS, 0, 1);
+  train_make_frames (x, WAV_FRAMES, WAV_CHANNELS, 0, 1);
   if (nan_frame >= 0)
     x[(gsize) nan_frame * WAV_CHANNELS + 2] = NAN;
-  write_f32_wav (wav, x, WAV_FRAMES, WAV_CHANNELS);
-  write_srt (srt, six_cues, n_cues);
+  train_write_f32_wav (wav, x, WAV_FRAMES, WAV_CHANNELS);
+  train_write_srt (srt, six_cues, n_cues);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -346,17 +75,17 @@ test_cue_outside_stream (void)
   g_autofree float *x = g_new (float, WAV_FRAMES * WAV_CHANNELS);
   g_autoptr (LstmModel) m = NULL;
   const gchar *dbg = NULL;
-  Seen seen;
+  TrainSeen seen;
 
-  seen_init (&seen);
+  train_seen_init (&seen);
   write_labelled (wav, srt, 7, -1, x);
   desc = g_strdup_printf ("lstmtrain name=t model=%s epochs=1 seed=1 "
       "validation-fraction=0 ! fakesink "
       "filesrc location=%s ! wavparse ! t.sink "
       "filesrc location=%s ! subparse ! t.target", model, wav, srt);
-  assert_eos (run_pipeline (desc, &seen));
+  train_assert_eos (train_run_pipeline (desc, &seen));
 
-  g_assert_cmpuint (count_warnings (&seen,
+  g_assert_cmpuint (train_count_warnings (&seen,
           "A label cue holds no frames and was left out.", &dbg), ==, 1);
   g_assert_nonnull (strstr (dbg, "the cue 'late' at 0:00:05.000000000 - "
           "0:00:05.500000000 is outside the frames' stream "
@@ -372,8 +101,8 @@ test_cue_outside_stream (void)
           }));
   g_assert_cmpstr (lstm_model_get_metadata (m, "train-sequences"), ==, "6");
   g_assert_cmpstr (lstm_model_get_metadata (m, "val-sequences"), ==, "0");
-  seen_clear (&seen);
-  remove_dir (dir);
+  train_seen_clear (&seen);
+  train_remove_dir (dir);
 }
 
 /* (2) task=regress with numeric target frames, ten of them NaN: those ten
@@ -401,26 +130,26 @@ test_nan_target (void)
   g_autoptr (LstmModel) m = NULL;
   const gchar *dbg = NULL;
   guint t;
-  Seen seen;
+  TrainSeen seen;
 
   g_assert_no_error (error);
-  seen_init (&seen);
-  xs = get (p, "x");
-  ys = get (p, "y");
+  train_seen_init (&seen);
+  xs = train_get (p, "x");
+  ys = train_get (p, "y");
   bus = gst_element_get_bus (p);
-  make_frames (x, N, 3, 0, 2);
+  train_make_frames (x, N, 3, 0, 2);
   for (t = 0; t < N; t++)       /* the target: the sum of the frame */
     y[t] = (t >= 100 && t < 110) ? NAN : x[t * 3] + x[t * 3 + 1]
         + x[t * 3 + 2];
   gst_element_set_state (p, GST_STATE_PLAYING);
-  push (xs, x, N, 3, 0, TRUE);
-  push (ys, y, N, 1, 0, TRUE);
-  end_of_stream (xs);
-  end_of_stream (ys);
-  assert_eos (wait_end (bus, &seen));
+  train_push (xs, x, N, 3, 0, TRUE);
+  train_push (ys, y, N, 1, 0, TRUE);
+  train_end_of_stream (xs);
+  train_end_of_stream (ys);
+  train_assert_eos (train_wait_end (bus, &seen));
   gst_element_set_state (p, GST_STATE_NULL);
 
-  g_assert_cmpuint (count_warnings (&seen,
+  g_assert_cmpuint (train_count_warnings (&seen,
           "Some frames were left out of training.", &dbg), ==, 1);
   g_assert_nonnull (strstr (dbg, "10 frames held NaN or infinity, or had "
           "no target"));
@@ -436,12 +165,12 @@ test_nan_target (void)
   /* [0, 100), [110, 210), [210, 300) */
   g_assert_cmpstr (lstm_model_get_metadata (m, "train-sequences"), ==, "3");
 
-  seen_clear (&seen);
+  train_seen_clear (&seen);
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (ys);
   gst_object_unref (p);
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 /* (3) A NaN in one input frame of a label track's second cue: that cue
@@ -458,17 +187,17 @@ test_nan_frame_in_cue (void)
   g_autofree float *x = g_new (float, WAV_FRAMES * WAV_CHANNELS);
   g_autoptr (LstmModel) m = NULL;
   const gchar *dbg = NULL;
-  Seen seen;
+  TrainSeen seen;
 
-  seen_init (&seen);
+  train_seen_init (&seen);
   write_labelled (wav, srt, 6, 75, x);
   desc = g_strdup_printf ("lstmtrain name=t model=%s epochs=1 seed=1 "
       "validation-fraction=0 ! fakesink "
       "filesrc location=%s ! wavparse ! t.sink "
       "filesrc location=%s ! subparse ! t.target", model, wav, srt);
-  assert_eos (run_pipeline (desc, &seen));
+  train_assert_eos (train_run_pipeline (desc, &seen));
 
-  g_assert_cmpuint (count_warnings (&seen,
+  g_assert_cmpuint (train_count_warnings (&seen,
           "Some frames were left out of training.", &dbg), ==, 1);
   g_assert_nonnull (strstr (dbg, "50 frames held NaN or infinity, or had "
           "no target"));
@@ -482,8 +211,8 @@ test_nan_frame_in_cue (void)
             "a", "b", NULL
           }));
   g_assert_cmpstr (lstm_model_get_metadata (m, "train-sequences"), ==, "5");
-  seen_clear (&seen);
-  remove_dir (dir);
+  train_seen_clear (&seen);
+  train_remove_dir (dir);
 }
 
 /* (4) The sink caps change from 3 to 4 channels between two buffers: an
@@ -507,31 +236,31 @@ test_frame_size_change (void)
   g_autofree gchar *left = NULL;
 
   g_assert_no_error (error);
-  xs = get (p, "x");
+  xs = train_get (p, "x");
   bus = gst_element_get_bus (p);
-  make_frames (x3, 200, 3, 0, 3);
-  make_frames (x4, 200, 4, 200, 3);
+  train_make_frames (x3, 200, 3, 0, 3);
+  train_make_frames (x4, 200, 4, 200, 3);
   caps4 = gst_caps_from_string ("audio/x-raw,format=F32LE,"
       "layout=interleaved,channels=4,rate=100");
   gst_element_set_state (p, GST_STATE_PLAYING);
-  push (xs, x3, 200, 3, 0, TRUE);
+  train_push (xs, x3, 200, 3, 0, TRUE);
   g_object_set (xs, "caps", caps4, NULL);
   /* the stream fails on these: their return is not what is tested */
-  push (xs, x4, 200, 4, 200, FALSE);
+  train_push (xs, x4, 200, 4, 200, FALSE);
   g_signal_emit_by_name (xs, "end-of-stream", &(GstFlowReturn) {
       0}
   );
-  dbg = assert_error (wait_end (bus, NULL),
+  dbg = train_assert_error (train_wait_end (bus, NULL),
       "The frame size changed in the middle of the stream.",
       "frames had 3 values and now have 4");
   gst_element_set_state (p, GST_STATE_NULL);
 
-  left = dir_listing (dir);
+  left = train_dir_listing (dir);
   g_assert_cmpstr (left, ==, "");
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (p);
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 /* A forecast pipeline on appsrc writing `model`; 300 frames pushed. */
@@ -546,12 +275,12 @@ start_forecast (const gchar * model, GstElement ** xs, float *x)
   GstElement *p = gst_parse_launch (desc, &error);
 
   g_assert_no_error (error);
-  *xs = get (p, "x");
-  make_frames (x, 300, 3, 0, 4);
+  *xs = train_get (p, "x");
+  train_make_frames (x, 300, 3, 0, 4);
   /* start () runs in READY -> PAUSED, within this call */
   g_assert_cmpint (gst_element_set_state (p, GST_STATE_PLAYING), !=,
       GST_STATE_CHANGE_FAILURE);
-  push (*xs, x, 300, 3, 0, TRUE);
+  train_push (*xs, x, 300, 3, 0, TRUE);
   return p;
 }
 
@@ -572,15 +301,16 @@ test_save_dir_removed (void)
   p = start_forecast (model, &xs, x);
   bus = gst_element_get_bus (p);
   g_assert_cmpint (g_rmdir (out), ==, 0);
-  end_of_stream (xs);
-  dbg = assert_error (wait_end (bus, NULL), "Training failed.", model);
+  train_end_of_stream (xs);
+  dbg = train_assert_error (train_wait_end (bus, NULL), "Training failed.",
+      model);
   gst_element_set_state (p, GST_STATE_NULL);
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
 
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (p);
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 /* (5b) A full disk, emulated with RLIMIT_FSIZE (which binds root too,
@@ -621,24 +351,24 @@ test_save_write_fails (void)
   /* write () past the limit then fails with EFBIG instead of the signal */
   saved_handler = signal (SIGXFSZ, SIG_IGN);
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &small), ==, 0);
-  end_of_stream (xs);
-  end = wait_end (bus, NULL);
+  train_end_of_stream (xs);
+  end = train_wait_end (bus, NULL);
   g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &saved), ==, 0);
   signal (SIGXFSZ, saved_handler);
-  dbg = assert_error (end, "Training failed.", model);
+  dbg = train_assert_error (end, "Training failed.", model);
   gst_element_set_state (p, GST_STATE_NULL);
 
   after = read_file_or_fail (model);
   g_assert_true (g_bytes_equal (before, after));
   back = lstm_model_load (model, &error);
   g_assert_no_error (error);
-  left = dir_listing (dir);
+  left = train_dir_listing (dir);
   g_assert_cmpstr (left, ==, "m.safetensors");
 
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (p);
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 /* (6) End of stream before any frame: an error, no model file. */
@@ -658,19 +388,19 @@ test_empty_stream (void)
   g_autofree gchar *left = NULL;
 
   g_assert_no_error (error);
-  xs = get (p, "x");
+  xs = train_get (p, "x");
   bus = gst_element_get_bus (p);
   gst_element_set_state (p, GST_STATE_PLAYING);
-  end_of_stream (xs);
-  dbg = assert_error (wait_end (bus, NULL), "Training failed.",
+  train_end_of_stream (xs);
+  dbg = train_assert_error (train_wait_end (bus, NULL), "Training failed.",
       "no frames arrived on the sink pad: nothing to train on");
   gst_element_set_state (p, GST_STATE_NULL);
-  left = dir_listing (dir);
+  left = train_dir_listing (dir);
   g_assert_cmpstr (left, ==, "");
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (p);
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 /* (7) Targets that do not fit the task: an error naming the conflict, no
@@ -691,10 +421,11 @@ check_label_track_task (const gchar * task, const gchar * detail)
   desc = g_strdup_printf ("lstmtrain name=t task=%s model=%s epochs=1 ! "
       "fakesink filesrc location=%s ! wavparse ! t.sink "
       "filesrc location=%s ! subparse ! t.target", task, model, wav, srt);
-  dbg = assert_error (run_pipeline (desc, NULL), "Training failed.", detail);
-  left = dir_listing (dir);
+  dbg = train_assert_error (train_run_pipeline (desc, NULL),
+      "Training failed.", detail);
+  left = train_dir_listing (dir);
   g_assert_cmpstr (left, ==, "x.srt x.wav");
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 static void
@@ -731,25 +462,25 @@ test_forecast_with_target_frames (void)
   g_autofree gchar *left = NULL;
 
   g_assert_no_error (error);
-  xs = get (p, "x");
-  ys = get (p, "y");
+  xs = train_get (p, "x");
+  ys = train_get (p, "y");
   bus = gst_element_get_bus (p);
-  make_frames (x, 200, 3, 0, 5);
+  train_make_frames (x, 200, 3, 0, 5);
   gst_element_set_state (p, GST_STATE_PLAYING);
-  push (xs, x, 200, 3, 0, TRUE);
-  push (ys, x, 200, 3, 0, TRUE);
-  end_of_stream (xs);
-  end_of_stream (ys);
-  dbg = assert_error (wait_end (bus, NULL), "Training failed.",
+  train_push (xs, x, 200, 3, 0, TRUE);
+  train_push (ys, x, 200, 3, 0, TRUE);
+  train_end_of_stream (xs);
+  train_end_of_stream (ys);
+  dbg = train_assert_error (train_wait_end (bus, NULL), "Training failed.",
       "task=forecast predicts the frames themselves: remove the target pad");
   gst_element_set_state (p, GST_STATE_NULL);
-  left = dir_listing (dir);
+  left = train_dir_listing (dir);
   g_assert_cmpstr (left, ==, "");
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (ys);
   gst_object_unref (p);
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 static void
@@ -769,21 +500,21 @@ test_nothing_to_learn (void)
   g_autofree gchar *left = NULL;
 
   g_assert_no_error (error);
-  xs = get (p, "x");
+  xs = train_get (p, "x");
   bus = gst_element_get_bus (p);
-  make_frames (x, 200, 3, 0, 6);
+  train_make_frames (x, 200, 3, 0, 6);
   gst_element_set_state (p, GST_STATE_PLAYING);
-  push (xs, x, 200, 3, 0, TRUE);
-  end_of_stream (xs);
-  dbg = assert_error (wait_end (bus, NULL), "Training failed.",
+  train_push (xs, x, 200, 3, 0, TRUE);
+  train_end_of_stream (xs);
+  dbg = train_assert_error (train_wait_end (bus, NULL), "Training failed.",
       "nothing to learn: link a target pad");
   gst_element_set_state (p, GST_STATE_NULL);
-  left = dir_listing (dir);
+  left = train_dir_listing (dir);
   g_assert_cmpstr (left, ==, "");
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (p);
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 /* (8) mode=online must know the head's size before its first step: a
@@ -807,21 +538,21 @@ test_online_needs_labels (void)
   g_autofree gchar *left = NULL;
 
   g_assert_no_error (error);
-  xs = get (p, "x");
+  xs = train_get (p, "x");
   bus = gst_element_get_bus (p);
-  make_frames (x, 200, 3, 0, 8);
+  train_make_frames (x, 200, 3, 0, 8);
   gst_element_set_state (p, GST_STATE_PLAYING);
-  push (xs, x, 200, 3, 0, TRUE);
-  end_of_stream (xs);
-  dbg = assert_error (wait_end (bus, NULL), "Training failed.",
+  train_push (xs, x, 200, 3, 0, TRUE);
+  train_end_of_stream (xs);
+  dbg = train_assert_error (train_wait_end (bus, NULL), "Training failed.",
       "mode=online needs the labels property");
   gst_element_set_state (p, GST_STATE_NULL);
-  left = dir_listing (dir);
+  left = train_dir_listing (dir);
   g_assert_cmpstr (left, ==, "");
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (p);
-  remove_dir (dir);
+  train_remove_dir (dir);
 }
 
 /* (9) One target pad: a second request fails with a warning; once the
