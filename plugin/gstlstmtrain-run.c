@@ -212,6 +212,28 @@ fill_batch (GstLstmTrain * self, const Dataset * d, gboolean last_only,
   batch->states = NULL;
 }
 
+/* One optimizer step. A gradient that is not finite (the update is then
+ * skipped) or weights that are not after the update mean the run has
+ * diverged: an error that says so, and nothing of it is saved. */
+static gboolean
+train_step (LstmTrainer * tr, const LstmBatch * batch, LstmTrainStats * stats,
+    GError ** error)
+{
+  guint64 step = lstm_trainer_get_step_count (tr) + 1;
+  g_autoptr (GError) why = NULL;
+
+  if (!lstm_trainer_compute_gradients (tr, batch, NULL, stats, error))
+    return FALSE;
+  if (lstm_trainer_apply_gradients (tr, &why)
+      && lstm_model_check_finite (lstm_trainer_get_model (tr), &why))
+    return TRUE;
+  g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+      "training diverged at step %" G_GUINT64_FORMAT ": %s; lower "
+      "learning-rate (now %g) or set clip-grad-norm", step, why->message,
+      lstm_trainer_get_config (tr)->learning_rate);
+  return FALSE;
+}
+
 /* One pass over `order` in batches: training steps, or evaluation. */
 static gboolean
 run_pass (GstLstmTrain * self, LstmTrainer * tr, const Dataset * d,
@@ -231,7 +253,7 @@ run_pass (GstLstmTrain * self, LstmTrainer * tr, const Dataset * d,
       return FALSE;
     }
     fill_batch (self, d, last_only, order + i, m, b, max_len, &batch);
-    ok = train ? lstm_trainer_step (tr, &batch, NULL, stats, error) :
+    ok = train ? train_step (tr, &batch, stats, error) :
         lstm_trainer_evaluate (tr, &batch, NULL, stats, error);
     if (!ok)
       return FALSE;
@@ -415,6 +437,13 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
       goto done;
     }
     post_progress (self, epoch, s->epochs, v);
+    if (!isfinite (v[0])) {
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "training diverged: the training loss of epoch %u is %g; lower "
+          "learning-rate (now %g) or set clip-grad-norm", epoch, v[0],
+          s->learning_rate);
+      goto done;
+    }
     /* the best model by validation loss (training loss without one) */
     loss = n_val > 0 ? v[2] : v[0];
     if (loss < best_loss) {
@@ -426,6 +455,16 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
       epoch++;
       break;
     }
+  }
+  if (!isfinite (best_loss)) {
+    /* no epoch was better than nothing: the "best" model would be the
+     * untrained initial one */
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "training diverged: the validation loss was not finite after any "
+        "epoch (%u run), so the best model would be the untrained one; "
+        "lower learning-rate (now %g) or set clip-grad-norm", epoch - 1,
+        s->learning_rate);
+    goto done;
   }
   memcpy (m->params, best, m->n_params * sizeof (float));
   lstm_model_weights_changed (m);
@@ -628,7 +667,7 @@ online_step (GstLstmTrain * self, Online * o, guint first, guint len,
   if (carry)
     batch.states = &state;
   o->frames += len;
-  return lstm_trainer_step (o->trainer, &batch, NULL, &o->stats, error);
+  return train_step (o->trainer, &batch, &o->stats, error);
 }
 
 static gboolean online_checkpoint (GstLstmTrain * self, Online * o,

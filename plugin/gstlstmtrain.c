@@ -264,8 +264,9 @@ gst_lstm_train_class_init (GstLstmTrainClass * klass)
       g_param_spec_enum ("optimizer", "Optimizer", "Update rule",
           gst_lstm_train_optimizer_get_type (), DEFAULT_OPTIMIZER, rw));
   install_double (gobject_class, PROP_LEARNING_RATE, "learning-rate",
-      "Learning rate", "Step size of the optimizer", 0.0, G_MAXDOUBLE,
-      DEFAULT_LEARNING_RATE);
+      "Learning rate", "Step size of the optimizer (at most the largest "
+      "float: the update is computed in floats; a run that diverges fails "
+      "and saves nothing)", 0.0, G_MAXFLOAT, DEFAULT_LEARNING_RATE);
   install_double (gobject_class, PROP_MOMENTUM, "momentum", "Momentum",
       "SGD momentum (RMSprop's momentum too)", 0.0, 1.0, DEFAULT_MOMENTUM);
   install_double (gobject_class, PROP_WEIGHT_DECAY, "weight-decay",

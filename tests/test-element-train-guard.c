@@ -1,0 +1,170 @@
+/* The lstmtrain element guarding what it writes: a run that diverges,
+ * fine-tuning's class ids, flushes, odd model paths, checkpoints. Small
+ * data: the whole program runs in a few seconds. */
+#include "test-util.h"
+#include "test-element-util.h"
+
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------- helpers */
+
+/* A small trained-looking model of 3 inputs and `outputs` outputs saved at
+ * path; its bytes. */
+static GBytes *
+save_old_model (const gchar * path, guint outputs)
+{
+  g_autoptr (LstmModel) old = lstm_model_new (3, 4, 1, outputs,
+      LSTM_OUTPUT_IDENTITY, NULL);
+
+  lstm_model_init_random (old, 9);
+  g_assert_true (lstm_model_save (old, path, NULL));
+  return read_file_or_fail (path);
+}
+
+/* Runs `appsrc ! lstmtrain name=t <props> ! fakesink` on n frames of 3
+ * channels (x), with a target appsrc of `tc` channels (y) when y is not
+ * NULL; the message that ended it. */
+static GstMessage *
+run_appsrc (const gchar * props, const float *x, guint n, const float *y,
+    guint tc, TrainSeen * seen)
+{
+  g_autofree gchar *target = y ? g_strdup_printf (" appsrc name=y "
+      "format=time caps=audio/x-raw,format=F32LE,layout=interleaved,"
+      "channels=%u,rate=100 ! t.target", tc) : g_strdup ("");
+  g_autofree gchar *desc = g_strdup_printf ("lstmtrain name=t %s ! fakesink "
+      "appsrc name=x format=time caps=audio/x-raw,format=F32LE,"
+      "layout=interleaved,channels=3,rate=100 ! t.sink%s", props, target);
+  g_autoptr (GError) error = NULL;
+  GstElement *p, *xs, *ys = NULL;
+  GstBus *bus;
+  GstMessage *msg;
+
+  p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  xs = train_get (p, "x");
+  if (y != NULL)
+    ys = train_get (p, "y");
+  bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  train_push (xs, x, n, 3, 0, FALSE);
+  if (y != NULL)
+    train_push (ys, y, n, tc, 0, FALSE);
+  g_signal_emit_by_name (xs, "end-of-stream", &(GstFlowReturn) {
+      0}
+  );
+  if (ys != NULL)
+    g_signal_emit_by_name (ys, "end-of-stream", &(GstFlowReturn) {
+        0}
+    );
+  msg = train_wait_end (bus, seen);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (xs);
+  if (ys != NULL)
+    gst_object_unref (ys);
+  gst_object_unref (p);
+  return msg;
+}
+
+/* ---------------------------------------------------------- divergence */
+
+/* (1) Plain SGD at learning-rate 1e30 on a forecast: the first step
+ * makes the weights huge, the second step's gradient overflows. An error
+ * that says the run diverged and what to change; the good model that was
+ * there is byte for byte what it was, and no other file is left. */
+static void
+test_diverged_keeps_model (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *props = g_strdup_printf ("task=forecast model=%s "
+      "optimizer=sgd learning-rate=1e30 epochs=3 bptt=20 seed=1", model);
+  g_autofree float *x = g_new (float, 300 * 3);
+  g_autoptr (GBytes) before = save_old_model (model, 3);
+  g_autoptr (GBytes) after = NULL;
+  g_autofree gchar *dbg = NULL;
+  g_autofree gchar *left = NULL;
+
+  train_make_frames (x, 300, 3, 0, 11);
+  dbg = train_assert_error (run_appsrc (props, x, 300, NULL, 0, NULL),
+      "Training failed.", "training diverged at step 2: ");
+  g_assert_nonnull (strstr (dbg, "lower learning-rate (now 1e+30) or set "
+          "clip-grad-norm"));
+  after = read_file_or_fail (model);
+  g_assert_true (g_bytes_equal (before, after));
+  left = train_dir_listing (dir);
+  g_assert_cmpstr (left, ==, "m.safetensors");
+  train_remove_dir (dir);
+}
+
+/* (2) One epoch of SGD at 1e35 on a regression onto targets in the
+ * thousands: the step leaves the weights finite but so large that the
+ * head's output overflows on the validation window, whose loss is then
+ * infinite; the best model would be the untrained initial one. An error
+ * that says so, and the old model kept. (Measured: 1e34 leaves the
+ * validation loss finite, 3e35 overflows the weights in the step itself,
+ * which test (1) covers. The split is fixed by the seed: GRand is the
+ * same on every platform.) */
+static void
+test_val_loss_never_finite (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *props = g_strdup_printf ("task=regress model=%s "
+      "optimizer=sgd learning-rate=1e35 validation-fraction=0.5 bptt=100 "
+      "epochs=1 seed=1", model);
+  const guint N = 200;
+  g_autofree float *x = g_new (float, N * 3);
+  g_autofree float *y = g_new (float, N);
+  g_autoptr (GBytes) before = save_old_model (model, 1);
+  g_autoptr (GBytes) after = NULL;
+  g_autofree gchar *dbg = NULL;
+  TrainSeen seen;
+  guint t;
+
+  train_seen_init (&seen);
+  train_make_frames (x, N, 3, 0, 12);
+  for (t = 0; t < N; t++)
+    y[t] = 3000 * x[t * 3];
+  dbg = train_assert_error (run_appsrc (props, x, N, y, 1, &seen),
+      "Training failed.", "training diverged: the validation loss was not "
+      "finite after any epoch (1 run), so the best model would be the "
+      "untrained one; lower learning-rate (now 1e+35)");
+  /* the training step itself had a finite loss */
+  g_assert_cmpuint (seen.losses->len, ==, 1);
+  g_assert_true (isfinite (g_array_index (seen.losses, gdouble, 0)));
+  after = read_file_or_fail (model);
+  g_assert_true (g_bytes_equal (before, after));
+  train_seen_clear (&seen);
+  train_remove_dir (dir);
+}
+
+/* (3) learning-rate stops at the largest float: the optimizer computes in
+ * floats, and 1e39 became an infinite step. */
+static void
+test_learning_rate_range (void)
+{
+  GstElement *e = gst_element_factory_make ("lstmtrain", NULL);
+  GParamSpecDouble *ps = G_PARAM_SPEC_DOUBLE (g_object_class_find_property
+      (G_OBJECT_GET_CLASS (e), "learning-rate"));
+
+  g_assert_cmpfloat (ps->maximum, ==, G_MAXFLOAT);
+  gst_object_unref (e);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/lstm/train-element/guard/diverged-keeps-model",
+      test_diverged_keeps_model);
+  g_test_add_func ("/lstm/train-element/guard/val-loss-never-finite",
+      test_val_loss_never_finite);
+  g_test_add_func ("/lstm/train-element/guard/learning-rate-range",
+      test_learning_rate_range);
+  return g_test_run ();
+}
