@@ -70,6 +70,67 @@ gst_lstm_train_labels_from_property (const gchar * prop)
   return labels;
 }
 
+static gchar *
+join_labels (GPtrArray * labels)
+{
+  GString *s = g_string_new (NULL);
+  guint i;
+
+  for (i = 0; i < labels->len; i++)
+    g_string_append_printf (s, "%s%s", i ? "," : "",
+        (const gchar *) labels->pdata[i]);
+  return g_string_free (s, FALSE);
+}
+
+/* init-model's head rows were trained as its labels in its order, so a
+ * fine-tuning run keeps that order (classes by first appearance would
+ * give row 0 to whatever label came first); a labels property that says
+ * otherwise is an error, not a silent reordering. */
+GPtrArray *
+gst_lstm_train_fixed_labels (GstLstmTrain * self, const gchar ** from,
+    GError ** error)
+{
+  g_autoptr (GPtrArray) prop = NULL;
+  g_autoptr (LstmModel) init = NULL;
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *a = NULL;
+  g_autofree gchar *b = NULL;
+  GPtrArray *labels;
+  guint i;
+
+  GST_OBJECT_LOCK (self);
+  prop = gst_lstm_train_labels_from_property (self->labels);
+  path = g_strdup (self->init_model);
+  GST_OBJECT_UNLOCK (self);
+  *from = "the labels property's";
+  /* a model that does not load is make_model's error to report */
+  if (path != NULL)
+    init = lstm_model_load (path, NULL);
+  if (init == NULL || init->labels == NULL)
+    return g_steal_pointer (&prop);
+
+  labels = g_ptr_array_new_with_free_func (g_free);
+  for (i = 0; init->labels[i] != NULL; i++)
+    g_ptr_array_add (labels, g_strdup (init->labels[i]));
+  *from = "init-model's labels";
+  if (prop != NULL) {
+    gboolean same = prop->len == labels->len;
+    for (i = 0; same && i < prop->len; i++)
+      same = strcmp (prop->pdata[i], labels->pdata[i]) == 0;
+    if (!same) {
+      a = join_labels (prop);
+      b = join_labels (labels);
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "the labels property (%s) is not init-model's labels in their "
+          "order (%s, in %s): its head rows are those classes; leave labels "
+          "unset or give them in that order", a, b, path);
+      g_ptr_array_unref (labels);
+      return NULL;
+    }
+  }
+  return labels;
+}
+
 gboolean
 gst_lstm_train_frame_ok (GstLstmTrain * self, guint i)
 {
@@ -94,14 +155,11 @@ sequences_from_cues (GstLstmTrain * self, Dataset * d, GPtrArray * fixed,
     Seq s;
 
     if (id < 0 && fixed != NULL) {
-      g_autofree gchar *all = NULL;
-      g_ptr_array_add (fixed, NULL);
-      all = g_strjoinv (",", (gchar **) fixed->pdata);
-      g_ptr_array_remove_index (fixed, fixed->len - 1);
+      g_autofree gchar *all = join_labels (fixed);
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
           "the cue at %" GST_TIME_FORMAT " has the label '%s', which is not "
-          "one of the labels property's (%s)", GST_TIME_ARGS (cue->start),
-          cue->label, all);
+          "one of %s (%s)", GST_TIME_ARGS (cue->start), cue->label,
+          d->labels_from, all);
       return FALSE;
     }
     if (a >= b) {
@@ -251,9 +309,9 @@ align_targets (GstLstmTrain * self, Dataset * d, gboolean classify,
       d->ids[i] = (gint) lrintf (v);
       if (fixed != NULL && d->ids[i] >= (gint) fixed->len) {
         g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-            "the class id %d at %" GST_TIME_FORMAT " has no label (the "
-            "labels property names %u classes)", d->ids[i],
-            GST_TIME_ARGS (t), fixed->len);
+            "the class id %d at %" GST_TIME_FORMAT " has no label (%s "
+            "name %u classes)", d->ids[i], GST_TIME_ARGS (t),
+            d->labels_from, fixed->len);
         return FALSE;
       }
       max_id = MAX (max_id, d->ids[i]);
@@ -314,14 +372,20 @@ gst_lstm_train_build_dataset (GstLstmTrain * self, Dataset * d, GError ** error)
   gboolean ok = TRUE;
   GstAggregatorPad *target;
 
+  GError *err = NULL;
+
+  fixed = gst_lstm_train_fixed_labels (self, &d->labels_from, &err);
   GST_OBJECT_LOCK (self);
-  fixed = gst_lstm_train_labels_from_property (self->labels);
   task = self->task;
   label = g_strdup (self->label);
   target = self->targetpad;
   GST_OBJECT_UNLOCK (self);
 
   d->seqs = g_array_new (FALSE, FALSE, sizeof (Seq));
+  if (err != NULL) {
+    g_propagate_error (error, err);
+    return FALSE;
+  }
   if (self->frame_pts->len == 0) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
         "no frames arrived on the sink pad: nothing to train on");
@@ -353,7 +417,7 @@ gst_lstm_train_build_dataset (GstLstmTrain * self, Dataset * d, GError ** error)
     id = gst_lstm_train_find_label (d->labels, label);
     if (id < 0 && fixed != NULL) {
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-          "label '%s' is not one of the labels property's", label);
+          "label '%s' is not one of %s", label, d->labels_from);
       return FALSE;
     }
     if (id < 0) {

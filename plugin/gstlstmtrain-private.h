@@ -28,6 +28,7 @@ typedef struct
   gint *ids;                    /* [n_frames] class per frame, or NULL */
   guint out_size;               /* head outputs */
   guint dropped;                /* frames left out: non-finite, no target */
+  const gchar *labels_from;     /* who fixed the classes, for messages */
 } Dataset;
 
 void gst_lstm_train_dataset_clear (Dataset * d);
@@ -36,6 +37,11 @@ guint gst_lstm_train_lower_bound (GArray * pts, GstClockTime t);
 gint gst_lstm_train_find_label (GPtrArray * labels, const gchar * name);
 /* The labels property as class names in order; NULL when unset. */
 GPtrArray *gst_lstm_train_labels_from_property (const gchar * prop);
+/* The classes fixed before the stream, in class-id order: init-model's
+ * labels, or else the labels property; NULL (no error) when neither
+ * fixes them. *from: who fixed them, for messages. */
+GPtrArray *gst_lstm_train_fixed_labels (GstLstmTrain * self,
+    const gchar ** from, GError ** error);
 /* Frame i of the collection holds no NaN or infinity. */
 gboolean gst_lstm_train_frame_ok (GstLstmTrain * self, guint i);
 /* Turns the collection into the task's sequences (offline). */

@@ -562,9 +562,11 @@ online_new (GstLstmTrain * self, GError ** error)
 
   read_settings (self, &o->s);
   GST_OBJECT_LOCK (self);
-  fixed = gst_lstm_train_labels_from_property (self->labels);
   label = g_strdup (self->label);
   GST_OBJECT_UNLOCK (self);
+  fixed = gst_lstm_train_fixed_labels (self, &o->d.labels_from, error);
+  if (fixed == NULL && error != NULL && *error != NULL)
+    goto fail;
   o->label = -1;
   o->last_checkpoint = GST_CLOCK_TIME_NONE;
   o->t0 = g_get_monotonic_time ();
@@ -581,8 +583,8 @@ online_new (GstLstmTrain * self, GError ** error)
       && (text || label != NULL)) {
     if (fixed == NULL) {
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-          "mode=online needs the labels property: the head's size must be "
-          "known before the first step");
+          "mode=online needs the labels property (or an init-model with "
+          "labels): the head's size must be known before the first step");
       goto fail;
     }
     o->d.labels = g_ptr_array_ref (fixed);
@@ -590,7 +592,7 @@ online_new (GstLstmTrain * self, GError ** error)
     if (label != NULL
         && (o->label = gst_lstm_train_find_label (fixed, label)) < 0) {
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-          "label '%s' is not one of the labels property's", label);
+          "label '%s' is not one of %s", label, o->d.labels_from);
       goto fail;
     }
   } else {
@@ -775,8 +777,8 @@ online_cues (GstLstmTrain * self, Online * o, gboolean eos, GError ** error)
     if (id < 0) {
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
           "the cue at %" GST_TIME_FORMAT " has the label '%s', which is not "
-          "one of the labels property's", GST_TIME_ARGS (cue->start),
-          cue->label);
+          "one of %s", GST_TIME_ARGS (cue->start), cue->label,
+          o->d.labels_from);
       return FALSE;
     }
     if (a >= b || !span_is_finite (self, a, b))

@@ -254,8 +254,9 @@ gst_lstm_train_class_init (GstLstmTrainClass * klass)
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
           "Comma-separated class names, in class-id order; without it the "
-          "classes are those of the label track, in order of first "
-          "appearance", DEFAULT_LABELS, rw));
+          "classes are init-model's labels in its order, or else those of "
+          "the label track in order of first appearance (with init-model's "
+          "labels it must equal them)", DEFAULT_LABELS, rw));
   g_object_class_install_property (gobject_class, PROP_LABEL,
       g_param_spec_string ("label", "Label",
           "With no target pad and task=classify: the class of the whole "

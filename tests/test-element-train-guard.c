@@ -155,6 +155,138 @@ test_learning_rate_range (void)
   gst_object_unref (e);
 }
 
+/* ---------------------------------------------------------- fine-tuning */
+
+/* Label cues whose first is 'b': by first appearance b would be class 0. */
+static const TrainCue bca_cues[] = {
+  {0, 500, "b"}, {500, 1000, "c"}, {1000, 1500, "a"},
+  {1500, 2000, "b"}, {2000, 2500, "c"}, {2500, 3000, "a"},
+};
+
+/* A 4-input, 3-class model labelled a, b, c at `path`. */
+static LstmModel *
+save_abc_model (const gchar * path)
+{
+  const gchar *abc[] = { "a", "b", "c", NULL };
+  LstmModel *m = lstm_model_new (4, 5, 1, 3, LSTM_OUTPUT_SOFTMAX, NULL);
+
+  lstm_model_init_random (m, 3);
+  g_assert_true (lstm_model_set_labels (m, abc, NULL));
+  g_assert_true (lstm_model_save (m, path, NULL));
+  return m;
+}
+
+/* ... and one with a label 'd' that init-model has no head row for. */
+static const TrainCue bcd_cues[] = {
+  {0, 500, "b"}, {500, 1000, "c"}, {1000, 1500, "d"},
+};
+
+/* Fine-tunes base.safetensors into m.safetensors on a track of cues with
+ * extra properties; the message that ended the run. */
+static GstMessage *
+run_finetune (const gchar * dir, const gchar * props, const TrainCue * cues,
+    guint n_cues)
+{
+  g_autofree gchar *wav = g_build_filename (dir, "x.wav", NULL);
+  g_autofree gchar *srt = g_build_filename (dir, "x.srt", NULL);
+  g_autofree gchar *base = g_build_filename (dir, "base.safetensors", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree float *x = g_new (float, 300 * 4);
+  g_autofree gchar *desc = NULL;
+
+  train_make_frames (x, 300, 4, 0, 21);
+  train_write_f32_wav (wav, x, 300, 4);
+  train_write_srt (srt, cues, n_cues);
+  desc = g_strdup_printf ("lstmtrain name=t model=%s init-model=%s "
+      "epochs=1 validation-fraction=0 %s ! fakesink "
+      "filesrc location=%s ! wavparse ! t.sink "
+      "filesrc location=%s ! subparse ! t.target", model, base, props, wav,
+      srt);
+  return train_run_pipeline (desc, NULL);
+}
+
+/* (4) init-model labelled a, b, c, a track starting with 'b', learning
+ * rate 0: the saved model's labels are still a, b, c, on head rows that
+ * are init-model's, unchanged. (Classes by first appearance gave b, c, a
+ * on the rows trained as a, b, c.) Offline and online. */
+static void
+check_finetune_keeps_ids (const gchar * mode)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *base = g_build_filename (dir, "base.safetensors", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *props = g_strdup_printf ("learning-rate=0 mode=%s",
+      mode);
+  g_autoptr (LstmModel) init = save_abc_model (base);
+  g_autoptr (LstmModel) m = NULL;
+  g_autoptr (GError) error = NULL;
+
+  train_assert_eos (run_finetune (dir, props, bca_cues,
+          G_N_ELEMENTS (bca_cues)));
+  m = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (m->labels, ((const gchar *[]) {
+            "a", "b", "c", NULL
+          }));
+  g_assert_cmpmem (m->head_weight, 3 * 5 * sizeof (float), init->head_weight,
+      3 * 5 * sizeof (float));
+  g_assert_cmpmem (m->head_bias, 3 * sizeof (float), init->head_bias,
+      3 * sizeof (float));
+  train_remove_dir (dir);
+}
+
+static void
+test_finetune_keeps_ids (void)
+{
+  check_finetune_keeps_ids ("offline");
+}
+
+static void
+test_finetune_keeps_ids_online (void)
+{
+  check_finetune_keeps_ids ("online");
+}
+
+/* (5) The labels property in another order than init-model's labels, or
+ * more labels than its head has rows, or a cue label it has no row for:
+ * clear errors, nothing written. */
+static void
+check_finetune_refused (const gchar * props, const TrainCue * cues,
+    guint n_cues, const gchar * detail)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *base = g_build_filename (dir, "base.safetensors", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autoptr (LstmModel) init = save_abc_model (base);
+  g_autofree gchar *dbg = NULL;
+
+  dbg = train_assert_error (run_finetune (dir, props, cues, n_cues),
+      "Training failed.", detail);
+  g_assert_false (g_file_test (model, G_FILE_TEST_EXISTS));
+  train_remove_dir (dir);
+}
+
+static void
+test_finetune_labels_differ (void)
+{
+  check_finetune_refused ("labels=b,c,a", bca_cues, 6, "the labels property "
+      "(b,c,a) is not init-model's labels in their order (a,b,c, in ");
+}
+
+static void
+test_finetune_more_labels (void)
+{
+  check_finetune_refused ("labels=a,b,c,d", bca_cues, 6, "the labels "
+      "property (a,b,c,d) is not init-model's labels in their order");
+}
+
+static void
+test_finetune_unknown_label (void)
+{
+  check_finetune_refused ("", bcd_cues, 3, "the cue at 0:00:01.000000000 "
+      "has the label 'd', which is not one of init-model's labels (a,b,c)");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -166,5 +298,15 @@ main (int argc, char **argv)
       test_val_loss_never_finite);
   g_test_add_func ("/lstm/train-element/guard/learning-rate-range",
       test_learning_rate_range);
+  g_test_add_func ("/lstm/train-element/guard/finetune-keeps-ids",
+      test_finetune_keeps_ids);
+  g_test_add_func ("/lstm/train-element/guard/finetune-keeps-ids-online",
+      test_finetune_keeps_ids_online);
+  g_test_add_func ("/lstm/train-element/guard/finetune-labels-differ",
+      test_finetune_labels_differ);
+  g_test_add_func ("/lstm/train-element/guard/finetune-more-labels",
+      test_finetune_more_labels);
+  g_test_add_func ("/lstm/train-element/guard/finetune-unknown-label",
+      test_finetune_unknown_label);
   return g_test_run ();
 }
