@@ -54,6 +54,9 @@ GstFlowReturn gst_lstm_train_train_offline (GstLstmTrain * self);
 GstFlowReturn gst_lstm_train_train_online (GstLstmTrain * self,
     gboolean eos);
 void gst_lstm_train_online_free (gpointer online);
+/* After a flush (the collection emptied): drops the carried state and the
+ * position in the collection, keeps the model and the optimizer. */
+void gst_lstm_train_online_flush (gpointer online);
 
 /* gstlstmtrain-variant.c: the variant properties, ids first .. first + 6,
  * kept in an LstmModelConfig (its sizes unused). set/get return FALSE

@@ -552,6 +552,18 @@ gst_lstm_train_online_free (gpointer data)
   g_free (o);
 }
 
+void
+gst_lstm_train_online_flush (gpointer data)
+{
+  Online *o = data;
+
+  lstm_state_reset (o->state);
+  o->consumed = 0;
+  o->next_cue = 0;
+  /* stream time restarts wherever the seek went */
+  o->last_checkpoint = GST_CLOCK_TIME_NONE;
+}
+
 static Online *
 online_new (GstLstmTrain * self, GError ** error)
 {

@@ -713,8 +713,12 @@ append_frames (GstLstmTrain * self, GstBuffer * buf, guint channels,
   GstClockTime t0;
   guint n, i, old = values->len;
 
-  if (channels == 0)
+  if (channels == 0) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Frames arrived before their format."),
+        ("a buffer came on a pad that has had no caps event"));
     return FALSE;
+  }
   gst_buffer_map (buf, &map, GST_MAP_READ);
   if (map.size % frame_bytes != 0) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT,
@@ -824,8 +828,10 @@ gst_lstm_train_aggregate (GstAggregator * agg, gboolean timeout)
   return gst_lstm_train_train_offline (self);
 }
 
+/* Drops the collected data; the negotiated formats stay (caps are sticky:
+ * after a flush they are not sent again). */
 static void
-reset_collection (GstLstmTrain * self)
+reset_data (GstLstmTrain * self)
 {
   g_array_set_size (self->frames, 0);
   g_array_set_size (self->frame_pts, 0);
@@ -835,9 +841,16 @@ reset_collection (GstLstmTrain * self)
   g_array_set_size (self->target_pts, 0);
   self->next_pts = GST_CLOCK_TIME_NONE;
   self->target_next_pts = GST_CLOCK_TIME_NONE;
+  self->trained = FALSE;
+}
+
+/* The data, the formats and the online trainer (start, stop). */
+static void
+reset_collection (GstLstmTrain * self)
+{
+  reset_data (self);
   self->channels = 0;
   self->target_channels = 0;
-  self->trained = FALSE;
   g_clear_pointer (&self->online, gst_lstm_train_online_free);
 }
 
@@ -888,7 +901,12 @@ gst_lstm_train_flush (GstAggregator * agg)
 {
   GstLstmTrain *self = GST_LSTM_TRAIN (agg);
 
-  /* a seek: what came before is not training data of the new position */
-  reset_collection (self);
+  /* a seek: what came before is not training data of the new position.
+   * The formats stay: caps are sticky and not sent again after a flush.
+   * Online, the trainer keeps what it has learnt and only its partial
+   * window (or pending cues) and carried state go. */
+  reset_data (self);
+  if (self->online != NULL)
+    gst_lstm_train_online_flush (self->online);
   return GST_FLOW_OK;
 }

@@ -5,6 +5,7 @@
 #include "test-element-util.h"
 
 #include <gst/gst.h>
+#include <gst/check/gstharness.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
@@ -287,6 +288,98 @@ test_finetune_unknown_label (void)
       "has the label 'd', which is not one of init-model's labels (a,b,c)");
 }
 
+/* ---------------------------------------------------------------- flush */
+
+/* Pushes n frames of 3 channels from stream time `first` (frames) on
+ * through a harness, 50 a buffer. */
+static void
+harness_push (GstHarness * h, const float *x, guint n, guint first)
+{
+  guint t;
+
+  for (t = 0; t < n; t += 50) {
+    guint m = MIN (50, n - t);
+    GstBuffer *b = gst_buffer_new_memdup (x + (gsize) t * 3,
+        (gsize) m * 3 * sizeof (float));
+    GST_BUFFER_PTS (b) = gst_util_uint64_scale_int (first + t, GST_SECOND,
+        TRAIN_RATE);
+    GST_BUFFER_DURATION (b) = gst_util_uint64_scale_int (m, GST_SECOND,
+        TRAIN_RATE);
+    g_assert_cmpint (gst_harness_push (h, b), ==, GST_FLOW_OK);
+  }
+}
+
+/* (6) A flushing seek while collecting: the frames before it are dropped
+ * and training goes on with those after it (the caps are not sent again
+ * after a flush). 300 frames, a flush, 200 frames from 10 s on: the model
+ * trains on the two 100-frame windows of the second part only. Offline
+ * (windows counted in the metadata) and online (the model written). */
+static void
+check_flush_continues (const gchar * mode)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  GstElement *e = gst_element_factory_make ("lstmtrain", "t");
+  GstBus *bus = gst_bus_new ();
+  g_autofree float *x = g_new (float, 300 * 3);
+  g_autoptr (LstmModel) m = NULL;
+  g_autoptr (GError) error = NULL;
+  GstMessage *msg;
+  GstHarness *h;
+  GstSegment seg;
+
+  gst_util_set_object_arg (G_OBJECT (e), "task", "forecast");
+  gst_util_set_object_arg (G_OBJECT (e), "mode", mode);
+  g_object_set (e, "model", model, "epochs", 1, "bptt", 100,
+      "validation-fraction", 0.0, NULL);
+  gst_element_set_bus (e, bus);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_harness_set_src_caps_str (h, "audio/x-raw,format=F32LE,"
+      "layout=interleaved,channels=3,rate=100");
+  train_make_frames (x, 300, 3, 0, 31);
+  harness_push (h, x, 300, 0);
+
+  g_assert_true (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  g_assert_true (gst_harness_push_event (h,
+          gst_event_new_flush_stop (TRUE)));
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  seg.start = seg.time = 10 * GST_SECOND;
+  g_assert_true (gst_harness_push_event (h, gst_event_new_segment (&seg)));
+  harness_push (h, x, 200, 1000);
+  g_assert_true (gst_harness_push_event (h, gst_event_new_eos ()));
+  /* the statistics buffer: training ran to its end */
+  gst_buffer_unref (gst_harness_pull (h));
+
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR)) != NULL) {
+    g_autoptr (GError) err = NULL;
+    g_autofree gchar *dbg = NULL;
+    gst_message_parse_error (msg, &err, &dbg);
+    g_error ("%s (%s)", err->message, dbg);
+  }
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  gst_object_unref (e);
+
+  m = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  if (g_str_equal (mode, "offline"))
+    g_assert_cmpstr (lstm_model_get_metadata (m, "train-sequences"), ==,
+        "2");
+  train_remove_dir (dir);
+}
+
+static void
+test_flush_continues (void)
+{
+  check_flush_continues ("offline");
+}
+
+static void
+test_flush_continues_online (void)
+{
+  check_flush_continues ("online");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -308,5 +401,9 @@ main (int argc, char **argv)
       test_finetune_more_labels);
   g_test_add_func ("/lstm/train-element/guard/finetune-unknown-label",
       test_finetune_unknown_label);
+  g_test_add_func ("/lstm/train-element/guard/flush-continues",
+      test_flush_continues);
+  g_test_add_func ("/lstm/train-element/guard/flush-continues-online",
+      test_flush_continues_online);
   return g_test_run ();
 }
