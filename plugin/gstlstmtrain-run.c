@@ -697,8 +697,9 @@ online_maybe_checkpoint (GstLstmTrain * self, Online * o, guint last,
 
   if (!GST_CLOCK_TIME_IS_VALID (o->last_checkpoint))
     o->last_checkpoint = t;
-  if (self->checkpoint_interval == 0
-      || t < o->last_checkpoint + self->checkpoint_interval)
+  /* as a difference: last + interval overflows for a huge interval */
+  if (self->checkpoint_interval == 0 || t < o->last_checkpoint
+      || t - o->last_checkpoint < self->checkpoint_interval)
     return TRUE;
   o->last_checkpoint = t;
   return online_checkpoint (self, o, error);
@@ -728,6 +729,33 @@ online_checkpoint (GstLstmTrain * self, Online * o, GError ** error)
   o->frames = 0;
   o->t0 = now;
   return lstm_model_save (o->model, o->s.model_path, error);
+}
+
+/* At the end of the stream: the last checkpoint, unless no step came
+ * since the previous one (the file already holds this model, and an
+ * empty interval has no loss to report); no step at all is an error, as
+ * offline, rather than an untrained model. */
+static gboolean
+online_finish (GstLstmTrain * self, Online * o, GError ** error)
+{
+  if (lstm_trainer_get_step_count (o->trainer) == 0) {
+    if (!self->target_text && o->label < 0)
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "the stream is too short to forecast %u frames ahead (%u frames)",
+          self->horizon, self->frame_pts->len);
+    else
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "no usable training sequence (%u frames, %u cues)",
+          self->frame_pts->len, self->cues->len);
+    return FALSE;
+  }
+  if ((o->stats.n_targets > 0 || o->checkpoints == 0)
+      && !online_checkpoint (self, o, error))
+    return FALSE;
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_progress (GST_OBJECT (self),
+          GST_PROGRESS_TYPE_COMPLETE, "train", "model saved"));
+  return TRUE;
 }
 
 /* Windows of a forecast or fixed-label stream that are complete. */
@@ -852,7 +880,7 @@ gst_lstm_train_train_online (GstLstmTrain * self, gboolean eos)
     ok = self->target_text ? online_cues (self, o, eos, &error) :
         online_windows (self, o, eos, &error);
   if (ok && eos)
-    ok = online_checkpoint (self, o, &error);
+    ok = online_finish (self, o, &error);
   if (ok && !eos)
     online_trim (self, o);
   if (!ok) {

@@ -308,7 +308,8 @@ gst_lstm_train_class_init (GstLstmTrainClass * klass)
       DEFAULT_HORIZON);
   g_object_class_install_property (gobject_class, PROP_CHECKPOINT_INTERVAL,
       g_param_spec_uint64 ("checkpoint-interval", "Checkpoint interval",
-          "mode=online: nanoseconds of stream between two saves", 0,
+          "mode=online: nanoseconds of stream between two saves (0: save "
+          "only at the end of the stream)", 0,
           G_MAXUINT64, DEFAULT_CHECKPOINT_INTERVAL, rw));
   gst_lstm_train_install_variant_properties (gobject_class, PROP_VARIANT_FIRST);
 

@@ -25,6 +25,22 @@ save_old_model (const gchar * path, guint outputs)
   return read_file_or_fail (path);
 }
 
+/* Progress messages "complete" of the last run_appsrc. */
+static gint completed;
+
+static GstBusSyncReply
+count_completed (GstBus * bus, GstMessage * msg, gpointer data)
+{
+  GstProgressType type;
+
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_PROGRESS) {
+    gst_message_parse_progress (msg, &type, NULL, NULL);
+    if (type == GST_PROGRESS_TYPE_COMPLETE)
+      g_atomic_int_inc (&completed);
+  }
+  return GST_BUS_PASS;
+}
+
 /* Runs `appsrc ! lstmtrain name=t <props> ! fakesink` on n frames of 3
  * channels (x), with a target appsrc of `tc` channels (y) when y is not
  * NULL; the message that ended it. */
@@ -49,6 +65,8 @@ run_appsrc (const gchar * props, const float *x, guint n, const float *y,
   if (y != NULL)
     ys = train_get (p, "y");
   bus = gst_element_get_bus (p);
+  completed = 0;
+  gst_bus_set_sync_handler (bus, count_completed, NULL, NULL);
   gst_element_set_state (p, GST_STATE_PLAYING);
   train_push (xs, x, n, 3, 0, FALSE);
   if (y != NULL)
@@ -380,6 +398,72 @@ test_flush_continues_online (void)
   check_flush_continues ("online");
 }
 
+/* ------------------------------------------------------------- online */
+
+/* (7) mode=online with too few frames for one step (5 frames, horizon
+ * 10): the same error as offline, and no file (it wrote an untrained
+ * model with best-loss nan). */
+static void
+test_online_too_short (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *props = g_strdup_printf ("task=forecast horizon=10 "
+      "mode=online model=%s", model);
+  g_autofree float *x = g_new (float, 5 * 3);
+  g_autofree gchar *dbg = NULL;
+  g_autofree gchar *left = NULL;
+
+  train_make_frames (x, 5, 3, 0, 41);
+  dbg = train_assert_error (run_appsrc (props, x, 5, NULL, 0, NULL),
+      "Training failed.", "the stream is too short to forecast 10 frames "
+      "ahead (5 frames)");
+  left = train_dir_listing (dir);
+  g_assert_cmpstr (left, ==, "");
+  train_remove_dir (dir);
+}
+
+/* (8) Checkpoints: 301 frames, bptt 100, one every second of stream. Steps
+ * end at 0.99 s, 1.99 s (a checkpoint) and 2.99 s (another); the frame
+ * left at the end trains nothing, so the end adds no checkpoint with a
+ * NaN loss. The largest checkpoint-interval (its sum with the last
+ * checkpoint overflowed, and every step saved) gives the end's only. Each
+ * run ends with the progress message "complete" (online never posted it).
+ */
+static void
+check_checkpoints (const gchar * interval, guint expected)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *props = g_strdup_printf ("task=forecast mode=online "
+      "bptt=100 checkpoint-interval=%s model=%s", interval, model);
+  g_autofree float *x = g_new (float, 301 * 3);
+  TrainSeen seen;
+  guint i;
+
+  train_seen_init (&seen);
+  train_make_frames (x, 301, 3, 0, 42);
+  train_assert_eos (run_appsrc (props, x, 301, NULL, 0, &seen));
+  g_assert_cmpuint (seen.losses->len, ==, expected);
+  for (i = 0; i < seen.losses->len; i++)
+    g_assert_true (isfinite (g_array_index (seen.losses, gdouble, i)));
+  g_assert_cmpint (completed, ==, 1);
+  train_seen_clear (&seen);
+  train_remove_dir (dir);
+}
+
+static void
+test_checkpoint_empty_interval (void)
+{
+  check_checkpoints ("1000000000", 2);
+}
+
+static void
+test_checkpoint_interval_max (void)
+{
+  check_checkpoints ("18446744073709551615", 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -405,5 +489,11 @@ main (int argc, char **argv)
       test_flush_continues);
   g_test_add_func ("/lstm/train-element/guard/flush-continues-online",
       test_flush_continues_online);
+  g_test_add_func ("/lstm/train-element/guard/online-too-short",
+      test_online_too_short);
+  g_test_add_func ("/lstm/train-element/guard/checkpoint-empty-interval",
+      test_checkpoint_empty_interval);
+  g_test_add_func ("/lstm/train-element/guard/checkpoint-interval-max",
+      test_checkpoint_interval_max);
   return g_test_run ();
 }
