@@ -371,7 +371,6 @@ gst_lstm_train_build_dataset (GstLstmTrain * self, Dataset * d, GError ** error)
   g_autofree gchar *label = NULL;
   gboolean ok = TRUE;
   GstAggregatorPad *target;
-
   GError *err = NULL;
 
   fixed = gst_lstm_train_fixed_labels (self, &d->labels_from, &err);
