@@ -55,10 +55,8 @@
 #include "gstlstmtrain-private.h"
 #include "gstlstmelements.h"
 
-#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
 
 GST_DEBUG_CATEGORY (gst_lstm_train_debug);
 #define GST_CAT_DEFAULT gst_lstm_train_debug
@@ -860,7 +858,7 @@ gst_lstm_train_start (GstAggregator * agg)
 {
   GstLstmTrain *self = GST_LSTM_TRAIN (agg);
   g_autofree gchar *path = NULL;
-  g_autofree gchar *dir = NULL;
+  g_autoptr (GError) err = NULL;
 
   GST_OBJECT_LOCK (self);
   path = g_strdup (self->model_path);
@@ -875,13 +873,12 @@ gst_lstm_train_start (GstAggregator * agg)
         ("set the 'model' property to the .safetensors file to train"));
     return FALSE;
   }
-  dir = g_path_get_dirname (path);
-  if (g_access (dir, W_OK) != 0 || g_file_test (path, G_FILE_TEST_IS_DIR)) {
+  /* the folder takes a new file (tried, not asked: access () says yes to
+   * root even on /proc), and path is nothing yet, a regular file or a
+   * link to one, not a device a save would replace */
+  if (!lstm_model_check_save_path (path, &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-        ("Cannot write the model file."),
-        ("%s: %s", path, g_file_test (path, G_FILE_TEST_IS_DIR) ?
-            "is a directory" : "its folder is not writable or does not "
-            "exist"));
+        ("Cannot write the model file."), ("%s", err->message));
     return FALSE;
   }
   return TRUE;

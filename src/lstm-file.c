@@ -9,6 +9,12 @@
  * name exist. Where the filesystem has no O_TMPFILE (or /proc is missing
  * for the link), GLib's g_file_set_contents_full does the same with a
  * named temporary file.
+ *
+ * What is replaced is a regular file: a symbolic link is followed (the
+ * link stays, its target gets the new bytes, as an editor saving through
+ * a link does), and anything else already at the path (a folder, a device
+ * such as /dev/null, a pipe, a socket, a link to nothing) is refused
+ * rather than replaced by a regular file.
  */
 #define _GNU_SOURCE             /* O_TMPFILE, linkat */
 #include "lstm-private.h"
@@ -16,7 +22,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static gboolean
@@ -63,14 +71,92 @@ link_temporary (int fd, const gchar * path)
   return NULL;
 }
 
+/* The file to replace for path: path itself when nothing is there yet or
+ * a regular file is, the file a symbolic link leads to when that is a
+ * regular file; NULL with an error naming path for anything else. */
+static gchar *
+replaceable (const gchar * path, GError ** error)
+{
+  struct stat st;
+  const gchar *what;
+  gchar *real;
+
+  if (lstat (path, &st) != 0) {
+    if (errno == ENOENT)
+      return g_strdup (path);
+    fail (error, "write", path, errno);
+    return NULL;
+  }
+  if (S_ISREG (st.st_mode))
+    return g_strdup (path);
+  if (S_ISLNK (st.st_mode)) {
+    if (stat (path, &st) != 0) {
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO, "cannot write %s: it "
+          "is a symbolic link to nothing (%s)", path, g_strerror (errno));
+      return NULL;
+    }
+    if (S_ISREG (st.st_mode) && (real = realpath (path, NULL)) != NULL) {
+      gchar *dup = g_strdup (real);
+      free (real);
+      return dup;
+    }
+  }
+  what = S_ISDIR (st.st_mode) ? "a folder" : S_ISCHR (st.st_mode)
+      || S_ISBLK (st.st_mode) ? "a device" : S_ISFIFO (st.st_mode) ? "a pipe"
+      : S_ISSOCK (st.st_mode) ? "a socket" : "not a regular file";
+  g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO, "cannot write %s: it is "
+      "%s%s; a model is written to a regular file", path,
+      S_ISLNK (st.st_mode) ? "a symbolic link to " : "", what);
+  return NULL;
+}
+
+gboolean
+lstm_file_check_replaceable (const gchar * path, GError ** error)
+{
+  g_autofree gchar *target = replaceable (path, error);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *probe = NULL;
+  int fd;
+
+  if (target == NULL)
+    return FALSE;
+  dir = g_path_get_dirname (target);
+  /* a file the folder takes and the kernel drops on close (access (W_OK)
+   * says yes to root even on /proc) */
+#ifdef O_TMPFILE
+  fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+#else
+  fd = -1;
+  errno = EOPNOTSUPP;
+#endif
+  if (fd >= 0) {
+    close (fd);
+    return TRUE;
+  }
+  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+    return fail (error, "write", path, errno);
+  probe = g_build_filename (dir, ".lstm-probe-XXXXXX", NULL);
+  fd = g_mkstemp (probe);
+  if (fd < 0)
+    return fail (error, "write", path, errno);
+  close (fd);
+  g_unlink (probe);
+  return TRUE;
+}
+
 gboolean
 lstm_file_replace (const gchar * path, const void *data, gsize size,
     GError ** error)
 {
-  g_autofree gchar *dir = g_path_get_dirname (path);
+  g_autofree gchar *target = replaceable (path, error);
+  g_autofree gchar *dir = NULL;
   g_autofree gchar *tmp = NULL;
   g_autoptr (GError) err = NULL;
   int fd, e = 0;
+
+  if (target == NULL)
+    return FALSE;
+  dir = g_path_get_dirname (target);
 
 #ifdef O_TMPFILE
   fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
@@ -85,11 +171,11 @@ lstm_file_replace (const gchar * path, const void *data, gsize size,
       close (fd);
       return fail (error, "write", path, e);
     }
-    tmp = link_temporary (fd, path);
+    tmp = link_temporary (fd, target);
     e = errno;
     close (fd);
     if (tmp != NULL) {
-      if (rename (tmp, path) == 0)
+      if (rename (tmp, target) == 0)
         return TRUE;
       e = errno;
       g_unlink (tmp);
@@ -104,7 +190,7 @@ lstm_file_replace (const gchar * path, const void *data, gsize size,
   }
 
   /* CONSISTENT: temporary file + rename; DURABLE: fsync before the rename. */
-  if (!g_file_set_contents_full (path, data, size,
+  if (!g_file_set_contents_full (target, data, size,
           G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644,
           &err)) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO, "%s", err->message);

@@ -674,3 +674,11 @@ lstm_model_save (const LstmModel * model, const gchar * path, GError ** error)
   data = g_bytes_get_data (bytes, &size);
   return lstm_file_replace (path, data, size, error);
 }
+
+gboolean
+lstm_model_check_save_path (const gchar * path, GError ** error)
+{
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  return lstm_file_check_replaceable (path, error);
+}

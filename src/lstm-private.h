@@ -243,6 +243,11 @@ G_GNUC_INTERNAL void lstm_io_write_variant_metadata (const LstmModel * m,
  * rename over path), leaving no temporary file if the process dies. */
 G_GNUC_INTERNAL gboolean lstm_file_replace (const gchar * path,
     const void *data, gsize size, GError ** error);
+/* Whether lstm_file_replace could write path now: the folder takes a new
+ * file (one is made and dropped) and path is nothing yet, a regular file
+ * or a symbolic link to one. */
+G_GNUC_INTERNAL gboolean lstm_file_check_replaceable (const gchar * path,
+    GError ** error);
 
 G_END_DECLS
 

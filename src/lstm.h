@@ -266,6 +266,13 @@ LstmModel *lstm_model_load_from_data (const guint8 * data, gsize size,
  * renamed, so `path` is either the old file or the whole new one. */
 gboolean lstm_model_save (const LstmModel * model, const gchar * path,
     GError ** error);
+/* Whether lstm_model_save could write path, checked without writing it
+ * (for a trainer to refuse a path before training rather than after):
+ * its folder takes a new file, and path is nothing yet, a regular file or
+ * a symbolic link to one (saved through: the link stays). A folder, a
+ * device, a pipe, a socket or a link to nothing at path is refused, by
+ * lstm_model_save too, rather than replaced. */
+gboolean lstm_model_check_save_path (const gchar * path, GError ** error);
 GBytes *lstm_model_save_to_bytes (const LstmModel * model);
 
 /* ONNX import (README "Importing ONNX models"): the LSTM or GRU nodes of an

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 /* (1) + (2): a gst-launch pipeline with a label track through subparse
@@ -100,6 +101,36 @@ test_unwritable_path (void)
   gst_message_parse_error (end, &err, &dbg);
   g_assert_nonnull (strstr (dbg, "/nonexistent-dir/m.safetensors"));
   gst_message_unref (end);
+}
+
+/* A model path that a save would replace by a regular file (here a pipe;
+ * /dev/null as root would be the same) fails at start, and stays. */
+static void
+test_model_path_not_a_file (void)
+{
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *dbg = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+  g_autofree gchar *fifo = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = NULL;
+  GstMessage *end;
+  GStatBuf st;
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  desc = g_strdup_printf ("audiotestsrc num-buffers=5 ! "
+      "audio/x-raw,format=F32LE,channels=2,rate=100 ! "
+      "lstmtrain task=forecast model=%s ! fakesink", fifo);
+  end = memory_task_run_pipeline (desc, NULL);
+  g_assert_cmpint (GST_MESSAGE_TYPE (end), ==, GST_MESSAGE_ERROR);
+  gst_message_parse_error (end, &err, &dbg);
+  g_assert_true (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_OPEN_WRITE));
+  g_assert_nonnull (strstr (dbg, "is a pipe"));
+  gst_message_unref (end);
+  g_assert_cmpint (g_lstat (fifo, &st), ==, 0);
+  g_assert_true (S_ISFIFO (st.st_mode));
+  g_unlink (fifo);
+  g_rmdir (dir);
 }
 
 /* A noisy multi-sine sensor stream: 3 channels at 100 frames/s, each the
@@ -579,5 +610,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/train-element/sigkill", test_sigkill);
   g_test_add_func ("/lstm/train-element/unknown-label", test_unknown_label);
   g_test_add_func ("/lstm/train-element/unwritable-path", test_unwritable_path);
+  g_test_add_func ("/lstm/train-element/model-path-not-a-file",
+      test_model_path_not_a_file);
   return g_test_run ();
 }

@@ -4,6 +4,8 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct
 {
@@ -193,6 +195,73 @@ test_save_atomic (void)
   g_rmdir (dir);
 }
 
+/* What is at the path decides: a symbolic link is saved through (it stays
+ * a link, its target gets the model); a pipe, a folder or a link to
+ * nothing is refused by the check and by the save, and stays as it was. */
+static void
+test_save_path_kinds (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("lstm-io-XXXXXX", NULL);
+  g_autofree gchar *real = g_build_filename (dir, "real.safetensors", NULL);
+  g_autofree gchar *link = g_build_filename (dir, "link.safetensors", NULL);
+  g_autofree gchar *fifo = g_build_filename (dir, "fifo.safetensors", NULL);
+  g_autofree gchar *sub = g_build_filename (dir, "sub", NULL);
+  g_autofree gchar *dangling = g_build_filename (dir, "dangling", NULL);
+  g_autofree gchar *in_proc = g_strdup ("/proc/lstm-test.safetensors");
+  g_autofree gchar *none = g_build_filename (dir, "none.safetensors", NULL);
+  g_autoptr (LstmModel) a = lstm_model_new (3, 4, 1, 2, LSTM_OUTPUT_SOFTMAX,
+      NULL);
+  g_autoptr (LstmModel) back = NULL;
+  const gchar *refused[] = { fifo, sub, dangling, in_proc };
+  GStatBuf st;
+  guint i;
+
+  lstm_model_init_random (a, 1);
+  g_assert_true (g_file_set_contents (real, "old", 3, NULL));
+  g_assert_cmpint (symlink ("real.safetensors", link), ==, 0);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (g_mkdir (sub, 0700), ==, 0);
+  g_assert_cmpint (symlink ("missing.safetensors", dangling), ==, 0);
+
+  g_assert_true (lstm_model_check_save_path (none, &error));
+  g_assert_true (lstm_model_check_save_path (real, &error));
+  g_assert_true (lstm_model_check_save_path (link, &error));
+  g_assert_no_error (error);
+  g_assert_true (lstm_model_save (a, link, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_lstat (link, &st), ==, 0);
+  g_assert_true (S_ISLNK (st.st_mode));
+  back = lstm_model_load (real, &error);
+  g_assert_no_error (error);
+  assert_models_equal (a, back);
+
+  for (i = 0; i < G_N_ELEMENTS (refused); i++) {
+    g_assert_false (lstm_model_check_save_path (refused[i], &error));
+    g_assert_error (error, LSTM_ERROR, LSTM_ERROR_IO);
+    g_assert_nonnull (strstr (error->message, refused[i]));
+    g_clear_error (&error);
+    g_assert_false (lstm_model_save (a, refused[i], &error));
+    g_assert_error (error, LSTM_ERROR, LSTM_ERROR_IO);
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (g_lstat (fifo, &st), ==, 0);
+  g_assert_true (S_ISFIFO (st.st_mode));
+  g_assert_true (g_file_test (sub, G_FILE_TEST_IS_DIR));
+  g_assert_cmpint (g_lstat (dangling, &st), ==, 0);
+  g_assert_true (S_ISLNK (st.st_mode));
+  g_assert_false (g_file_test (in_proc, G_FILE_TEST_EXISTS));
+  /* nothing else was left in the folder (the checks' probe files) */
+  g_assert_cmpuint (count_entries (dir), ==, 5);
+
+  g_unlink (link);
+  g_unlink (real);
+  g_unlink (fifo);
+  g_unlink (dangling);
+  g_rmdir (sub);
+  g_rmdir (dir);
+}
+
 /* A model saved by us runs exactly like the one it was saved from. */
 static void
 test_saved_runs_same (void)
@@ -229,6 +298,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/lstm/io/saved-names", test_saved_names);
   g_test_add_func ("/lstm/io/save-atomic", test_save_atomic);
+  g_test_add_func ("/lstm/io/save-path-kinds", test_save_path_kinds);
   g_test_add_func ("/lstm/io/saved-runs-same", test_saved_runs_same);
   return g_test_run ();
 }
