@@ -331,11 +331,13 @@ align_targets (GstLstmTrain * self, Dataset * d, gboolean classify,
 }
 
 /* task=forecast: the target of frame t is frame t + horizon of the same
- * stretch. */
+ * stretch. The last horizon frames of a stretch have none by the task's
+ * nature: not counted as left out (which warns of bad data). */
 static gboolean
 forecast_targets (GstLstmTrain * self, Dataset * d, GError ** error)
 {
   guint n = self->frame_pts->len, I = self->channels, k, start = 0;
+  guint no_future = 0;
 
   d->out_size = I;
   d->targets = g_new (float, (gsize) n * I);
@@ -350,9 +352,12 @@ forecast_targets (GstLstmTrain * self, Dataset * d, GError ** error)
       else
         y[0] = NAN;             /* no future in this stretch */
     }
+    no_future += MIN (self->horizon, end - start);
     start = end;
   }
+  /* each unusable frame counts once in dropped, these among them */
   for_each_stretch (self, d, -1, usable_target);
+  d->dropped -= MIN (no_future, d->dropped);
   if (d->seqs->len == 0) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
         "the stream is too short to forecast %u frames ahead (%u frames)",
