@@ -294,6 +294,10 @@ align_targets (GstLstmTrain * self, Dataset * d, gboolean classify,
     } else {
       float v = found ? g_array_index (self->targets, float, (gsize) j * C) :
           NAN;
+      /* S16 ids are the integers sent, not audio scaled to [-1, 1)
+       * (exact: v was s / 32768) */
+      if (self->target_s16)
+        v *= 32768.0f;
       if (!isfinite (v) || v < 0 || v > 65535) {
         d->ids[i] = -1;
         if (found && !isfinite (v))

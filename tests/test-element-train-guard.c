@@ -327,6 +327,67 @@ harness_push (GstHarness * h, const float *x, guint n, guint first)
   }
 }
 
+/* S16 class ids on the target pad are the integers sent (0, 1, 2), not
+ * audio scaled to [-1, 1), which rounded them all to class 0: three
+ * classes, named by their ids. */
+static void
+test_s16_class_ids (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("lstmtrain name=t "
+      "task=classify epochs=1 bptt=50 seed=2 validation-fraction=0 "
+      "model=%s ! fakesink "
+      "appsrc name=x format=time caps=audio/x-raw,format=F32LE,"
+      "layout=interleaved,channels=3,rate=100 ! t.sink "
+      "appsrc name=y format=time caps=audio/x-raw,format=S16LE,"
+      "layout=interleaved,channels=1,rate=100 ! t.target", model);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LstmModel) m = NULL;
+  GstElement *p = gst_parse_launch (desc, &error);
+  GstElement *xs, *ys;
+  const guint N = 300;
+  g_autofree float *x = g_new (float, N * 3);
+  g_autofree gint16 *y = g_new (gint16, N);
+  GstFlowReturn ret;
+  GstBuffer *b;
+  GstBus *bus;
+  TrainSeen seen;
+  guint t;
+
+  g_assert_no_error (error);
+  train_seen_init (&seen);
+  xs = train_get (p, "x");
+  ys = train_get (p, "y");
+  train_make_frames (x, N, 3, 0, 5);
+  for (t = 0; t < N; t++)
+    y[t] = (gint16) ((t / 7) % 3);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  train_push (xs, x, N, 3, 0, TRUE);
+  b = gst_buffer_new_memdup (y, N * sizeof (gint16));
+  GST_BUFFER_PTS (b) = 0;
+  g_signal_emit_by_name (ys, "push-buffer", b, &ret);
+  gst_buffer_unref (b);
+  train_end_of_stream (xs);
+  train_end_of_stream (ys);
+  bus = gst_element_get_bus (p);
+  train_assert_eos (train_wait_end (bus, &seen));
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (xs);
+  gst_object_unref (ys);
+  gst_object_unref (p);
+
+  m = lstm_model_load (model, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m->head_size, ==, 3);
+  g_assert_nonnull (m->labels);
+  g_assert_cmpstr (m->labels[0], ==, "0");
+  g_assert_cmpstr (m->labels[2], ==, "2");
+  train_seen_clear (&seen);
+  train_remove_dir (dir);
+}
+
 /* (6) A flushing seek while collecting: the frames before it are dropped
  * and training goes on with those after it (the caps are not sent again
  * after a flush), with no warning. 300 frames, a flush, 200 frames from 10 s on: the model
@@ -481,6 +542,8 @@ main (int argc, char **argv)
       test_val_loss_never_finite);
   g_test_add_func ("/lstm/train-element/guard/learning-rate-range",
       test_learning_rate_range);
+  g_test_add_func ("/lstm/train-element/guard/s16-class-ids",
+      test_s16_class_ids);
   g_test_add_func ("/lstm/train-element/guard/finetune-keeps-ids",
       test_finetune_keeps_ids);
   g_test_add_func ("/lstm/train-element/guard/finetune-keeps-ids-online",
