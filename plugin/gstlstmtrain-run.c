@@ -130,9 +130,11 @@ loss_last_frame (const Settings * s, const Dataset * d)
   }
 }
 
+/* A trainer for batches of up to max_batch sequences of up to max_len
+ * frames (its caches are sized by both). */
 static LstmTrainer *
 make_trainer (GstLstmTrain * self, const Settings * s, const Dataset * d,
-    LstmModel * m, guint max_len, GError ** error)
+    LstmModel * m, guint max_batch, guint max_len, GError ** error)
 {
   static const LstmOptimizer optimizers[] = {
     LSTM_OPTIMIZER_SGD, LSTM_OPTIMIZER_ADAM, LSTM_OPTIMIZER_ADAMW,
@@ -162,7 +164,7 @@ make_trainer (GstLstmTrain * self, const Settings * s, const Dataset * d,
   cfg.clip_norm = s->clip;
   cfg.dropout = s->dropout;
   cfg.seed = s->seed;
-  return lstm_trainer_new (m, &cfg, s->batch_size, max_len, error);
+  return lstm_trainer_new (m, &cfg, max_batch, max_len, error);
 }
 
 /* Scratch for one batch's pointers and per-frame class ids. */
@@ -404,7 +406,10 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
     if (!lstm_norm_stats_apply (norm, m, error))
       goto done;
   }
-  tr = make_trainer (self, s, d, m, max_len, error);
+  /* a batch never holds more sequences than a pass has: a batch-size
+   * beyond that would only size the caches (65536 x 100 frames: GiBs) */
+  tr = make_trainer (self, s, d, m, MIN (s->batch_size, MAX (n_train,
+              n_val)), max_len, error);
   if (tr == NULL)
     goto done;
 
@@ -635,7 +640,8 @@ online_new (GstLstmTrain * self, GError ** error)
   /* a cue longer than this trains on its last max_len frames */
   o->max_len = text ? MAX (o->s.bptt, 1000) : o->s.bptt;
   o->s.batch_size = 1;
-  o->trainer = make_trainer (self, &o->s, &o->d, o->model, o->max_len, error);
+  o->trainer = make_trainer (self, &o->s, &o->d, o->model, 1, o->max_len,
+      error);
   if (o->trainer == NULL)
     goto fail;
   o->state = lstm_state_new (o->model, 0);

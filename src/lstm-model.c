@@ -3,6 +3,17 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
+
+gsize
+lstm_memory_floats (void)
+{
+  long pages = sysconf (_SC_PHYS_PAGES), size = sysconf (_SC_PAGESIZE);
+
+  if (pages <= 0 || size <= 0)
+    return G_MAXSIZE;
+  return (gsize) pages / sizeof (float) * (gsize) size;
+}
 
 G_DEFINE_QUARK (lstm - error - quark, lstm_error);
 
@@ -147,9 +158,11 @@ layer_weights (const LstmModel * m, const LstmLayer * l)
   return n;
 }
 
-/* Sizes of every layer, then the params buffer, then the pointers. */
-static void
-layout_params (LstmModel * m)
+/* Sizes of every layer, then the params buffer, then the pointers; FALSE
+ * (and no buffer) when the buffer could not fit in this machine's memory,
+ * which allocating would abort on. */
+static gboolean
+layout_params (LstmModel * m, GError ** error)
 {
   guint D = m->num_directions, k, d;
   gsize off = 0, HI = m->layer_output_size;
@@ -169,6 +182,14 @@ layout_params (LstmModel * m)
   off += align_up ((gsize) m->head_size * HI) + align_up (m->head_size);
   m->n_weights += (gsize) m->head_size * HI + m->head_size;
   m->n_params = off;
+  if (m->n_params > lstm_memory_floats ()) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "a model of these sizes has %" G_GSIZE_FORMAT " parameters (%.1f "
+        "GiB), more than this machine's memory (%.1f GiB)", m->n_params,
+        m->n_params * 4.0 / (1 << 30), lstm_memory_floats () * 4.0 /
+        (1 << 30));
+    return FALSE;
+  }
   m->params = g_aligned_alloc0 (m->n_params, sizeof (float), 64);
 
   off = 0;
@@ -181,6 +202,7 @@ layout_params (LstmModel * m)
     off += align_up (m->head_size);
   }
   g_assert (off == m->n_params);
+  return TRUE;
 }
 
 /* Layer norm starts as the identity: gains 1, shifts 0 (nn.LayerNorm). */
@@ -229,7 +251,10 @@ lstm_model_new_full (const LstmModelConfig * c, GError ** error)
   m->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   m->layers = g_new0 (LstmLayer, m->num_layers * m->num_directions);
   /* Limits above keep every product here far below 2^63. */
-  layout_params (m);
+  if (!layout_params (m, error)) {
+    lstm_model_unref (m);
+    return NULL;
+  }
   init_layer_norm (m);
   return m;
 }

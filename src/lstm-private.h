@@ -239,6 +239,10 @@ G_GNUC_INTERNAL gboolean lstm_io_read_variant_metadata (GHashTable *
 G_GNUC_INTERNAL void lstm_io_write_variant_metadata (const LstmModel * m,
     GHashTable * meta);
 
+/* lstm-model.c: floats that fit in this machine's physical memory, to
+ * refuse with an error sizes that allocating would abort on. */
+G_GNUC_INTERNAL gsize lstm_memory_floats (void);
+
 /* lstm-file.c: writes path whole or not at all (an unnamed file, fsync,
  * rename over path), leaving no temporary file if the process dies. */
 G_GNUC_INTERNAL gboolean lstm_file_replace (const gchar * path,

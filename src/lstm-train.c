@@ -70,6 +70,7 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
 {
   LstmTrainer *t;
   gsize H, I, O, N, G4, W, Z0, Zmax, per_row, n;
+  guint64 need;
   guint k, L;
 
   g_return_val_if_fail (model != NULL, NULL);
@@ -91,6 +92,20 @@ lstm_trainer_new (LstmModel * model, const LstmTrainConfig * config,
         " floats of cache for this model (%" G_GSIZE_FORMAT " per frame); "
         "at most %" G_GUINT64_FORMAT " are allowed", max_batch, max_frames,
         (guint64) max_batch * max_frames * per_row, per_row, MAX_CACHE_FLOATS);
+    return NULL;
+  }
+  /* the caches, and about six floats per parameter (the model, its
+   * gradient, up to three optimizer states, the packed weights): refused
+   * here with the sizes rather than aborted on while allocating */
+  need = (lstm_model_is_plain (model) ? (guint64) max_batch * max_frames
+      * per_row : 0) + (guint64) model->n_params * 6;
+  if (need > lstm_memory_floats ()) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "training this model (%" G_GSIZE_FORMAT " parameters) in batches "
+        "of %u sequences of %u frames needs about %.1f GiB, more than this "
+        "machine's memory (%.1f GiB)", model->n_params, max_batch,
+        max_frames, need * 4.0 / (1 << 30),
+        lstm_memory_floats () * 4.0 / (1 << 30));
     return NULL;
   }
 

@@ -327,6 +327,60 @@ harness_push (GstHarness * h, const float *x, guint n, guint first)
   }
 }
 
+/* VmHWM of this process in KiB. */
+static guint64
+peak_rss_kib (void)
+{
+  g_autofree gchar *status = NULL;
+  const gchar *at;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL,
+          NULL));
+  at = strstr (status, "VmHWM:");
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen ("VmHWM:"), NULL, 10);
+}
+
+/* A batch-size far beyond the sequences there are sizes nothing: three
+ * 100-frame windows with batch-size=65536 train in well under 1 GiB (the
+ * trainer's caches were sized by batch-size: 2 GiB for this tiny model). */
+static void
+test_batch_size_beyond_sequences (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("lstmtrain name=t "
+      "task=forecast epochs=1 bptt=100 hidden-size=8 batch-size=65536 "
+      "validation-fraction=0 model=%s ! fakesink "
+      "appsrc name=x format=time caps=audio/x-raw,format=F32LE,"
+      "layout=interleaved,channels=3,rate=100 ! t.sink", model);
+  g_autoptr (GError) error = NULL;
+  GstElement *p = gst_parse_launch (desc, &error);
+  GstElement *xs;
+  GstBus *bus;
+  const guint N = 301;
+  g_autofree float *x = g_new (float, N * 3);
+  TrainSeen seen;
+
+  g_assert_no_error (error);
+  train_seen_init (&seen);
+  xs = train_get (p, "x");
+  train_make_frames (x, N, 3, 0, 9);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  train_push (xs, x, N, 3, 0, TRUE);
+  train_end_of_stream (xs);
+  bus = gst_element_get_bus (p);
+  train_assert_eos (train_wait_end (bus, &seen));
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (xs);
+  gst_object_unref (p);
+  g_assert_true (g_file_test (model, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (peak_rss_kib (), <, 1024 * 1024);
+  train_seen_clear (&seen);
+  train_remove_dir (dir);
+}
+
 /* S16 class ids on the target pad are the integers sent (0, 1, 2), not
  * audio scaled to [-1, 1), which rounded them all to class 0: three
  * classes, named by their ids. */
@@ -542,6 +596,8 @@ main (int argc, char **argv)
       test_val_loss_never_finite);
   g_test_add_func ("/lstm/train-element/guard/learning-rate-range",
       test_learning_rate_range);
+  g_test_add_func ("/lstm/train-element/guard/batch-size-beyond-sequences",
+      test_batch_size_beyond_sequences);
   g_test_add_func ("/lstm/train-element/guard/s16-class-ids",
       test_s16_class_ids);
   g_test_add_func ("/lstm/train-element/guard/finetune-keeps-ids",

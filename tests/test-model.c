@@ -46,6 +46,30 @@ test_new_limits (void)
   }
 }
 
+/* Sizes within the limits whose parameters do not fit in the machine's
+ * memory are an error that says so, not an abort in the allocator (the
+ * largest plain model: 65536 inputs, 64 layers of 4096, about 35 GiB;
+ * skipped on a machine with more memory than that). */
+static void
+test_new_too_big (void)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 H = LSTM_MAX_HIDDEN_SIZE, floats = 4 * H * (LSTM_MAX_INPUT_SIZE
+      + H) + (LSTM_MAX_LAYERS - 1) * 4 * H * 2 * H;
+  LstmModel *m;
+
+  if (floats <= lstm_memory_floats ()) {
+    g_test_skip ("the largest model fits in this machine's memory");
+    return;
+  }
+  m = lstm_model_new (LSTM_MAX_INPUT_SIZE, LSTM_MAX_HIDDEN_SIZE,
+      LSTM_MAX_LAYERS, 0, LSTM_OUTPUT_IDENTITY, &error);
+  g_assert_null (m);
+  g_assert_error (error, LSTM_ERROR, LSTM_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "more than this machine's "
+          "memory"));
+}
+
 /* nn.LSTM.reset_parameters: uniform in [-1/sqrt(H), 1/sqrt(H)]. With
  * n = 4H(I+H) + 8H samples the extremes come within a few 1/n of the bound,
  * and the mean within a few sigma = bound / sqrt(3 n) of 0. */
@@ -169,6 +193,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/lstm/model/new-sizes", test_new_sizes);
   g_test_add_func ("/lstm/model/new-limits", test_new_limits);
+  g_test_add_func ("/lstm/model/new-too-big", test_new_too_big);
   g_test_add_func ("/lstm/model/init-random", test_init_random);
   g_test_add_func ("/lstm/model/labels", test_labels);
   g_test_add_func ("/lstm/model/normalization", test_normalization);
