@@ -607,7 +607,8 @@ gst_lstm_train_create_new_pad (GstAggregator * agg, GstPadTemplate * templ,
   GST_OBJECT_LOCK (self);
   if (self->targetpad != NULL) {
     GST_OBJECT_UNLOCK (self);
-    GST_ELEMENT_WARNING (self, CORE, PAD, (NULL),
+    GST_ELEMENT_WARNING (self, CORE, PAD,
+        ("Only one target pad can be requested."),
         ("lstmtrain has one target pad; it is already requested"));
     return NULL;
   }
