@@ -347,6 +347,7 @@ gst_lstm_features_finalize (GObject * object)
   g_clear_pointer (&self->features, lstm_features_free);
   g_clear_pointer (&self->cmn, lstm_cmn_free);
   g_clear_pointer (&self->scratch, g_free);
+  gst_clear_caps (&self->refused_caps);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -560,6 +561,24 @@ gst_lstm_features_transform_caps (GstBaseTransform * trans,
   return result;
 }
 
+/* Refuses input caps with one error message. Upstream offers the same
+ * caps again on each retry of a negotiation and once more with EOS, and
+ * every offer comes back here: posting each time floods the bus, so the
+ * repeats are only logged. */
+static gboolean
+refuse_caps (GstLstmFeatures * self, GstCaps * incaps, const gchar * text,
+    const gchar * debug)
+{
+  if (self->refused_caps != NULL
+      && gst_caps_is_equal (self->refused_caps, incaps)) {
+    GST_DEBUG_OBJECT (self, "refused again: %s", text);
+    return FALSE;
+  }
+  gst_caps_replace (&self->refused_caps, incaps);
+  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("%s", text), ("%s", debug));
+  return FALSE;
+}
+
 static gboolean
 gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
     GstCaps * outcaps)
@@ -575,9 +594,9 @@ gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   LstmFeatures *f;
 
   if (!gst_lstm_parse_audio_caps (incaps, &channels, &rate, &s16)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
-        ("unusable input caps %" GST_PTR_FORMAT, incaps));
-    return FALSE;
+    g_autofree gchar *caps = gst_caps_to_string (incaps);
+    return refuse_caps (self, incaps, "The input caps are not audio this "
+        "element can read.", caps);
   }
   format = s16 ? LSTM_SAMPLE_S16 : LSTM_SAMPLE_F32;
   GST_OBJECT_LOCK (self);
@@ -587,11 +606,11 @@ gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   GST_OBJECT_UNLOCK (self);
 
   if (channel >= (gint) channels) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("Channel %d does not exist in a %u-channel stream.", channel,
-            channels), ("the channel property picks one of 0 to %u, or -1 "
-            "to average them", channels - 1));
-    return FALSE;
+    g_autofree gchar *text = g_strdup_printf ("Channel %d does not exist "
+        "in a %u-channel stream.", channel, channels);
+    g_autofree gchar *debug = g_strdup_printf ("the channel property picks "
+        "one of 0 to %u, or -1 to average them", channels - 1);
+    return refuse_caps (self, incaps, text, debug);
   }
   if (self->features != NULL && rate == self->rate) {
     /* the same caps again (a real change freed the extractor in the sink
@@ -604,10 +623,11 @@ gst_lstm_features_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   }
   f = lstm_features_new (&cfg, rate, &error);
   if (f == NULL) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("%s", error->message),
-        ("input caps %" GST_PTR_FORMAT, incaps));
-    return FALSE;
+    g_autofree gchar *caps = gst_caps_to_string (incaps);
+    g_autofree gchar *debug = g_strdup_printf ("input caps %s", caps);
+    return refuse_caps (self, incaps, error->message, debug);
   }
+  gst_clear_caps (&self->refused_caps);
   g_clear_pointer (&self->features, lstm_features_free);
   self->features = f;
   self->rate = rate;
@@ -833,7 +853,19 @@ static gboolean
 gst_lstm_features_start (GstBaseTransform * trans)
 {
   GstLstmFeatures *self = GST_LSTM_FEATURES (trans);
+  g_autoptr (GError) error = NULL;
+  LstmFeaturesConfig cfg;
 
+  GST_OBJECT_LOCK (self);
+  cfg = self->cfg;
+  GST_OBJECT_UNLOCK (self);
+  /* options that are wrong at any rate fail the state change here, in
+   * the application's thread, rather than at negotiation */
+  if (!lstm_features_config_check (&cfg, &error)) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS, ("%s", error->message),
+        ("the options are checked when the element starts"));
+    return FALSE;
+  }
   GST_OBJECT_LOCK (self);
   self->streaming = TRUE;
   self->nonfinite_total = 0;
@@ -852,6 +884,7 @@ gst_lstm_features_stop (GstBaseTransform * trans)
 
   g_clear_pointer (&self->features, lstm_features_free);
   g_clear_pointer (&self->cmn, lstm_cmn_free);
+  gst_clear_caps (&self->refused_caps);
   self->rate = 0;
   GST_OBJECT_LOCK (self);
   self->streaming = FALSE;

@@ -33,6 +33,8 @@ struct _GstLstmFeatures
   gint use_channel;             /* the channel property when caps were set */
   guint bpf;                    /* input bytes per sample frame (all channels) */
   guint frame_size;             /* floats per output frame */
+  GstCaps *refused_caps;        /* the last input caps refused: the retries
+                                 * of a negotiation post no more errors */
   GstClockTime t0;              /* time of sample 0 of this framing, or NONE */
   gboolean have_t0;             /* t0 was taken from the framing's first buffer */
   gboolean discont;             /* mark the next output DISCONT */

@@ -211,8 +211,8 @@ make_dct (LstmKaldi * k)
   } G_STMT_END
 
 /* Options that do not depend on the rate. */
-static gboolean
-check_options (const LstmFeaturesConfig * c, GError ** error)
+gboolean
+lstm_kaldi_check_options (const LstmFeaturesConfig * c, GError ** error)
 {
   if (c->type != LSTM_FEATURES_FBANK && c->type != LSTM_FEATURES_MFCC)
     INVALID ("unknown feature type %d", (int) c->type);
@@ -243,6 +243,11 @@ check_options (const LstmFeaturesConfig * c, GError ** error)
     INVALID ("low-freq %g Hz must be 0 or positive", c->low_freq);
   if (!isfinite (c->high_freq))
     INVALID ("high-freq %g Hz is not finite", c->high_freq);
+  /* a positive high-freq is absolute: low-freq must be below it whatever
+   * the rate (<= 0 is an offset from Nyquist, checked with the rate) */
+  if (c->high_freq > 0.0 && c->high_freq <= c->low_freq)
+    INVALID ("high-freq %g Hz is not above low-freq %g Hz", c->high_freq,
+        c->low_freq);
   return TRUE;
 }
 
@@ -346,7 +351,7 @@ lstm_kaldi_new (const LstmFeaturesConfig * cfg, guint sample_rate,
   double low, high;
   guint B = cfg->num_mel_bins;
 
-  if (!check_options (cfg, error))
+  if (!lstm_kaldi_check_options (cfg, error))
     return NULL;
   k = g_new0 (LstmKaldi, 1);
   k->cfg = *cfg;

@@ -65,6 +65,10 @@ struct _LstmKaldi
 /* The seed of the dither noise (reset restarts it). */
 #define LSTM_FEATURES_DITHER_SEED 20240613
 
+/* Validates the options that do not depend on the rate. */
+G_GNUC_INTERNAL gboolean lstm_kaldi_check_options (const LstmFeaturesConfig *
+    cfg, GError ** error);
+
 /* Validates the options for the rate and builds the tables. */
 G_GNUC_INTERNAL LstmKaldi *lstm_kaldi_new (const LstmFeaturesConfig * cfg,
     guint sample_rate, GError ** error);

@@ -72,6 +72,15 @@ lstm_features_config_init (LstmFeaturesConfig * cfg)
   cfg->cepstral_lifter = 22.0;
 }
 
+gboolean
+lstm_features_config_check (const LstmFeaturesConfig * cfg, GError ** error)
+{
+  g_return_val_if_fail (cfg != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return lstm_kaldi_check_options (cfg, error);
+}
+
 LstmFeatures *
 lstm_features_new (const LstmFeaturesConfig * cfg, guint sample_rate,
     GError ** error)

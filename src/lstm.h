@@ -716,6 +716,14 @@ typedef enum
 /* Fills `cfg` with the defaults listed above (type fbank). */
 void lstm_features_config_init (LstmFeaturesConfig * cfg);
 
+/* Checks the options that do not depend on the sample rate (the first
+ * checks of lstm_features_new): FALSE, with LSTM_ERROR_INVALID naming the
+ * option and its range, when one is out of range, num_ceps >
+ * num_mel_bins, or a positive high_freq is not above low_freq. A caller
+ * can so refuse a configuration before any audio arrives. */
+gboolean lstm_features_config_check (const LstmFeaturesConfig * cfg,
+    GError ** error);
+
 const gchar *lstm_window_type_to_string (LstmWindowType type);
 
 /* One stream's feature extractor: the options, the tables (window, mel

@@ -590,26 +590,65 @@ test_cmn (void)
 
 /* -------------------------------------------------------- bad input */
 
+/* Errors from lstmfeatures until the sink has prerolled on the EOS that
+ * follows a failed negotiation (upstream offers the refused caps again
+ * with it) or 5 s have passed. */
+static guint
+count_errors_until_preroll (GstElement * p, GstBus * bus)
+{
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstMessage *msg;
+  guint errors = 0;
+
+  while ((msg = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND,
+              GST_MESSAGE_ERROR | GST_MESSAGE_STATE_CHANGED)) != NULL) {
+    gboolean done = FALSE;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      if (g_str_has_prefix (GST_MESSAGE_SRC_NAME (msg), "lstmfeatures"))
+        errors++;
+    } else if (GST_MESSAGE_SRC (msg) == GST_OBJECT (sink)) {
+      GstState old, new;
+      gst_message_parse_state_changed (msg, &old, &new, NULL);
+      done = new == GST_STATE_PAUSED;
+    }
+    gst_message_unref (msg);
+    if (done)
+      break;
+  }
+  gst_object_unref (sink);
+  return errors;
+}
+
 /* A rate too low for the mel range fails negotiation with an error that
- * names the rate and the frequencies; so does a missing channel. */
+ * names the rate and the frequencies; so does a missing channel. The
+ * error is posted once, although upstream offers the caps several times
+ * (9 errors before). Options that are wrong at any rate (num-ceps above
+ * num-mel-bins, high-freq not above low-freq) fail the state change to
+ * PAUSED, with one error, before any audio flows. */
 static void
 test_negotiation_errors (void)
 {
   static const struct
   {
     const gchar *pipeline;
+    gboolean at_start;
     const gchar *words[4];
   } cases[] = {
     {"audiotestsrc num-buffers=2 ! audio/x-raw,rate=8000 ! lstmfeatures "
-          "high-freq=7600 ! fakesink",
+          "high-freq=7600 ! fakesink name=sink", FALSE,
         {"8000 Hz", "7600 Hz", "Nyquist frequency 4000 Hz"}},
     {"audiotestsrc num-buffers=2 ! audio/x-raw,rate=4000 ! lstmfeatures "
-          "num-mel-bins=80 ! fakesink", {"gets no FFT bin", "4000 Hz",
-            "80 mel bins"}},
+          "num-mel-bins=80 ! fakesink name=sink", FALSE, {"gets no FFT bin",
+            "4000 Hz", "80 mel bins"}},
     {"audiotestsrc num-buffers=2 ! audio/x-raw,rate=16000,channels=2 ! "
-          "lstmfeatures channel=2 ! fakesink", {"Channel 2", "2-channel"}},
+          "lstmfeatures channel=2 ! fakesink name=sink", FALSE,
+        {"Channel 2", "2-channel"}},
     {"audiotestsrc num-buffers=2 ! audio/x-raw,rate=16000 ! lstmfeatures "
-          "type=mfcc num-ceps=30 ! fakesink", {"num-ceps 30"}},
+          "type=mfcc num-ceps=30 ! fakesink name=sink", TRUE,
+        {"num-ceps 30", "num-mel-bins (23)"}},
+    {"audiotestsrc num-buffers=2 ! audio/x-raw,rate=16000 ! lstmfeatures "
+          "low-freq=5000 high-freq=3000 ! fakesink name=sink", TRUE,
+        {"high-freq 3000 Hz", "low-freq 5000 Hz"}},
   };
   guint i, j;
 
@@ -618,13 +657,20 @@ test_negotiation_errors (void)
     GstElement *p = gst_parse_launch (cases[i].pipeline, &error);
     GstBus *bus = gst_element_get_bus (p);
     g_autofree gchar *text = NULL;
+    GstStateChangeReturn ret;
 
     g_assert_no_error (error);
-    gst_element_set_state (p, GST_STATE_PLAYING);
+    ret = gst_element_set_state (p, GST_STATE_PLAYING);
+    if (cases[i].at_start)
+      g_assert_cmpint (ret, ==, GST_STATE_CHANGE_FAILURE);
     text = expect_message (bus, GST_MESSAGE_ERROR);
     for (j = 0; j < G_N_ELEMENTS (cases[i].words) && cases[i].words[j]; j++)
       if (strstr (text, cases[i].words[j]) == NULL)
         g_error ("\"%s\" not in \"%s\"", cases[i].words[j], text);
+    if (!cases[i].at_start)
+      g_assert_cmpuint (count_errors_until_preroll (p, bus), ==, 0);
+    else
+      g_assert_null (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR));
     gst_element_set_state (p, GST_STATE_NULL);
     gst_object_unref (bus);
     gst_object_unref (p);

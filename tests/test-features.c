@@ -422,6 +422,7 @@ typedef struct
   const gchar *what;
   void (*set) (LstmFeaturesConfig * cfg);
   guint rate;
+  gboolean any_rate;            /* lstm_features_config_check refuses it */
   const gchar *words[4];        /* all must be in the message */
 } BadCase;
 
@@ -487,6 +488,13 @@ set_two_bins (LstmFeaturesConfig * c)
 }
 
 static void
+set_high_below_low (LstmFeaturesConfig * c)
+{
+  c->low_freq = 5000;
+  c->high_freq = 3000;
+}
+
+static void
 set_nothing (LstmFeaturesConfig * c)
 {
 }
@@ -495,24 +503,26 @@ static void
 test_errors (void)
 {
   static const BadCase cases[] = {
-    {"mel range above Nyquist", set_high_7600, 8000,
+    {"mel range above Nyquist", set_high_7600, 8000, FALSE,
         {"8000 Hz", "7600 Hz", "Nyquist frequency 4000 Hz", "too low"}},
-    {"low-freq above Nyquist", set_low_9000, 16000,
+    {"low-freq above Nyquist", set_low_9000, 16000, FALSE,
         {"16000 Hz", "9000 Hz", "8000 Hz"}},
-    {"high-freq offset below low-freq", set_high_offset, 16000,
+    {"high-freq offset below low-freq", set_high_offset, 16000, FALSE,
         {"high-freq -7990 Hz", "10 Hz", "low-freq 20 Hz"}},
-    {"empty mel bin", set_many_bins, 8000,
+    {"empty mel bin", set_many_bins, 8000, FALSE,
         {"gets no FFT bin", "200 mel bins", "256-point FFT", "8000 Hz"}},
-    {"num-ceps > num-mel-bins", set_ceps, 16000, {"num-ceps 30", "(23)"}},
-    {"window under 2 samples", set_short_frame, 8000,
+    {"num-ceps > num-mel-bins", set_ceps, 16000, TRUE, {"num-ceps 30", "(23)"}},
+    {"window under 2 samples", set_short_frame, 8000, FALSE,
         {"frame-length of 0.1 ms", "8000 Hz", "at least 2"}},
-    {"shift under 1 sample", set_short_shift, 8000,
+    {"shift under 1 sample", set_short_shift, 8000, FALSE,
         {"frame-shift of 0.01 ms", "less than one sample"}},
-    {"pre-emphasis", set_preemph, 16000, {"preemphasis-coefficient 1.5"}},
-    {"NaN energy floor", set_nan_floor, 16000, {"energy-floor nan"}},
-    {"2 mel bins", set_two_bins, 16000, {"num-mel-bins 2"}},
-    {"rate 0", set_nothing, 0, {"0 Hz"}},
-    {"window over the limit", set_nothing, 100000000, {"more than"}},
+    {"pre-emphasis", set_preemph, 16000, TRUE, {"preemphasis-coefficient 1.5"}},
+    {"NaN energy floor", set_nan_floor, 16000, TRUE, {"energy-floor nan"}},
+    {"2 mel bins", set_two_bins, 16000, TRUE, {"num-mel-bins 2"}},
+    {"absolute high-freq below low-freq", set_high_below_low, 16000, TRUE,
+        {"high-freq 3000 Hz", "not above low-freq 5000 Hz"}},
+    {"rate 0", set_nothing, 0, FALSE, {"0 Hz"}},
+    {"window over the limit", set_nothing, 100000000, FALSE, {"more than"}},
   };
   guint i, j;
 
@@ -531,6 +541,17 @@ test_errors (void)
       if (strstr (error->message, cases[i].words[j]) == NULL)
         g_error ("%s: \"%s\" not in \"%s\"", cases[i].what, cases[i].words[j],
             error->message);
+    /* the rate-independent check refuses the same, with the same words,
+     * and only those */
+    g_clear_error (&error);
+    g_assert_cmpint (lstm_features_config_check (&cfg, &error), ==,
+        !cases[i].any_rate);
+    if (cases[i].any_rate) {
+      g_assert_error (error, LSTM_ERROR, LSTM_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, cases[i].words[0]));
+    } else {
+      g_assert_no_error (error);
+    }
   }
 }
 
