@@ -326,6 +326,21 @@ gst_lstm_features_class_init (GstLstmFeaturesClass * klass)
       "Kaldi-compatible audio features");
 }
 
+/* An empty buffer holds no samples: it is dropped before it reaches the
+ * base class, so that neither its time (which would start a framing) nor
+ * its DISCONT flag (which the base class would put on the next output)
+ * has any effect. */
+static GstPadProbeReturn
+drop_empty_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  if (gst_buffer_get_size (buf) > 0)
+    return GST_PAD_PROBE_OK;
+  GST_LOG_OBJECT (pad, "empty buffer ignored: %" GST_PTR_FORMAT, buf);
+  return GST_PAD_PROBE_DROP;
+}
+
 static void
 gst_lstm_features_init (GstLstmFeatures * self)
 {
@@ -337,6 +352,8 @@ gst_lstm_features_init (GstLstmFeatures * self)
   /* the input caps are never the output caps: do not offer the frame
    * stream's caps upstream as if we could pass them through */
   gst_base_transform_set_prefer_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+  gst_pad_add_probe (GST_BASE_TRANSFORM_SINK_PAD (self),
+      GST_PAD_PROBE_TYPE_BUFFER, drop_empty_buffer, NULL, NULL);
 }
 
 static void

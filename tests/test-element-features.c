@@ -699,6 +699,59 @@ test_bad_buffers (void)
   gst_harness_teardown (h);
 }
 
+/* An empty buffer is ignored, time and flags included: one with PTS 7 s
+ * before audio that starts at 0 does not make that audio's frames 7 s
+ * late, and an empty DISCONT buffer between two halves neither restarts
+ * the framing nor marks the next output DISCONT. */
+static void
+test_empty_buffers (void)
+{
+  g_autofree gchar *caps = s16_caps (16000, 1);
+  GstHarness *h = new_harness (NULL, caps);
+  g_autofree gint16 *s = g_new (gint16, 16000);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) want = NULL;
+  LstmFeaturesConfig cfg;
+  GstBuffer *b;
+  Framing fr;
+  guint outputs = 0;
+
+  for (guint i = 0; i < 16000; i++)
+    s[i] = (gint16) (8000 * sin (i * 0.1));
+  lstm_features_config_init (&cfg);
+  framing_for (&fr, &cfg, 16000, 0);
+  b = gst_buffer_new ();
+  GST_BUFFER_PTS (b) = 7 * GST_SECOND;
+  GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+  g_assert_cmpint (gst_harness_push (h, b), ==, GST_FLOW_OK);
+  g_assert_cmpint (gst_harness_push (h, samples_buffer (s, 0, 8000, 2,
+              16000)), ==, GST_FLOW_OK);
+  b = samples_buffer (s, 8000, 0, 2, 16000);
+  GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+  g_assert_cmpint (gst_harness_push (h, b), ==, GST_FLOW_OK);
+  g_assert_cmpint (gst_harness_push (h, samples_buffer (s, 8000, 8000, 2,
+              16000)), ==, GST_FLOW_OK);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  while ((b = gst_harness_try_pull (h)) != NULL) {
+    GstMapInfo map;
+    /* stamped from 0, frame by frame (160 samples: 10 ms) */
+    g_assert_cmpint (GST_BUFFER_IS_DISCONT (b), ==, outputs == 0);
+    g_assert_cmpuint (GST_BUFFER_OFFSET (b), ==, fr.next);
+    g_assert_cmpuint (GST_BUFFER_PTS (b), ==, fr.next * 10 * GST_MSECOND);
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_array_append_vals (out, map.data, map.size / 4);
+    fr.next += map.size / 4 / fr.frame_size;
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+    outputs++;
+  }
+  g_assert_cmpuint (outputs, ==, 2);
+  want = core_frames (&cfg, 16000, s, LSTM_SAMPLE_S16, 1, -1, 16000, TRUE);
+  g_assert_cmpuint (out->len, ==, want->len);
+  g_assert_cmpmem (out->data, out->len * 4, want->data, want->len * 4);
+  gst_harness_teardown (h);
+}
+
 /* NaN and infinities are used as 0, counted, warned about; no NaN out. */
 static void
 test_nonfinite (void)
@@ -901,6 +954,8 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/element-features/negotiation-errors",
       test_negotiation_errors);
   g_test_add_func ("/lstm/element-features/bad-buffers", test_bad_buffers);
+  g_test_add_func ("/lstm/element-features/empty-buffers",
+      test_empty_buffers);
   g_test_add_func ("/lstm/element-features/nonfinite", test_nonfinite);
   g_test_add_data_func ("/lstm/element-features/channels/average",
       GINT_TO_POINTER (-1), test_channels);
