@@ -789,19 +789,26 @@ discard (GstLstmFeatures * self)
 
 /* -------------------------------------------------------------- events */
 
-/* TRUE when `caps` differ from the sink pad's current caps (a real change
- * of stream, not the same caps sent again). */
+/* TRUE when `caps` start another stream: another rate, sample format or
+ * channel count than the sink pad's current caps. Anything else (a
+ * channel-mask added, the same caps sent again) changes nothing the
+ * features depend on, and the framing goes on. */
 static gboolean
 caps_change (GstLstmFeatures * self, GstEvent * event)
 {
   GstCaps *caps, *current;
-  gboolean changed;
+  guint channels, rate, cur_channels, cur_rate;
+  gboolean s16, cur_s16, changed;
 
   gst_event_parse_caps (event, &caps);
   current = gst_pad_get_current_caps (GST_BASE_TRANSFORM_SINK_PAD (self));
-  changed = current == NULL || !gst_caps_is_equal (caps, current);
-  if (current != NULL)
-    gst_caps_unref (current);
+  if (current == NULL)
+    return TRUE;
+  changed = !gst_lstm_parse_audio_caps (caps, &channels, &rate, &s16)
+      || !gst_lstm_parse_audio_caps (current, &cur_channels, &cur_rate,
+      &cur_s16) || channels != cur_channels || rate != cur_rate
+      || s16 != cur_s16;
+  gst_caps_unref (current);
   return changed;
 }
 

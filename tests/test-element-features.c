@@ -511,6 +511,37 @@ test_stream_change (gconstpointer data)
   gst_harness_teardown (h);
 }
 
+/* Caps that change neither the rate, the format nor the channel count
+ * (here a channel-mask added) do not restart the framing: the frames are
+ * those of the whole signal, stamped on. */
+static void
+test_caps_same_stream (void)
+{
+  g_autoptr (FeatRef) r = feat_ref_load ("fbank-speech16k");
+  g_autofree gchar *caps = s16_caps (16000, 1);
+  g_autofree gchar *caps_mask = g_strdup_printf ("%s,channel-mask="
+      "(bitmask)0x4", caps);
+  GstHarness *h = new_harness (NULL, caps);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) want = NULL;
+  LstmFeaturesConfig cfg;
+  Framing fr;
+
+  lstm_features_config_init (&cfg);
+  framing_for (&fr, &cfg, 16000, 0);
+  gst_harness_push (h, samples_buffer (r->audio, 0, 4000, 2, 16000));
+  gst_harness_set_src_caps_str (h, caps_mask);
+  gst_harness_push (h, samples_buffer (r->audio, 4000, 4000, 2, 16000));
+  gst_harness_push_event (h, gst_event_new_eos ());
+  collect (h, &fr, out);
+  want = core_frames (&cfg, 16000, r->audio, LSTM_SAMPLE_S16, 1, -1, 8000,
+      TRUE);
+  /* (8000 - 400) / 160 + 1 = 48 frames; 47 if the framing restarted */
+  g_assert_cmpuint (out->len, ==, 48 * 23);
+  g_assert_cmpmem (out->data, out->len * 4, want->data, want->len * 4);
+  gst_harness_teardown (h);
+}
+
 /* ---------------------------------------------------------------- cmn */
 
 /* lstm_cmn over a whole stream of frames (tested against torchaudio in
@@ -950,6 +981,8 @@ main (int argc, char **argv)
       GINT_TO_POINTER (CHANGE_DISCONT), test_stream_change);
   g_test_add_data_func ("/lstm/element-features/change/flush",
       GINT_TO_POINTER (CHANGE_FLUSH), test_stream_change);
+  g_test_add_func ("/lstm/element-features/change/same-stream",
+      test_caps_same_stream);
   g_test_add_func ("/lstm/element-features/cmn", test_cmn);
   g_test_add_func ("/lstm/element-features/negotiation-errors",
       test_negotiation_errors);
