@@ -35,8 +35,9 @@
  * shift)) are computed on the signal reflected at its end. The same
  * happens when the stream ends otherwise: at a caps change (a new rate,
  * for example: the old stream's tail is flushed downstream under the old
- * caps, then framing starts afresh), at STREAM_START and at a DISCONT
- * buffer. A flush drops the tail.
+ * caps, then framing starts afresh), at STREAM_START, at a DISCONT
+ * buffer, at a buffer whose PTS is more than 40 ms away from the end of
+ * the samples before it, and at a GAP event. A flush drops the tail.
  *
  * With #GstLstmFeatures:cmn-window N > 0, each frame then has its mean
  * over a sliding window removed, as Kaldi's apply-cmvn-sliding
@@ -829,6 +830,9 @@ gst_lstm_features_sink_event (GstBaseTransform * trans, GstEvent * event)
       break;
     case GST_EVENT_EOS:
     case GST_EVENT_STREAM_START:
+    case GST_EVENT_GAP:
+      /* a gap: no samples for a while, so the next buffer starts a new
+       * framing at its own time */
       drain (self);
       break;
     case GST_EVENT_FLUSH_STOP:
@@ -916,8 +920,37 @@ gst_lstm_features_stop (GstBaseTransform * trans)
   return TRUE;
 }
 
+/* How far a buffer's PTS may be from the time its first sample has in
+ * the framing (t0 + samples so far / rate) before samples count as lost
+ * or repeated: audiobasesink's default alignment-threshold, far above
+ * the jitter of a live source's timestamps. */
+#define ALIGNMENT_THRESHOLD (40 * GST_MSECOND)
+
+/* TRUE when `input` does not follow on from the samples before it: its
+ * PTS is more than ALIGNMENT_THRESHOLD from where they end. */
+static gboolean
+pts_jumped (GstLstmFeatures * self, GstBuffer * input)
+{
+  GstClockTime pts = GST_BUFFER_PTS (input), expected;
+  guint64 done = lstm_features_get_samples_done (self->features);
+
+  if (!self->have_t0 || done == 0 || !GST_CLOCK_TIME_IS_VALID (self->t0)
+      || !GST_CLOCK_TIME_IS_VALID (pts))
+    return FALSE;
+  expected = self->t0 + gst_util_uint64_scale_round (done, GST_SECOND,
+      self->rate);
+  if (pts <= expected + ALIGNMENT_THRESHOLD
+      && pts + ALIGNMENT_THRESHOLD >= expected)
+    return FALSE;
+  GST_INFO_OBJECT (self, "buffer at %" GST_TIME_FORMAT ", samples so far "
+      "end at %" GST_TIME_FORMAT ": a gap, the framing restarts",
+      GST_TIME_ARGS (pts), GST_TIME_ARGS (expected));
+  return TRUE;
+}
+
 /* Sizes the output for the frames this buffer completes. A DISCONT
- * buffer first ends the previous stretch (drain). */
+ * buffer, or one whose PTS jumps, first ends the previous stretch
+ * (drain). */
 static GstFlowReturn
 gst_lstm_features_prepare_output_buffer (GstBaseTransform * trans,
     GstBuffer * input, GstBuffer ** outbuf)
@@ -939,8 +972,9 @@ gst_lstm_features_prepare_output_buffer (GstBaseTransform * trans,
             self->format == LSTM_SAMPLE_S16 ? "S16LE" : "F32LE"));
     return GST_FLOW_ERROR;
   }
-  if (GST_BUFFER_IS_DISCONT (input)
-      && lstm_features_get_samples_done (self->features) > 0) {
+  if ((GST_BUFFER_IS_DISCONT (input)
+          && lstm_features_get_samples_done (self->features) > 0)
+      || pts_jumped (self, input)) {
     GstFlowReturn ret;
     GST_DEBUG_OBJECT (self, "discont: the tail so far is drained");
     ret = drain (self);

@@ -429,13 +429,17 @@ test_doc_launch_lines (void)
 /* ------------------------------------------------------- stream changes */
 
 typedef enum
-{ CHANGE_RATE, CHANGE_DISCONT, CHANGE_FLUSH } ChangeKind;
+{ CHANGE_RATE, CHANGE_DISCONT, CHANGE_FLUSH, CHANGE_JUMP, CHANGE_GAP }
+ChangeKind;
 
 /* Half a second of speech, then a stream change, then half a second more
  * (at 8 kHz for a rate change). Without snip-edges, so the tail frames
  * show: a rate change and a DISCONT flush the first half's tail (Kaldi's
  * reflected end frames) and start a fresh framing stamped from the next
- * buffer; a flush drops the tail. */
+ * buffer; so do a PTS that jumps to 10 s without DISCONT and a GAP event
+ * up to 10 s; a flush drops the tail. With the jump, every other buffer
+ * of the first half is 30 ms late, under the 40 ms tolerance: no
+ * restart. */
 static void
 test_stream_change (gconstpointer data)
 {
@@ -451,6 +455,8 @@ test_stream_change (gconstpointer data)
   g_autoptr (GArray) want_a = NULL;
   g_autoptr (GArray) want_b = NULL;
   GstClockTime half = GST_SECOND / 2;
+  GstClockTime t_b = kind == CHANGE_FLUSH ? 0 : kind == CHANGE_JUMP
+      || kind == CHANGE_GAP ? 10 * GST_SECOND : half;
   LstmFeaturesConfig cfg;
   Framing fa, fb;
   gsize na = 8000, nb = b->rate / 2, done;
@@ -459,14 +465,21 @@ test_stream_change (gconstpointer data)
   lstm_features_config_init (&cfg);
   cfg.snip_edges = FALSE;
   framing_for (&fa, &cfg, 16000, 0);
-  framing_for (&fb, &cfg, b->rate, kind == CHANGE_FLUSH ? 0 : half);
+  framing_for (&fb, &cfg, b->rate, t_b);
   for (done = 0; done < na; done += 1000) {
-    gst_harness_push (h, samples_buffer (a->audio, done, 1000, 2, 16000));
+    buf = samples_buffer (a->audio, done, 1000, 2, 16000);
+    if (kind == CHANGE_JUMP && done % 2000 == 1000)
+      GST_BUFFER_PTS (buf) += 30 * GST_MSECOND;
+    gst_harness_push (h, buf);
     collect (h, &fa, first);
   }
   switch (kind) {
     case CHANGE_RATE:
       gst_harness_set_src_caps_str (h, caps_b);
+      break;
+    case CHANGE_GAP:
+      g_assert_true (gst_harness_push_event (h, gst_event_new_gap (half,
+                  t_b - half)));
       break;
     case CHANGE_FLUSH:{
       GstSegment seg;
@@ -484,12 +497,11 @@ test_stream_change (gconstpointer data)
   for (done = 0; done < nb; done += 700) {
     gsize n = MIN (700, nb - done);
     buf = samples_buffer (b->audio + nb, done, n, 2, b->rate);
-    if (kind != CHANGE_FLUSH)
-      GST_BUFFER_PTS (buf) += half;
+    GST_BUFFER_PTS (buf) += t_b;
     if (done == 0 && kind == CHANGE_DISCONT)
       GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
     g_assert_cmpint (gst_harness_push (h, buf), ==, GST_FLOW_OK);
-    if (done == 0 && kind == CHANGE_DISCONT)
+    if (done == 0 && (kind == CHANGE_DISCONT || kind == CHANGE_JUMP))
       collect_some (h, &fa, first, 1);  /* the tail, drained first */
     collect (h, &fb, second);
   }
@@ -981,6 +993,10 @@ main (int argc, char **argv)
       GINT_TO_POINTER (CHANGE_DISCONT), test_stream_change);
   g_test_add_data_func ("/lstm/element-features/change/flush",
       GINT_TO_POINTER (CHANGE_FLUSH), test_stream_change);
+  g_test_add_data_func ("/lstm/element-features/change/pts-jump",
+      GINT_TO_POINTER (CHANGE_JUMP), test_stream_change);
+  g_test_add_data_func ("/lstm/element-features/change/gap-event",
+      GINT_TO_POINTER (CHANGE_GAP), test_stream_change);
   g_test_add_func ("/lstm/element-features/change/same-stream",
       test_caps_same_stream);
   g_test_add_func ("/lstm/element-features/cmn", test_cmn);
