@@ -271,7 +271,7 @@ install_properties (GObjectClass * gobject_class)
   g_object_class_install_property (gobject_class, PROP_CEPSTRAL_LIFTER,
       g_param_spec_double ("cepstral-lifter", "Cepstral lifter",
           "MFCC: L in c_k * (1 + L / 2 sin (pi k / L)); 0: none", 0.0,
-          G_MAXDOUBLE, DEFAULT_CEPSTRAL_LIFTER, rw));
+          LSTM_FEATURES_MAX_LIFTER, DEFAULT_CEPSTRAL_LIFTER, rw));
   g_object_class_install_property (gobject_class, PROP_CHANNEL,
       g_param_spec_int ("channel", "Channel",
           "The input channel to use (0 is the first); -1 averages all",

@@ -237,8 +237,10 @@ lstm_kaldi_check_options (const LstmFeaturesConfig * c, GError ** error)
     INVALID ("dither %g must be 0 or positive", c->dither);
   if (!(c->energy_floor >= 0.0) || !isfinite (c->energy_floor))
     INVALID ("energy-floor %g must be 0 or positive", c->energy_floor);
-  if (!(c->cepstral_lifter >= 0.0) || !isfinite (c->cepstral_lifter))
-    INVALID ("cepstral-lifter %g must be 0 or positive", c->cepstral_lifter);
+  if (!(c->cepstral_lifter >= 0.0
+          && c->cepstral_lifter <= LSTM_FEATURES_MAX_LIFTER))
+    INVALID ("cepstral-lifter %g is out of range: 0 to %g", c->cepstral_lifter,
+        LSTM_FEATURES_MAX_LIFTER);
   if (!(c->low_freq >= 0.0) || !isfinite (c->low_freq))
     INVALID ("low-freq %g Hz must be 0 or positive", c->low_freq);
   if (!isfinite (c->high_freq))

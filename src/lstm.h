@@ -698,13 +698,21 @@ typedef struct
                                  * FALSE: reflect at the ends, one frame per
                                  * shift, round (N / shift) frames (TRUE) */
   gboolean use_log_fbank;       /* fbank: log of the energies, else linear (TRUE) */
-  double cepstral_lifter;       /* MFCC: c_k *= 1 + L/2 sin (pi k / L); 0: none (22) */
+  double cepstral_lifter;       /* MFCC: c_k *= 1 + L/2 sin (pi k / L);
+                                 * 0: none; at most
+                                 * LSTM_FEATURES_MAX_LIFTER (22) */
 } LstmFeaturesConfig;
 
 /* Windows and shifts longer than this many samples are refused (so the FFT
  * is at most this long), so that a wild rate cannot make us allocate
  * gigabytes. */
 #define LSTM_FEATURES_MAX_FFT (1 << 20)
+
+/* The largest cepstral_lifter accepted. The lifter 1 + L/2 sin (pi k / L)
+ * tends to 1 + pi k / 2 as L grows (within 2e-6 of it at this L for
+ * k < 1024), and computed in single precision, as torchaudio does, it
+ * overflows to NaN frames from about 6.8e38 on. */
+#define LSTM_FEATURES_MAX_LIFTER 1e6
 
 /* Input sample formats of lstm_features_push_interleaved. */
 typedef enum

@@ -838,6 +838,37 @@ test_nonfinite (void)
   gst_harness_teardown (h);
 }
 
+/* cepstral-lifter is bounded (a lifter of 1e300 made every MFCC NaN):
+ * the property's range ends at LSTM_FEATURES_MAX_LIFTER, and there the
+ * frames are finite. */
+static void
+test_lifter_bound (void)
+{
+  GstHarness *h = new_harness ("type=mfcc cepstral-lifter=1000000",
+      "audio/x-raw,format=F32LE,layout=interleaved,channels=1,rate=16000");
+  GParamSpecDouble *spec = G_PARAM_SPEC_DOUBLE (g_object_class_find_property
+      (G_OBJECT_GET_CLASS (h->element), "cepstral-lifter"));
+  g_autofree float *x = g_new (float, 4000);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (float));
+  LstmFeaturesConfig cfg;
+  Framing fr;
+
+  g_assert_cmpfloat (spec->maximum, ==, LSTM_FEATURES_MAX_LIFTER);
+  for (guint i = 0; i < 4000; i++)
+    x[i] = 0.5f * sinf (i * 0.05f) + 0.01f * sinf (i * 1.3f);
+  lstm_features_config_init (&cfg);
+  cfg.type = LSTM_FEATURES_MFCC;
+  cfg.cepstral_lifter = LSTM_FEATURES_MAX_LIFTER;
+  framing_for (&fr, &cfg, 16000, 0);
+  gst_harness_push (h, samples_buffer (x, 0, 4000, 4, 16000));
+  gst_harness_push_event (h, gst_event_new_eos ());
+  collect (h, &fr, out);
+  g_assert_cmpuint (out->len, ==, ((4000 - 400) / 160 + 1) * 13);
+  for (guint i = 0; i < out->len; i++)
+    g_assert_true (isfinite (g_array_index (out, float, i)));
+  gst_harness_teardown (h);
+}
+
 /* Stereo: channel=-1 averages, channel=1 takes the second channel. */
 static void
 test_channels (gconstpointer data)
@@ -1006,6 +1037,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/element-features/empty-buffers",
       test_empty_buffers);
   g_test_add_func ("/lstm/element-features/nonfinite", test_nonfinite);
+  g_test_add_func ("/lstm/element-features/lifter-bound", test_lifter_bound);
   g_test_add_data_func ("/lstm/element-features/channels/average",
       GINT_TO_POINTER (-1), test_channels);
   g_test_add_data_func ("/lstm/element-features/channels/second",

@@ -495,6 +495,13 @@ set_high_below_low (LstmFeaturesConfig * c)
 }
 
 static void
+set_huge_lifter (LstmFeaturesConfig * c)
+{
+  c->type = LSTM_FEATURES_MFCC;
+  c->cepstral_lifter = 1e300;
+}
+
+static void
 set_nothing (LstmFeaturesConfig * c)
 {
 }
@@ -521,6 +528,8 @@ test_errors (void)
     {"2 mel bins", set_two_bins, 16000, TRUE, {"num-mel-bins 2"}},
     {"absolute high-freq below low-freq", set_high_below_low, 16000, TRUE,
         {"high-freq 3000 Hz", "not above low-freq 5000 Hz"}},
+    {"lifter that overflows", set_huge_lifter, 16000, TRUE,
+        {"cepstral-lifter 1e+300", "0 to 1e+06"}},
     {"rate 0", set_nothing, 0, FALSE, {"0 Hz"}},
     {"window over the limit", set_nothing, 100000000, FALSE, {"more than"}},
   };
