@@ -14,8 +14,9 @@
  * takes one. Samples are used in Kaldi's scale, the range of 16-bit
  * integers: S16 as is, F32 multiplied by 32768 (a full-scale F32 sine and
  * a full-scale S16 sine give the same features). A NaN or infinite F32
- * sample counts as 0; the #GstLstmFeatures:nonfinite-samples count goes up and a
- * warning is posted at most once a second. Features are never NaN.
+ * sample, or one beyond ±1.04e34 (infinite once multiplied by 32768),
+ * counts as 0; the #GstLstmFeatures:nonfinite-samples count goes up and
+ * a warning is posted at most once a second. Features are never NaN.
  *
  * Output: a frame stream, `audio/x-raw, format=F32LE, layout=interleaved,
  * channels=<floats per frame>, rate=<1000 / frame-shift, rounded>,
@@ -286,7 +287,8 @@ install_properties (GObjectClass * gobject_class)
           DEFAULT_CMN_WINDOW, rw));
   g_object_class_install_property (gobject_class, PROP_NONFINITE_SAMPLES,
       g_param_spec_uint64 ("nonfinite-samples", "Non-finite samples",
-          "F32 input samples that were NaN or infinite, used as 0", 0,
+          "F32 input samples that were NaN, infinite or beyond +-1.04e34 "
+          "(infinite once scaled by 32768), used as 0", 0,
           G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
@@ -1008,7 +1010,8 @@ account_nonfinite (GstLstmFeatures * self)
     return;
   self->last_warning_time = now;
   GST_ELEMENT_WARNING (self, STREAM, FORMAT,
-      ("Input samples that are NaN or infinite were used as 0."),
+      ("Input samples that are NaN, infinite or beyond +-1.04e34 (infinite "
+          "once scaled by 32768) were used as 0."),
       ("%" G_GUINT64_FORMAT " such samples so far", total));
 }
 

@@ -21,6 +21,7 @@
  * full, so a push of any length allocates nothing. */
 #include "lstm-features-private.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -382,8 +383,13 @@ convert_mono_s16 (const gint16 * s, float *out, gsize n)
     out[i] = s[i];
 }
 
+/* The largest F32 magnitude that stays finite once scaled by 32768
+ * (about 1.04e34): a larger one would become an infinity. */
+#define F32_MAX_SCALABLE (FLT_MAX / 32768.0f)
+
 /* Interleaved S16 or F32 to mono in Kaldi's scale: one channel, or the
- * mean of all. F32 is x * 32768; a NaN or infinity counts as 0. */
+ * mean of all. F32 is x * 32768; a NaN, an infinity or a value beyond
+ * F32_MAX_SCALABLE counts as 0, and is counted as non-finite. */
 static void
 convert (LstmFeatures * f, gconstpointer samples, LstmSampleFormat format,
     guint channels, gint channel, gsize first, gsize n)
@@ -412,7 +418,7 @@ convert (LstmFeatures * f, gconstpointer samples, LstmSampleFormat format,
       guint c0 = channel >= 0 ? (guint) channel : 0;
       guint c1 = channel >= 0 ? c0 + 1 : channels;
       for (c = c0; c < c1; c++) {
-        if (isfinite (x[c]))
+        if (fabsf (x[c]) <= F32_MAX_SCALABLE)  /* false for NaN too */
           sum += x[c];
         else
           f->nonfinite++;

@@ -768,7 +768,8 @@ guint lstm_features_get_lookahead (const LstmFeatures * features);
 guint64 lstm_features_get_frames_done (const LstmFeatures * features);
 /* Samples pushed since new or reset (per channel). */
 guint64 lstm_features_get_samples_done (const LstmFeatures * features);
-/* Non-finite input values replaced by 0 since new or reset. */
+/* Non-finite (or unscalable) input values replaced by 0 since new or
+ * reset. */
 guint64 lstm_features_get_nonfinite (const LstmFeatures * features);
 
 /* How many frames pushing `n_samples` more samples would complete: the
@@ -785,8 +786,9 @@ guint64 lstm_features_push (LstmFeatures * features, const float *samples,
 
 /* The same from interleaved samples, n_samples per channel: `channel` -1
  * averages the `channels` channels, 0 .. channels-1 takes one. F32 is
- * scaled by 32768. A NaN or infinite value counts as 0 and is counted
- * (lstm_features_get_nonfinite). */
+ * scaled by 32768. A NaN or infinite value, or an F32 value so large
+ * (|x| > FLT_MAX / 32768, about 1.04e34) that scaling would make it
+ * infinite, counts as 0 and is counted (lstm_features_get_nonfinite). */
 guint64 lstm_features_push_interleaved (LstmFeatures * features,
     gconstpointer samples, LstmSampleFormat format, guint channels,
     gint channel, gsize n_samples, float *out);

@@ -795,7 +795,8 @@ test_empty_buffers (void)
   gst_harness_teardown (h);
 }
 
-/* NaN and infinities are used as 0, counted, warned about; no NaN out. */
+/* NaN, infinities and values too large to scale by 32768 are used as 0,
+ * counted, warned about; no NaN out. */
 static void
 test_nonfinite (void)
 {
@@ -816,7 +817,8 @@ test_nonfinite (void)
     x[i] = zeroed[i] = 0.3f * sinf (i * 0.05f);
   x[3] = NAN;
   x[1000] = INFINITY;
-  zeroed[3] = zeroed[1000] = 0.0f;
+  x[2500] = 1e38f;              /* finite, infinite once scaled */
+  zeroed[3] = zeroed[1000] = zeroed[2500] = 0.0f;
   lstm_features_config_init (&cfg);
   cfg.type = LSTM_FEATURES_MFCC;
   framing_for (&fr, &cfg, 16000, 0);
@@ -830,9 +832,9 @@ test_nonfinite (void)
   for (guint i = 0; i < out->len; i++)
     g_assert_true (isfinite (g_array_index (out, float, i)));
   g_object_get (h->element, "nonfinite-samples", &count, NULL);
-  g_assert_cmpuint (count, ==, 2);
+  g_assert_cmpuint (count, ==, 3);
   text = expect_message (bus, GST_MESSAGE_WARNING);
-  g_assert_nonnull (strstr (text, "NaN or infinite"));
+  g_assert_nonnull (strstr (text, "NaN, infinite or beyond"));
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
   gst_harness_teardown (h);

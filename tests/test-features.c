@@ -222,9 +222,13 @@ test_nonfinite (void)
   x[10] = NAN;
   x[500] = INFINITY;
   x[501] = -INFINITY;
-  zeroed[10] = zeroed[500] = zeroed[501] = 0.0f;
+  /* finite, but infinite once scaled by 32768; 1e34 still scales */
+  x[900] = 1e38f;
+  x[901] = -3e34f;
+  x[902] = zeroed[902] = 1e34f;
+  zeroed[10] = zeroed[500] = zeroed[501] = zeroed[900] = zeroed[901] = 0.0f;
   n = lstm_features_push_interleaved (f, x, LSTM_SAMPLE_F32, 1, -1, 3200, a);
-  g_assert_cmpuint (lstm_features_get_nonfinite (f), ==, 3);
+  g_assert_cmpuint (lstm_features_get_nonfinite (f), ==, 5);
   lstm_features_reset (f);
   g_assert_cmpuint (lstm_features_get_nonfinite (f), ==, 0);
   g_assert_cmpuint (lstm_features_push_interleaved (f, zeroed,
