@@ -19,8 +19,8 @@
  * a warning is posted at most once a second. Features are never NaN.
  *
  * Output: a frame stream, `audio/x-raw, format=F32LE, layout=interleaved,
- * channels=<floats per frame>, rate=<1000 / frame-shift, rounded>,
- * channel-mask=(bitmask)0`: num-mel-bins values (plus the log energy
+ * channels=<floats per frame>, rate=<1000 / frame-shift, rounded, at
+ * least 1>, channel-mask=(bitmask)0`: num-mel-bins values (plus the log energy
  * first with use-energy) for fbank, num-ceps for MFCC. Frame i has PTS
  * t0 + i × shift (t0: the time of the stream's first sample, shift: the
  * frame shift in samples, rate × frame-shift / 1000 truncated as Kaldi
@@ -212,8 +212,8 @@ install_properties (GObjectClass * gobject_class)
   g_object_class_install_property (gobject_class, PROP_FRAME_SHIFT,
       g_param_spec_double ("frame-shift", "Frame shift",
           "Milliseconds between the starts of two frames; the output has "
-          "1000 / frame-shift frames per second", 0.01, 10000.0,
-          DEFAULT_FRAME_SHIFT, rw));
+          "1000 / frame-shift frames per second (rounded, at least 1, in "
+          "the caps)", 0.01, 10000.0, DEFAULT_FRAME_SHIFT, rw));
   g_object_class_install_property (gobject_class,
       PROP_PREEMPHASIS_COEFFICIENT, g_param_spec_double
       ("preemphasis-coefficient", "Pre-emphasis coefficient",
@@ -538,7 +538,8 @@ gst_lstm_features_get_property (GObject * object, guint prop_id,
 /* ---------------------------------------------------------------- caps */
 
 /* Floats per frame and frames per second for the current options:
- * num-mel-bins (+ 1) or num-ceps; round (1000 / frame-shift). */
+ * num-mel-bins (+ 1) or num-ceps; round (1000 / frame-shift), at least 1
+ * (a caps rate of 0 would be invalid). */
 static void
 output_shape (GstLstmFeatures * self, gint * channels, gint * rate)
 {

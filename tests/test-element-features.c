@@ -284,6 +284,36 @@ test_f32_input (void)
   gst_harness_teardown (h);
 }
 
+/* The src caps rate is round (1000 / frame-shift), at least 1 (caps
+ * cannot say 0.33 frames per second). */
+static void
+test_caps_rate (void)
+{
+  static const struct
+  {
+    const gchar *props;
+    gint rate;
+  } cases[] = {
+    {"frame-shift=15", 67}, {"frame-shift=3000", 1}, {NULL, 100},
+  };
+  g_autofree gchar *in_caps = s16_caps (16000, 1);
+  g_autofree gint16 *s = g_new0 (gint16, 16000);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GstHarness *h = new_harness (cases[i].props, in_caps);
+    GstCaps *caps;
+    gint rate;
+
+    gst_harness_push (h, samples_buffer (s, 0, 16000, 2, 16000));
+    caps = gst_pad_get_current_caps (h->sinkpad);
+    g_assert_true (gst_structure_get_int (gst_caps_get_structure (caps, 0),
+            "rate", &rate));
+    g_assert_cmpint (rate, ==, cases[i].rate);
+    gst_caps_unref (caps);
+    gst_harness_teardown (h);
+  }
+}
+
 /* ------------------------------------------------------------- pipeline */
 
 static void
@@ -1017,6 +1047,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/lstm/element-features/defaults", test_defaults);
   g_test_add_func ("/lstm/element-features/f32-input", test_f32_input);
+  g_test_add_func ("/lstm/element-features/caps-rate", test_caps_rate);
   g_test_add_func ("/lstm/element-features/pipeline-lstm", test_pipeline_lstm);
   g_test_add_func ("/lstm/element-features/doc-launch-lines",
       test_doc_launch_lines);
