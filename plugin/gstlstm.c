@@ -325,6 +325,7 @@ gst_lstm_class_init (GstLstmClass * klass)
 static void
 gst_lstm_init (GstLstm * self)
 {
+  g_mutex_init (&self->state_lock);
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (self->sinkpad,
       GST_DEBUG_FUNCPTR (gst_lstm_chain));
@@ -389,8 +390,10 @@ alloc_scratch (GstLstm * self)
 static void
 reset_sequence (GstLstm * self)
 {
+  g_mutex_lock (&self->state_lock);
   if (self->state != NULL)
     lstm_state_reset (self->state);
+  g_mutex_unlock (&self->state_lock);
   self->have_last = FALSE;
   self->have_any = FALSE;
   self->frames_in_seq = 0;
@@ -445,7 +448,9 @@ ensure_model (GstLstm * self)
     return FALSE;
   }
   self->model = m;
+  g_mutex_lock (&self->state_lock);
   self->state = lstm_state_new (m, CHUNK_FRAMES);
+  g_mutex_unlock (&self->state_lock);
   GST_INFO_OBJECT (self, "loaded %s: input %u, %u layers, hidden %u, "
       "output %u, weights %s", path, m->input_size, m->num_layers,
       m->hidden_size, lstm_model_get_output_size (m),
@@ -551,15 +556,15 @@ gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
       g_autoptr (GError) error = NULL;
       if (bytes == NULL)
         break;
-      /* The stream lock: the streaming thread is between buffers. */
-      GST_PAD_STREAM_LOCK (self->sinkpad);
+      /* between two computations of the streaming thread */
+      g_mutex_lock (&self->state_lock);
       if (self->state == NULL)
         g_set_error (&error, LSTM_ERROR, LSTM_ERROR_STATE,
             "no model is running yet (set the state once the element is "
             "PAUSED or PLAYING)");
       else
         lstm_state_deserialize (self->state, bytes, &error);
-      GST_PAD_STREAM_UNLOCK (self->sinkpad);
+      g_mutex_unlock (&self->state_lock);
       if (error != NULL)
         GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
             ("Could not restore the LSTM state."), ("%s", error->message));
@@ -622,15 +627,10 @@ gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
 
   switch (prop_id) {
     case PROP_STATE:
-      GST_PAD_STREAM_LOCK (self->sinkpad);
+      g_mutex_lock (&self->state_lock);
       g_value_take_boxed (value, self->state ?
           lstm_state_serialize (self->state) : NULL);
-      GST_PAD_STREAM_UNLOCK (self->sinkpad);
-      return;
-    case PROP_SKIPPED_FRAMES:
-      GST_PAD_STREAM_LOCK (self->sinkpad);
-      g_value_set_uint64 (value, self->skipped_frames);
-      GST_PAD_STREAM_UNLOCK (self->sinkpad);
+      g_mutex_unlock (&self->state_lock);
       return;
     default:
       break;
@@ -643,6 +643,9 @@ gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
       break;
     case PROP_WEIGHTS:
       g_value_set_enum (value, self->weights);
+      break;
+    case PROP_SKIPPED_FRAMES:
+      g_value_set_uint64 (value, self->skipped_frames);
       break;
     case PROP_RESET_ON_DISCONT:
       g_value_set_boolean (value, self->reset_on_discont);
@@ -696,6 +699,7 @@ gst_lstm_finalize (GObject * object)
   g_free (self->model_path);
   g_clear_pointer (&self->pending_model, lstm_model_unref);
   g_clear_pointer (&self->state, lstm_state_free);
+  g_mutex_clear (&self->state_lock);
   g_clear_pointer (&self->model, lstm_model_unref);
   free_scratch (self);
   g_array_unref (self->held);
@@ -1089,8 +1093,10 @@ swap_model (GstLstm * self, LstmModel * m)
   if (!lstm_state_fits (self->state, m)) {
     /* Other sizes: a fresh state, new scratch, maybe new output caps. */
     GST_INFO_OBJECT (self, "new model has other sizes: state reset");
+    g_mutex_lock (&self->state_lock);
     lstm_state_free (self->state);
     self->state = lstm_state_new (m, CHUNK_FRAMES);
+    g_mutex_unlock (&self->state_lock);
     reset_sequence (self);
     if (self->channels != 0) {
       guint old_out = self->out_size;
@@ -1179,8 +1185,11 @@ static void
 warn_skipped (GstLstm * self, guint skipped_now)
 {
   gint64 now = g_get_monotonic_time ();
+  guint64 total;
 
-  self->skipped_frames += skipped_now;
+  GST_OBJECT_LOCK (self);
+  total = self->skipped_frames += skipped_now;
+  GST_OBJECT_UNLOCK (self);
   if (self->last_warning_time != 0
       && now - self->last_warning_time < G_USEC_PER_SEC)
     return;
@@ -1188,7 +1197,7 @@ warn_skipped (GstLstm * self, guint skipped_now)
   GST_ELEMENT_WARNING (self, STREAM, FORMAT,
       ("Skipped frames holding NaN or infinity."),
       ("%" G_GUINT64_FORMAT " frames skipped so far; the LSTM state is kept "
-          "as it was before each of them", self->skipped_frames));
+          "as it was before each of them", total));
 }
 
 /* Runs n <= CHUNK_FRAMES frames, skipping non-finite ones: a skipped frame
@@ -1198,8 +1207,10 @@ run_frames (GstLstm * self, const float *in, guint n, float *out)
 {
   guint O = self->out_size, skipped;
 
+  g_mutex_lock (&self->state_lock);
   skipped = lstm_forward_finite (self->model, self->state, in, n, out,
       self->have_any ? self->last_out : NULL);
+  g_mutex_unlock (&self->state_lock);
   memcpy (self->last_out, out + (gsize) (n - 1) * O, O * sizeof (float));
   self->have_any = TRUE;
   if (skipped > 0)
@@ -1436,9 +1447,11 @@ run_held (GstLstm * self)
   g_autofree float *out = g_new (float, (gsize) n * O);
   GstFlowReturn ret;
 
+  g_mutex_lock (&self->state_lock);
   lstm_state_reset (self->state);
   lstm_forward (self->model, self->state, (const float *) self->held->data, n,
       out);
+  g_mutex_unlock (&self->state_lock);
   g_array_set_size (self->held, 0);
   memcpy (self->last_out, out + (gsize) (n - 1) * O, O * sizeof (float));
   self->have_any = TRUE;
@@ -1573,7 +1586,9 @@ stop (GstLstm * self)
 
   g_clear_pointer (&pending, lstm_model_unref);
   g_clear_pointer (&m, lstm_model_unref);
+  g_mutex_lock (&self->state_lock);
   g_clear_pointer (&self->state, lstm_state_free);
+  g_mutex_unlock (&self->state_lock);
   free_scratch (self);
   gst_lstm_out_pool_clear (&self->out_pool);
   gst_lstm_streams_stop (self);
@@ -1601,7 +1616,9 @@ gst_lstm_change_state (GstElement * element, GstStateChange transition)
       threads = self->threads;
       GST_OBJECT_UNLOCK (self);
       lstm_blas_set_threads (threads);
+      GST_OBJECT_LOCK (self);
       self->skipped_frames = 0;
+      GST_OBJECT_UNLOCK (self);
       self->last_warning_time = 0;
       self->warned_cut = FALSE;
       if (!ensure_model (self))

@@ -60,7 +60,12 @@ struct _GstLstm
   guint64 cur_interval;         /* the object lock */
   guint cur_max_held;
   LstmModel *model;
+  /* The state, pointer and contents, also under state_lock: the streaming
+   * thread holds it only while it computes, never while it pushes, so the
+   * state property does not wait on a blocked downstream (a prerolled
+   * sink) as it would on the stream lock. */
   LstmState *state;
+  GMutex state_lock;
   guint channels;               /* negotiated features per frame */
   guint refused_channels;       /* a size refused already (error posted) */
   gint rate;                    /* frames per second */
@@ -90,7 +95,8 @@ struct _GstLstm
   guint msg_count;
   GstClockTime msg_start;
 
-  /* Non-finite frames: skipped, counted, warned about once a second. */
+  /* Non-finite frames: skipped, counted (under the object lock, for the
+   * property), warned about once a second. */
   guint64 skipped_frames;
   gint64 last_warning_time;     /* monotonic microseconds */
 

@@ -497,6 +497,81 @@ expect_error (GstBus * bus)
   return dbg;
 }
 
+typedef struct
+{
+  GstElement *lstm;
+  const gchar *property;
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+} PropertyRead;
+
+static gpointer
+read_property (gpointer data)
+{
+  PropertyRead *r = data;
+  GValue v = G_VALUE_INIT;
+
+  if (g_str_equal (r->property, "state-write")) {
+    /* the state read, then written back */
+    g_object_get_property (G_OBJECT (r->lstm), "state", &v);
+    g_assert_nonnull (g_value_get_boxed (&v));
+    g_object_set_property (G_OBJECT (r->lstm), "state", &v);
+  } else {
+    g_object_get_property (G_OBJECT (r->lstm), r->property, &v);
+  }
+  g_value_unset (&v);
+  g_mutex_lock (&r->lock);
+  r->done = TRUE;
+  g_cond_signal (&r->cond);
+  g_mutex_unlock (&r->lock);
+  return NULL;
+}
+
+/* While PAUSED (prerolled: the streaming thread blocked in the sink,
+ * holding the sink pad's stream lock) skipped-frames and state are read,
+ * and the state written back, at once: each within 5 s, in a thread of
+ * its own (they waited for ever on the stream lock). */
+static void
+test_properties_while_paused (void)
+{
+  g_autofree gchar *model = ref_model ("i40_h128_l2_softmax12");
+  g_autofree gchar *desc = g_strdup_printf ("audiotestsrc "
+      "samplesperbuffer=10 ! audio/x-raw,format=F32LE,channels=40,rate=100 "
+      "! lstm name=l model=%s ! fakesink", model);
+  const gchar *props[] = { "skipped-frames", "state", "state-write" };
+  g_autoptr (GError) error = NULL;
+  GstElement *p = gst_parse_launch (desc, &error);
+  GstElement *l;
+  guint i;
+
+  g_assert_no_error (error);
+  l = gst_bin_get_by_name (GST_BIN (p), "l");
+  g_assert_cmpint (gst_element_set_state (p, GST_STATE_PAUSED), !=,
+      GST_STATE_CHANGE_FAILURE);
+  g_assert_cmpint (gst_element_get_state (p, NULL, NULL, 5 * GST_SECOND),
+      ==, GST_STATE_CHANGE_SUCCESS);
+  for (i = 0; i < G_N_ELEMENTS (props); i++) {
+    PropertyRead r = { l, props[i] };
+    gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+    GThread *t;
+    g_mutex_init (&r.lock);
+    g_cond_init (&r.cond);
+    t = g_thread_new ("read", read_property, &r);
+    g_mutex_lock (&r.lock);
+    while (!r.done && g_cond_wait_until (&r.cond, &r.lock, until));
+    g_mutex_unlock (&r.lock);
+    if (!r.done)
+      g_error ("'%s' while PAUSED still waits after 5 s", props[i]);
+    g_thread_join (t);
+    g_mutex_clear (&r.lock);
+    g_cond_clear (&r.cond);
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (l);
+  gst_object_unref (p);
+}
+
 /* A pipeline that fails does so with the loader's or the caps' message. */
 static void
 test_errors (void)
@@ -899,6 +974,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/lstm/element/reset/caps",
       GINT_TO_POINTER (RESET_CAPS), test_reset);
   g_test_add_func ("/lstm/element/state-snapshot", test_state_snapshot);
+  g_test_add_func ("/lstm/element/properties-while-paused",
+      test_properties_while_paused);
   g_test_add_func ("/lstm/element/output/stride", test_output_stride);
   g_test_add_func ("/lstm/element/output/last", test_output_last);
   g_test_add_data_func ("/lstm/element/output/text-label",
