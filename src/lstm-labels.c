@@ -67,10 +67,15 @@ lstm_label_from_cue (const gchar * text, gsize len, gboolean markup)
     }
   }
 
-  /* fold blanks (spaces, tabs, newlines of multi-line cues) */
+  /* fold blanks (spaces, tabs, newlines of multi-line cues) and any other
+   * control character: a label is one line of text
+   * (lstm_model_set_labels refuses control characters) */
   label = g_string_free (out, FALSE);
   {
-    gchar **words = g_strsplit_set (label, " \t\r\n\f\v", -1);
+    static const gchar blanks[] = " \x01\x02\x03\x04\x05\x06\x07\x08\t"
+        "\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19"
+        "\x1a\x1b\x1c\x1d\x1e\x1f\x7f";
+    gchar **words = g_strsplit_set (label, blanks, -1);
     GString *folded = g_string_new (NULL);
     guint i;
     for (i = 0; words[i] != NULL; i++) {

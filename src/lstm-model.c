@@ -430,11 +430,22 @@ lstm_model_set_labels (LstmModel * model, const gchar * const *labels,
     return FALSE;
   }
   for (guint i = 0; i < n; i++) {
+    const gchar *c;
     if (labels[i][0] == '\0' || !g_utf8_validate (labels[i], -1, NULL)) {
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
           "label %u is empty or not UTF-8", i);
       return FALSE;
     }
+    /* a label is one line of text: the text output writes one prediction
+     * a line, "label score" */
+    for (c = labels[i]; *c != '\0'; c++)
+      if ((guchar) * c < 0x20 || *c == 0x7f) {
+        g_autofree gchar *shown = g_strescape (labels[i], NULL);
+        g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+            "label %u (\"%s\") holds a control character (a newline, a "
+            "tab...): a label is one line of text", i, shown);
+        return FALSE;
+      }
   }
   g_strfreev (model->labels);
   model->labels = g_strdupv ((gchar **) labels);

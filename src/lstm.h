@@ -207,7 +207,8 @@ void lstm_model_init_random (LstmModel * model, guint64 seed);
 gboolean lstm_model_set_normalization (LstmModel * model, const float *mean,
     const float *std, GError ** error);
 
-/* NULL-terminated, exactly head_size non-empty UTF-8 strings, or NULL. */
+/* NULL-terminated, exactly head_size non-empty UTF-8 strings without
+ * control characters (a label is one line of text), or NULL. */
 gboolean lstm_model_set_labels (LstmModel * model,
     const gchar * const *labels, GError ** error);
 
@@ -393,8 +394,8 @@ guint lstm_argmax (const float *values, guint n);
 /* ----------------------------------------------------------- label tracks */
 
 /* The label a subtitle cue carries: with `markup` (subparse's
- * pango-markup) tags are dropped and entities decoded; blanks are trimmed
- * and folded. Returns a new UTF-8 string ("" for a cue with no text). */
+ * pango-markup) tags are dropped and entities decoded; blanks and other
+ * control characters are trimmed and folded into single spaces. Returns a new UTF-8 string ("" for a cue with no text). */
 gchar *lstm_label_from_cue (const gchar * text, gsize len, gboolean markup);
 
 /* --------------------------------------------------------------- training */

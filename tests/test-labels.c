@@ -19,6 +19,8 @@ test_plain (void)
   check ("  yes \n", FALSE, "yes");
   check ("left\nright", FALSE, "left right");
   check ("\fleft\v right\f", FALSE, "left right");      /* found by fuzz-labels */
+  /* other control characters fold too: a label is one line of text */
+  check ("a\001b\033[0m\177", FALSE, "a b [0m");
   check ("", FALSE, "");
   check ("<i>yes</i>", FALSE, "<i>yes</i>");    /* utf8: no markup */
   check ("a &amp; b", FALSE, "a &amp; b");

@@ -119,14 +119,21 @@ test_labels (void)
   const gchar *two[] = { "a", "b", NULL };
   const gchar *three[] = { "a", "b", "c", NULL };
   const gchar *empty[] = { "a", "", "c", NULL };
+  const gchar *newline[] = { "a", "b\nc", "d", NULL };
   g_autoptr (GError) e1 = NULL;
   g_autoptr (GError) e2 = NULL;
+  g_autoptr (GError) e3 = NULL;
 
   g_assert_false (lstm_model_set_labels (m, two, &e1));
   g_assert_error (e1, LSTM_ERROR, LSTM_ERROR_INVALID);
   g_assert_nonnull (strstr (e1->message, "2 labels"));
   g_assert_false (lstm_model_set_labels (m, empty, &e2));
   g_assert_error (e2, LSTM_ERROR, LSTM_ERROR_INVALID);
+  /* a label is one line of text (the text output writes one a line) */
+  g_assert_false (lstm_model_set_labels (m, newline, &e3));
+  g_assert_error (e3, LSTM_ERROR, LSTM_ERROR_INVALID);
+  g_assert_nonnull (strstr (e3->message, "\\n"));
+  g_assert_nonnull (strstr (e3->message, "control character"));
   g_assert_null (m->labels);
   g_assert_true (lstm_model_set_labels (m, three, NULL));
   g_assert_cmpstrv (m->labels, three);
