@@ -425,6 +425,41 @@ load_model (GstLstm * self, const gchar * path, LstmPrecision weights,
   return lstm_model_load_shared_precision (path, weights, error);
 }
 
+/* The model file and weights now running. */
+static void
+set_running (GstLstm * self, const gchar * path, LstmPrecision weights)
+{
+  GST_OBJECT_LOCK (self);
+  g_free (self->running_path);
+  self->running_path = g_strdup (path);
+  self->running_weights = weights;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* A model file or weights set while streaming were refused: unless newer
+ * ones were set meanwhile, the properties go back to what runs (the
+ * warning said the previous model keeps running). */
+static void
+revert_refused (GstLstm * self, const gchar * path, LstmPrecision weights)
+{
+  gboolean path_back = FALSE, weights_back = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  if (self->running_path != NULL && g_strcmp0 (self->model_path, path) == 0
+      && self->weights == weights) {
+    path_back = g_strcmp0 (self->model_path, self->running_path) != 0;
+    weights_back = self->weights != self->running_weights;
+    g_free (self->model_path);
+    self->model_path = g_strdup (self->running_path);
+    self->weights = self->running_weights;
+  }
+  GST_OBJECT_UNLOCK (self);
+  if (path_back)
+    g_object_notify (G_OBJECT (self), "model");
+  if (weights_back)
+    g_object_notify (G_OBJECT (self), "weights");
+}
+
 /* Called without locks, in READY -> PAUSED. */
 static gboolean
 ensure_model (GstLstm * self)
@@ -451,6 +486,7 @@ ensure_model (GstLstm * self)
   g_mutex_lock (&self->state_lock);
   self->state = lstm_state_new (m, CHUNK_FRAMES);
   g_mutex_unlock (&self->state_lock);
+  set_running (self, path, weights);
   GST_INFO_OBJECT (self, "loaded %s: input %u, %u layers, hidden %u, "
       "output %u, weights %s", path, m->input_size, m->num_layers,
       m->hidden_size, lstm_model_get_output_size (m),
@@ -484,9 +520,13 @@ load_thread (gpointer data)
     GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
         ("Could not load the new LSTM model; the previous one keeps "
             "running."), ("%s", error->message));
+    revert_refused (self, job->path, job->weights);
   } else {
     g_clear_pointer (&self->pending_model, lstm_model_unref);
     self->pending_model = m;
+    g_free (self->pending_path);
+    self->pending_path = g_strdup (job->path);
+    self->pending_weights = job->weights;
     GST_OBJECT_UNLOCK (self);
     GST_INFO_OBJECT (self, "model %s loaded, swapping in at the next buffer",
         job->path);
@@ -697,6 +737,8 @@ gst_lstm_finalize (GObject * object)
   GstLstm *self = GST_LSTM (object);
 
   g_free (self->model_path);
+  g_free (self->running_path);
+  g_free (self->pending_path);
   g_clear_pointer (&self->pending_model, lstm_model_unref);
   g_clear_pointer (&self->state, lstm_state_free);
   g_mutex_clear (&self->state_lock);
@@ -1065,10 +1107,12 @@ gst_lstm_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
 
 /* ------------------------------------------------------------ streaming */
 
-/* A model loaded in the background takes over between buffers: with the
- * same sizes the state carries on, with other sizes it starts afresh. */
+/* A model loaded in the background (from path, with weights) takes over
+ * between buffers: with the same sizes the state carries on, with other
+ * sizes it starts afresh. */
 static GstFlowReturn
-swap_model (GstLstm * self, LstmModel * m)
+swap_model (GstLstm * self, LstmModel * m, const gchar * path,
+    LstmPrecision weights)
 {
   GstFlowReturn ret = GST_FLOW_OK;
   LstmModel *old;
@@ -1079,8 +1123,10 @@ swap_model (GstLstm * self, LstmModel * m)
             "running."), ("the new model takes %u input features but the "
             "stream carries %u per frame", m->input_size, self->channels));
     lstm_model_unref (m);
+    revert_refused (self, path, weights);
     return GST_FLOW_OK;
   }
+  set_running (self, path, weights);
   /* other sizes close the sequence: in last mode its prediction comes
    * from the model that saw it */
   if (!lstm_state_fits (self->state, m))
@@ -1132,11 +1178,15 @@ static GstFlowReturn
 apply_pending (GstLstm * self, GstBuffer * buf, GstBufferList * collect)
 {
   LstmModel *m;
+  g_autofree gchar *path = NULL;
+  LstmPrecision weights;
   gboolean reset, reset_on_discont;
   GstFlowReturn ret = GST_FLOW_OK;
 
   GST_OBJECT_LOCK (self);
   m = g_steal_pointer (&self->pending_model);
+  path = g_steal_pointer (&self->pending_path);
+  weights = self->pending_weights;
   reset = self->pending_reset;
   self->pending_reset = FALSE;
   reset_on_discont = self->reset_on_discont;
@@ -1162,13 +1212,16 @@ apply_pending (GstLstm * self, GstBuffer * buf, GstBufferList * collect)
     reset_sequence (self);
   }
   if (m != NULL && ret == GST_FLOW_OK) {
-    ret = swap_model (self, m);
+    ret = swap_model (self, m, path, weights);
   } else if (m != NULL) {
     /* not swapped in: the next buffer tries again, unless a newer load
      * has replaced it meanwhile */
     GST_OBJECT_LOCK (self);
-    if (self->pending_model == NULL)
+    if (self->pending_model == NULL) {
       self->pending_model = g_steal_pointer (&m);
+      self->pending_path = g_steal_pointer (&path);
+      self->pending_weights = weights;
+    }
     GST_OBJECT_UNLOCK (self);
     g_clear_pointer (&m, lstm_model_unref);
   }
@@ -1580,6 +1633,8 @@ stop (GstLstm * self)
   GST_OBJECT_LOCK (self);
   self->load_serial++;          /* loads still running are stale */
   pending = g_steal_pointer (&self->pending_model);
+  g_clear_pointer (&self->pending_path, g_free);
+  g_clear_pointer (&self->running_path, g_free);
   m = g_steal_pointer (&self->model);
   self->pending_reset = FALSE;
   GST_OBJECT_UNLOCK (self);

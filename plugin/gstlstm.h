@@ -49,8 +49,16 @@ struct _GstLstm
   LstmPrecision weights;        /* storage of the weight matrices */
   guint max_held;               /* bidirectional: frames held at most */
 
+  /* The model file and weights running; object lock. A model or weights
+   * set while streaming and refused (it does not load or does not fit)
+   * give way to these again, so that the properties say what runs. */
+  gchar *running_path;
+  LstmPrecision running_weights;
+
   /* Handed from other threads to the streaming thread; object lock. */
   LstmModel *pending_model;     /* a hot-swapped model, loaded */
+  gchar *pending_path;          /* its file and weights */
+  LstmPrecision pending_weights;
   gboolean pending_reset;       /* the reset signal was emitted */
   guint load_serial;            /* the newest model load started */
 
