@@ -363,9 +363,18 @@ forecast_targets (GstLstmTrain * self, Dataset * d, GError ** error)
   for_each_stretch (self, d, -1, usable_target);
   d->dropped -= MIN (no_future, d->dropped);
   if (d->seqs->len == 0) {
-    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-        "the stream is too short to forecast %u frames ahead (%u frames)",
-        self->horizon, n);
+    guint bad = 0, i;
+    for (i = 0; i < n; i++)
+      bad += !gst_lstm_train_frame_ok (self, i);
+    if (bad > 0)
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "no frame has a finite frame %u frames after it to forecast "
+          "(%u frames, %u of them holding NaN or infinity)", self->horizon,
+          n, bad);
+    else
+      g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+          "the stream is too short to forecast %u frames ahead (%u frames)",
+          self->horizon, n);
     return FALSE;
   }
   return TRUE;

@@ -372,6 +372,45 @@ test_save_write_fails (void)
 }
 
 /* (6) End of stream before any frame: an error, no model file. */
+/* A forecast stream whose every frame holds NaN: the error says so, not
+ * that the stream is too short (it said "too short to forecast 1 frames
+ * ahead (50 frames)"); nothing is written. */
+static void
+test_all_frames_nan (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-bad-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=x format=time "
+      "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=3,rate=100 "
+      "! lstmtrain name=t task=forecast model=%s epochs=1 ! fakesink", model);
+  g_autoptr (GError) error = NULL;
+  GstElement *p = gst_parse_launch (desc, &error);
+  g_autofree float *x = g_new (float, 50 * 3);
+  GstElement *xs;
+  GstBus *bus;
+  g_autofree gchar *dbg = NULL;
+  g_autofree gchar *left = NULL;
+  guint i;
+
+  g_assert_no_error (error);
+  for (i = 0; i < 50 * 3; i++)
+    x[i] = NAN;
+  xs = train_get (p, "x");
+  bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  train_push (xs, x, 50, 3, 0, TRUE);
+  train_end_of_stream (xs);
+  dbg = train_assert_error (train_wait_end (bus, NULL), "Training failed.",
+      "(50 frames, 50 of them holding NaN or infinity)");
+  gst_element_set_state (p, GST_STATE_NULL);
+  left = train_dir_listing (dir);
+  g_assert_cmpstr (left, ==, "");
+  gst_object_unref (bus);
+  gst_object_unref (xs);
+  gst_object_unref (p);
+  train_remove_dir (dir);
+}
+
 static void
 test_empty_stream (void)
 {
@@ -623,6 +662,8 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/train-element/bad/save-write-fails",
       test_save_write_fails);
   g_test_add_func ("/lstm/train-element/bad/empty-stream", test_empty_stream);
+  g_test_add_func ("/lstm/train-element/bad/all-frames-nan",
+      test_all_frames_nan);
   g_test_add_func ("/lstm/train-element/bad/regress-with-label-track",
       test_regress_with_label_track);
   g_test_add_func ("/lstm/train-element/bad/forecast-with-label-track",
