@@ -517,10 +517,12 @@ load_thread (gpointer data)
     g_clear_pointer (&m, lstm_model_unref);
   } else if (m == NULL) {
     GST_OBJECT_UNLOCK (self);
+    /* the properties first: an application reading them on the warning
+     * sees what runs */
+    revert_refused (self, job->path, job->weights);
     GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
         ("Could not load the new LSTM model; the previous one keeps "
             "running."), ("%s", error->message));
-    revert_refused (self, job->path, job->weights);
   } else {
     g_clear_pointer (&self->pending_model, lstm_model_unref);
     self->pending_model = m;
@@ -1118,12 +1120,13 @@ swap_model (GstLstm * self, LstmModel * m, const gchar * path,
   LstmModel *old;
 
   if (self->channels != 0 && m->input_size != self->channels) {
+    guint takes = m->input_size;
+    lstm_model_unref (m);
+    revert_refused (self, path, weights);       /* before the warning */
     GST_ELEMENT_WARNING (self, STREAM, FORMAT,
         ("The new LSTM model does not fit the stream; the previous one keeps "
             "running."), ("the new model takes %u input features but the "
-            "stream carries %u per frame", m->input_size, self->channels));
-    lstm_model_unref (m);
-    revert_refused (self, path, weights);
+            "stream carries %u per frame", takes, self->channels));
     return GST_FLOW_OK;
   }
   set_running (self, path, weights);
