@@ -183,6 +183,8 @@ static GstFlowReturn gst_lstm_train_aggregate (GstAggregator * agg,
     gboolean timeout);
 static gboolean gst_lstm_train_sink_event (GstAggregator * agg,
     GstAggregatorPad * pad, GstEvent * event);
+static gboolean gst_lstm_train_src_event (GstAggregator * agg,
+    GstEvent * event);
 static GstAggregatorPad *gst_lstm_train_create_new_pad (GstAggregator * agg,
     GstPadTemplate * templ, const gchar * req_name, const GstCaps * caps);
 static GstFlowReturn gst_lstm_train_update_src_caps (GstAggregator * agg,
@@ -326,6 +328,7 @@ gst_lstm_train_class_init (GstLstmTrainClass * klass)
   element_class->release_pad = GST_DEBUG_FUNCPTR (gst_lstm_train_release_pad);
   agg_class->aggregate = GST_DEBUG_FUNCPTR (gst_lstm_train_aggregate);
   agg_class->sink_event = GST_DEBUG_FUNCPTR (gst_lstm_train_sink_event);
+  agg_class->src_event = GST_DEBUG_FUNCPTR (gst_lstm_train_src_event);
   agg_class->create_new_pad = GST_DEBUG_FUNCPTR (gst_lstm_train_create_new_pad);
   agg_class->update_src_caps =
       GST_DEBUG_FUNCPTR (gst_lstm_train_update_src_caps);
@@ -354,6 +357,7 @@ gst_lstm_train_init (GstLstmTrain * self)
       gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self),
       "sink");
 
+  self->seek_seqnum = GST_SEQNUM_INVALID;
   self->sinkpad = g_object_new (GST_TYPE_AGGREGATOR_PAD, "name", "sink",
       "direction", GST_PAD_SINK, "template", templ, NULL);
   gst_element_add_pad (GST_ELEMENT (self), GST_PAD (self->sinkpad));
@@ -641,11 +645,52 @@ gst_lstm_train_update_src_caps (GstAggregator * agg, GstCaps * caps,
   return GST_FLOW_OK;
 }
 
+/* A flushing seek goes upstream on every sink pad, and the aggregator
+ * restarts once each pad's flush came back with the seek's seqnum; some
+ * upstream elements (subparse, on the label track) flush with a seqnum of
+ * their own, and the aggregator then waited for ever. While the seek is
+ * being sent, the flushes it causes get its seqnum. */
+static gboolean
+gst_lstm_train_src_event (GstAggregator * agg, GstEvent * event)
+{
+  GstLstmTrain *self = GST_LSTM_TRAIN (agg);
+  GstSeekFlags flags = 0;
+  gboolean ret;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_SEEK)
+    return GST_AGGREGATOR_CLASS (parent_class)->src_event (agg, event);
+  gst_event_parse_seek (event, NULL, NULL, &flags, NULL, NULL, NULL, NULL);
+  GST_OBJECT_LOCK (self);
+  if (flags & GST_SEEK_FLAG_FLUSH)
+    self->seek_seqnum = GST_EVENT_SEQNUM (event);
+  GST_OBJECT_UNLOCK (self);
+  ret = GST_AGGREGATOR_CLASS (parent_class)->src_event (agg, event);
+  GST_OBJECT_LOCK (self);
+  self->seek_seqnum = GST_SEQNUM_INVALID;
+  GST_OBJECT_UNLOCK (self);
+  return ret;
+}
+
 static gboolean
 gst_lstm_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
     GstEvent * event)
 {
   GstLstmTrain *self = GST_LSTM_TRAIN (agg);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START
+      || GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    guint32 seqnum;
+    GST_OBJECT_LOCK (self);
+    seqnum = self->seek_seqnum;
+    GST_OBJECT_UNLOCK (self);
+    if (seqnum != GST_SEQNUM_INVALID && GST_EVENT_SEQNUM (event) != seqnum) {
+      GST_DEBUG_OBJECT (pad, "%s with seqnum %u during the seek %u: "
+          "taken as the seek's", GST_EVENT_TYPE_NAME (event),
+          GST_EVENT_SEQNUM (event), seqnum);
+      event = gst_event_make_writable (event);
+      gst_event_set_seqnum (event, seqnum);
+    }
+  }
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
     GstCaps *caps;

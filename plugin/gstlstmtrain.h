@@ -55,6 +55,8 @@ struct _GstLstmTrain
 
   GstAggregatorPad *sinkpad;    /* frames */
   GstAggregatorPad *targetpad;  /* optional: label track or target frames */
+  guint32 seek_seqnum;          /* a flushing seek being sent upstream, or
+                                 * GST_SEQNUM_INVALID; object lock */
 
   /* Properties; object lock. */
   gchar *model_path;

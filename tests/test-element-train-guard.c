@@ -327,6 +327,70 @@ harness_push (GstHarness * h, const float *x, guint n, guint first)
   }
 }
 
+/* A flushing seek on the README's pipeline (a WAV, and an .srt through
+ * subparse on the target pad) while it streams: training goes on and
+ * the run ends (subparse flushes with a seqnum of its own, and the
+ * aggregator waited for ever for the seek's), offline and online. */
+static void
+check_seek_label_track (const gchar * mode)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *wav = g_build_filename (dir, "x.wav", NULL);
+  g_autofree gchar *srt = g_build_filename (dir, "x.srt", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = NULL;
+  const guint N = 20000;        /* 200 s */
+  g_autofree float *x = g_new (float, N * 3);
+  g_autofree TrainCue *cues = g_new (TrainCue, 200);
+  g_autoptr (GError) error = NULL;
+  GstElement *p;
+  GstBus *bus;
+  GstMessage *msg;
+  guint i;
+
+  for (i = 0; i < 200; i++) {
+    cues[i].start_ms = i * 1000;
+    cues[i].end_ms = i * 1000 + 900;
+    cues[i].label = i % 2 ? "b" : "a";
+  }
+  train_make_frames (x, N, 3, 0, 4);
+  train_write_f32_wav (wav, x, N, 3);
+  train_write_srt (srt, cues, 200);
+  desc = g_strdup_printf ("lstmtrain name=t model=%s epochs=1 mode=%s "
+      "labels=a,b hidden-size=8 ! fakesink async=false "
+      "filesrc location=%s ! wavparse ! identity sleep-time=50000 ! t.sink "
+      "filesrc location=%s ! subparse ! t.target", model, mode, wav, srt);
+  p = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  bus = gst_element_get_bus (p);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  g_usleep (G_USEC_PER_SEC);
+  g_assert_true (gst_element_seek_simple (p, GST_FORMAT_TIME,
+          GST_SEEK_FLAG_FLUSH, 150 * GST_SECOND));
+  msg = gst_bus_timed_pop_filtered (bus, 30 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  if (msg == NULL)
+    g_error ("%s: no EOS nor error 30 s after the seek", mode);
+  train_assert_eos (msg);
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_assert_true (g_file_test (model, G_FILE_TEST_EXISTS));
+  gst_object_unref (bus);
+  gst_object_unref (p);
+  train_remove_dir (dir);
+}
+
+static void
+test_seek_label_track (void)
+{
+  check_seek_label_track ("offline");
+}
+
+static void
+test_seek_label_track_online (void)
+{
+  check_seek_label_track ("online");
+}
+
 /* VmHWM of this process in KiB. */
 static guint64
 peak_rss_kib (void)
@@ -596,6 +660,10 @@ main (int argc, char **argv)
       test_val_loss_never_finite);
   g_test_add_func ("/lstm/train-element/guard/learning-rate-range",
       test_learning_rate_range);
+  g_test_add_func ("/lstm/train-element/guard/seek-label-track",
+      test_seek_label_track);
+  g_test_add_func ("/lstm/train-element/guard/seek-label-track-online",
+      test_seek_label_track_online);
   g_test_add_func ("/lstm/train-element/guard/batch-size-beyond-sequences",
       test_batch_size_beyond_sequences);
   g_test_add_func ("/lstm/train-element/guard/s16-class-ids",
