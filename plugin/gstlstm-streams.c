@@ -47,9 +47,18 @@ GST_STATIC_PAD_TEMPLATE ("src_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
         "layout = (string) interleaved, channels = (int) [ 1, MAX ], "
         "rate = (int) [ 1, MAX ]"));
 
+/* A stream's memory is reference-counted: the streams array holds a
+ * reference, so does its sink pad (for as long as the pad lives:
+ * GStreamer holds the pad while it calls the pad's functions, so a chain
+ * function still running after release_pad has its stream), and so does
+ * a step for each of its members until it has woken their threads. The
+ * stream holds its src pad (the chain function pushes on it); the src
+ * pad's functions do not use the stream. */
 typedef struct
 {
-  GstPad *sinkpad, *srcpad;
+  gatomicrefcount ref;
+  GstPad *sinkpad;              /* not a reference: it holds the stream */
+  GstPad *srcpad;               /* a reference */
 
   /* under streams_lock */
   LstmState *state;             /* NULL until caps */
@@ -57,6 +66,7 @@ typedef struct
   gint rate;                    /* frames per second */
   gboolean s16;
   gboolean eos, flushing;
+  gboolean released;            /* its pads were released: it runs no more */
   gboolean stepping;            /* in a step running outside the lock */
   GstClockTime next_pts;        /* expected PTS of the next frame */
   GArray *in;                   /* floats: the frames of the buffer */
@@ -69,14 +79,26 @@ typedef struct
   GstLstmOutPool pool;          /* its output buffers (streaming thread) */
 } GstLstmStream;
 
-static void
-stream_free (GstLstmStream * s)
+static GstLstmStream *
+stream_ref (GstLstmStream * s)
 {
+  g_atomic_ref_count_inc (&s->ref);
+  return s;
+}
+
+/* Called from any thread, with or without streams_lock: the last
+ * reference touches the stream's own memory only. */
+static void
+stream_unref (GstLstmStream * s)
+{
+  if (!g_atomic_ref_count_dec (&s->ref))
+    return;
   g_clear_pointer (&s->state, lstm_state_free);
   g_array_unref (s->in);
   g_array_unref (s->last);
   g_cond_clear (&s->cond);
   gst_lstm_out_pool_clear (&s->pool);
+  gst_object_unref (s->srcpad);
   g_free (s);
 }
 
@@ -178,7 +200,7 @@ step_waiting (GstLstm * self, GstLstmStream * me)
     if (s->done >= s->n || s->flushing || s->stepping)
       continue;
     s->stepping = TRUE;
-    st->members[n] = s;
+    st->members[n] = stream_ref (s);
     states[n] = s->state;
     inputs[n] = (const float *) s->in->data + (gsize) s->done * s->channels;
     outputs[n] = s->out + (gsize) s->done * O;
@@ -205,29 +227,29 @@ step_waiting (GstLstm * self, GstLstmStream * me)
     st->members[i]->stepping = FALSE;
   }
   /* woken outside the lock, so that a member's thread can take it at
-   * once instead of waking to wait for it (64 streams of S1: 1.3x);
-   * release_pad frees no stream while `waking` */
-  self->waking++;
+   * once instead of waking to wait for it (64 streams of S1: 1.3x); the
+   * step's reference keeps a member whose pads were released meanwhile
+   * until it is woken */
   g_mutex_unlock (&self->streams_lock);
-  for (i = 0; i < n; i++)
+  for (i = 0; i < n; i++) {
     g_cond_signal (&st->members[i]->cond);
+    g_clear_pointer (&st->members[i], stream_unref);
+  }
   g_mutex_lock (&self->streams_lock);
-  if (--self->waking == 0)
-    g_cond_broadcast (&self->woken);
   g_ptr_array_add (self->free_steps, st);
 }
 
 /* Called with streams_lock: waits until this stream's frames are stepped
  * (by whichever thread completes a set, or by this one once stream-wait
- * has passed). FALSE when the stream started flushing (once no step is
- * writing its outputs). */
+ * has passed). FALSE when the stream started flushing or its pads were
+ * released (once no step is writing its outputs). */
 static gboolean
 wait_stepped (GstLstm * self, GstLstmStream * s)
 {
   s->since = g_get_monotonic_time ();
   while (s->done < s->n) {
     gint64 deadline = s->since + self->stream_wait / 1000;
-    if (s->flushing && !s->stepping)
+    if ((s->flushing || s->released) && !s->stepping)
       return FALSE;
     if (s->stepping)
       g_cond_wait (&s->cond, &self->streams_lock);
@@ -293,7 +315,10 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   if (GST_BUFFER_IS_DISCONT (buf) && reset_on_discont)
     reset_stream (s);
   read_frames (s, &in, n);
-  if (n > 0 && !lstm_frame_is_finite ((float *) s->in->data, n * s->channels)) {
+  if (s->released) {
+    stepped = FALSE;            /* its pads are going: nothing goes out */
+  } else if (n > 0 && !lstm_frame_is_finite ((float *) s->in->data,
+          n * s->channels)) {
     /* NaN or Inf: this buffer on its own, skipping those frames */
     lstm_forward_finite (self->model, s->state, (float *) s->in->data, n,
         (float *) out.data, s->last->len ? (float *) s->last->data : NULL);
@@ -301,7 +326,7 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     s->out = (float *) out.data;
     s->n = n;
     s->done = 0;
-    stepped = wait_stepped (self, s);
+    stepped = wait_stepped (self, s) && !s->released;
     s->n = s->done = 0;
   }
   if (stepped && n > 0) {
@@ -443,16 +468,44 @@ stream_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
 /* Events and queries that travel on (latency, seeking, ...) go to the
  * stream's other pad only. */
 static GstIterator *
-stream_internal_links (GstPad * pad, GstObject * parent)
+single_pad (GstPad * pad)
 {
-  GstLstmStream *s = gst_pad_get_element_private (pad);
   GValue v = G_VALUE_INIT;
   GstIterator *it;
 
   g_value_init (&v, GST_TYPE_PAD);
-  g_value_set_object (&v, pad == s->sinkpad ? s->srcpad : s->sinkpad);
+  g_value_set_object (&v, pad);
   it = gst_iterator_new_single (GST_TYPE_PAD, &v);
   g_value_unset (&v);
+  return it;
+}
+
+static GstIterator *
+stream_internal_links (GstPad * pad, GstObject * parent)
+{
+  GstLstmStream *s = gst_pad_get_element_private (pad);
+
+  return single_pad (s->srcpad);
+}
+
+/* src_N finds sink_N by name (its stream may be gone: it outlives it
+ * when downstream holds it). */
+static GstIterator *
+stream_src_internal_links (GstPad * pad, GstObject * parent)
+{
+  g_autofree gchar *name = NULL;
+  GstPad *sinkpad = NULL;
+  GstIterator *it;
+  guint index;
+
+  if (parent != NULL && sscanf (GST_PAD_NAME (pad), "src_%u", &index) == 1) {
+    name = g_strdup_printf ("sink_%u", index);
+    sinkpad = gst_element_get_static_pad (GST_ELEMENT (parent), name);
+  }
+  if (sinkpad == NULL)
+    return gst_iterator_new_single (GST_TYPE_PAD, NULL);
+  it = single_pad (sinkpad);
+  gst_object_unref (sinkpad);
   return it;
 }
 
@@ -483,6 +536,7 @@ request_new_pad (GstElement * element, GstPadTemplate * templ,
   g_mutex_unlock (&self->streams_lock);
 
   s = g_new0 (GstLstmStream, 1);
+  g_atomic_ref_count_init (&s->ref);    /* the streams array's */
   g_cond_init (&s->cond);
   s->in = g_array_new (FALSE, FALSE, sizeof (float));
   s->last = g_array_new (FALSE, FALSE, sizeof (float));
@@ -493,8 +547,10 @@ request_new_pad (GstElement * element, GstPadTemplate * templ,
   s->srcpad = gst_pad_new_from_static_template (&stream_src_template, src_name);
   g_free (sink_name);
   g_free (src_name);
+  gst_object_ref (s->srcpad);
   gst_pad_set_element_private (s->sinkpad, s);
-  gst_pad_set_element_private (s->srcpad, s);
+  g_object_set_data_full (G_OBJECT (s->sinkpad), "gst-lstm-stream",
+      stream_ref (s), (GDestroyNotify) stream_unref);
   gst_pad_set_chain_function (s->sinkpad, GST_DEBUG_FUNCPTR (stream_chain));
   gst_pad_set_event_function (s->sinkpad, GST_DEBUG_FUNCPTR (stream_event));
   gst_pad_set_query_function (s->sinkpad,
@@ -502,7 +558,7 @@ request_new_pad (GstElement * element, GstPadTemplate * templ,
   gst_pad_set_iterate_internal_links_function (s->sinkpad,
       GST_DEBUG_FUNCPTR (stream_internal_links));
   gst_pad_set_iterate_internal_links_function (s->srcpad,
-      GST_DEBUG_FUNCPTR (stream_internal_links));
+      GST_DEBUG_FUNCPTR (stream_src_internal_links));
   gst_pad_use_fixed_caps (s->srcpad);
 
   g_mutex_lock (&self->streams_lock);
@@ -522,10 +578,12 @@ release_pad (GstElement * element, GstPad * pad)
 
   if (s == NULL || pad != s->sinkpad)
     return;
-  /* a buffer of this stream waiting in its chain function gives up (the
-   * pad's removal below waits for it) */
+  /* a buffer of this stream waiting in its chain function gives up, and
+   * one still on its way in finds the stream released; the chain
+   * function may run on after this returns (removing a pad does not wait
+   * for it): its pad's reference keeps the stream */
   g_mutex_lock (&self->streams_lock);
-  s->flushing = TRUE;
+  s->released = TRUE;
   g_cond_signal (&s->cond);
   g_ptr_array_remove (self->streams, s);
   wake_all (self);
@@ -534,12 +592,7 @@ release_pad (GstElement * element, GstPad * pad)
   if (GST_OBJECT_PARENT (s->srcpad) == GST_OBJECT (element))
     gst_element_remove_pad (element, s->srcpad);
   gst_element_remove_pad (element, s->sinkpad);
-  /* a step in another stream's thread may still be waking this one */
-  g_mutex_lock (&self->streams_lock);
-  while (self->waking > 0)
-    g_cond_wait (&self->woken, &self->streams_lock);
-  g_mutex_unlock (&self->streams_lock);
-  stream_free (s);
+  stream_unref (s);             /* the streams array's reference */
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -557,7 +610,6 @@ void
 gst_lstm_streams_init (GstLstm * self)
 {
   g_mutex_init (&self->streams_lock);
-  g_cond_init (&self->woken);
   self->streams = g_ptr_array_new ();
   /* (g_get_num_processors asks the kernel each time: not per step) */
   self->cores = MAX (g_get_num_processors (), 1);
@@ -572,11 +624,10 @@ gst_lstm_streams_finalize (GstLstm * self)
   guint i;
 
   for (i = 0; i < self->streams->len; i++)
-    stream_free (self->streams->pdata[i]);
+    stream_unref (self->streams->pdata[i]);
   g_ptr_array_unref (self->streams);
   g_ptr_array_unref (self->free_steps);
   g_mutex_clear (&self->streams_lock);
-  g_cond_clear (&self->woken);
 }
 
 void

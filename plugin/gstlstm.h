@@ -111,8 +111,6 @@ struct _GstLstm
   /* Multi-stream mode (gstlstm-streams.c): the streams of the request pads
    * sink_%u / src_%u, stepped together; under streams_lock. */
   GMutex streams_lock;
-  guint waking;                 /* steps waking their streams' threads */
-  GCond woken;                  /* waking went to 0 */
   GPtrArray *streams;           /* GstLstmStream* */
   guint next_stream;            /* the number of the next sink_%u */
   guint64 stream_wait;          /* property: ns a stream waits for the rest */

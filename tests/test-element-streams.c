@@ -177,6 +177,78 @@ test_streams_release_running (void)
   run_streams (10);
 }
 
+/* Stream 1's thread pushes without pause while the application thread
+ * releases its pads, over and over (RELEASE_RUNS times, after 0-3 ms of
+ * pushing each time): its chain function may be anywhere (waiting for
+ * stream 0, in a step, pushing) when release_pad runs. Its pushes then
+ * stop with a flow that is not OK, and stream 0 goes on. What this
+ * checks is mainly for AddressSanitizer (build-asan): a stream's memory
+ * outlives every thread that may still touch it. */
+#define RELEASE_RUNS 200
+
+typedef struct
+{
+  GstHarness *h;
+  const float *x;
+  gint stop;
+  GstFlowReturn last;
+} Pusher;
+
+static gpointer
+push_until_stopped (gpointer data)
+{
+  Pusher *p = data;
+  guint b = 0;
+  GstBuffer *out;
+
+  do {
+    p->last = gst_harness_push (p->h, make_buffer (p->x, b % 10, 1 + b % 3));
+    while ((out = gst_harness_try_pull (p->h)) != NULL)
+      gst_buffer_unref (out);
+    b++;
+  } while (p->last == GST_FLOW_OK && !g_atomic_int_get (&p->stop));
+  return NULL;
+}
+
+static void
+test_streams_release_stress (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = save_model (&m);
+  GRand *rand = g_rand_new_with_seed (7);
+  float x[13 * I];
+  guint run, j;
+
+  for (j = 0; j < G_N_ELEMENTS (x); j++)
+    x[j] = sinf (j * 0.3f);
+  for (run = 0; run < RELEASE_RUNS; run++) {
+    GstElement *e = gst_element_factory_make ("lstm", NULL);
+    Pusher p0 = { NULL, x, 0, GST_FLOW_OK }, p1 = { NULL, x, 0, GST_FLOW_OK };
+    GThread *t0, *t1;
+    GstPad *pad;
+
+    g_object_set (e, "model", path, "stream-wait", GST_MSECOND, NULL);
+    p0.h = add_stream (e, 0);
+    p1.h = add_stream (e, 1);
+    t0 = g_thread_new ("stream-0", push_until_stopped, &p0);
+    t1 = g_thread_new ("stream-1", push_until_stopped, &p1);
+    g_usleep (g_rand_int_range (rand, 0, 3000));
+    pad = gst_element_get_static_pad (e, "sink_1");
+    gst_element_release_request_pad (e, pad);
+    gst_object_unref (pad);
+    g_thread_join (t1);         /* its pushes stop by themselves */
+    g_assert_cmpint (p1.last, !=, GST_FLOW_OK);
+    g_atomic_int_set (&p0.stop, 1);
+    g_thread_join (t0);
+    g_assert_cmpint (p0.last, ==, GST_FLOW_OK);
+    gst_harness_teardown (p0.h);
+    gst_harness_teardown (p1.h);
+    gst_object_unref (e);
+  }
+  g_rand_free (rand);
+  g_unlink (path);
+}
+
 /* A flush on one stream resets its state only; output timestamps are the
  * frames'. */
 static void
@@ -285,6 +357,8 @@ main (int argc, char **argv)
       test_streams_equal_alone);
   g_test_add_func ("/lstm/element/streams/release-running",
       test_streams_release_running);
+  g_test_add_func ("/lstm/element/streams/release-stress",
+      test_streams_release_stress);
   g_test_add_func ("/lstm/element/streams/flush-one", test_streams_flush_one);
   g_test_add_func ("/lstm/element/streams/wrong-size", test_streams_wrong_size);
   return g_test_run ();
