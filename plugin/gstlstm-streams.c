@@ -62,6 +62,7 @@ typedef struct
 
   /* under streams_lock */
   LstmState *state;             /* NULL until caps */
+  guint refused_channels;       /* a size refused already (error posted) */
   guint channels;
   gint rate;                    /* frames per second */
   gboolean s16;
@@ -363,6 +364,11 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
   if (!gst_lstm_parse_audio_caps (caps, &channels, &rate, &s16))
     return FALSE;
   if (channels != self->model->input_size) {
+    /* sticky caps come back with every buffer upstream tries: say it once
+     * (streaming thread only, like the caps) */
+    if (s->refused_channels == channels)
+      return FALSE;
+    s->refused_channels = channels;
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("The stream on %s carries %u values per frame, the model takes %u.",
             GST_PAD_NAME (s->sinkpad), channels, self->model->input_size),
@@ -652,6 +658,7 @@ gst_lstm_streams_stop (GstLstm * self)
     GstLstmStream *s = self->streams->pdata[i];
     g_clear_pointer (&s->state, lstm_state_free);
     g_array_set_size (s->last, 0);
+    s->refused_channels = 0;
     s->eos = s->flushing = s->stepping = FALSE;
     s->next_pts = GST_CLOCK_TIME_NONE;
   }
