@@ -16,7 +16,8 @@
  * Every stream's outputs are bit for bit those of a separate lstm element
  * (lstm_streams_forward promises lstm_forward's bits).
  *
- * The mode emits prediction vectors for every frame (output-mode=frame);
+ * A bidirectional model is refused (refuse_bidirectional). The mode
+ * emits prediction vectors for every frame (output-mode=frame);
  * the frame stream formats, the non-finite frame policy (such a buffer is
  * stepped on its own, lstm_forward_finite), the resets (FLUSH_STOP,
  * STREAM_START, caps, DISCONT with reset-on-discont, `lstm-reset`) and the
@@ -79,6 +80,26 @@ typedef struct
 
   GstLstmOutPool pool;          /* its output buffers (streaming thread) */
 } GstLstmStream;
+
+/* What the request pads say once a run (GstLstm.streams_said). */
+enum
+{
+  SAID_BIDIRECTIONAL = 1 << 0,
+};
+
+/* TRUE the first time since READY -> PAUSED that `what` is to be said
+ * (called without streams_lock; the message is posted without it). */
+static gboolean
+first_time (GstLstm * self, guint what)
+{
+  gboolean first;
+
+  g_mutex_lock (&self->streams_lock);
+  first = (self->streams_said & what) == 0;
+  self->streams_said |= what;
+  g_mutex_unlock (&self->streams_lock);
+  return first;
+}
 
 static GstLstmStream *
 stream_ref (GstLstmStream * s)
@@ -353,6 +374,33 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 
 /* --------------------------------------------------------------- events */
 
+/* A bidirectional model is refused: its backward direction needs each
+ * sequence whole, which the single sink pad holds until it ends, while
+ * the request pads step their streams buffer by buffer (each chunk would
+ * be a sequence of its own: other predictions than a separate element's,
+ * which the README promises). Holding every stream's sequences here
+ * would gain nothing from stepping them together (a variant's streams
+ * run one after the other anyway), so such a model is for separate
+ * elements. Said once a run. */
+static gboolean
+refuse_bidirectional (GstLstm * self, GstLstmStream * s)
+{
+  g_autofree gchar *path = NULL;
+
+  if (self->model->num_directions != 2)
+    return FALSE;
+  if (first_time (self, SAID_BIDIRECTIONAL)) {
+    g_object_get (self, "model", &path, NULL);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("The request pads (sink_%%u) cannot run a bidirectional model; "
+            "use one lstm element per stream."),
+        ("%s: the model %s is bidirectional: it needs each sequence whole, "
+            "and the request pads step their streams buffer by buffer",
+            GST_PAD_NAME (s->sinkpad), path));
+  }
+  return TRUE;
+}
+
 /* Reads the stream's frame format; the channel count must be the model's. */
 static gboolean
 stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
@@ -361,6 +409,8 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
   gboolean s16, ok;
   GstCaps *out;
 
+  if (refuse_bidirectional (self, s))
+    return FALSE;
   if (!gst_lstm_parse_audio_caps (caps, &channels, &rate, &s16))
     return FALSE;
   if (channels != self->model->input_size) {
@@ -663,6 +713,7 @@ gst_lstm_streams_stop (GstLstm * self)
     s->next_pts = GST_CLOCK_TIME_NONE;
   }
   g_ptr_array_set_size (self->free_steps, 0);
+  self->streams_said = 0;
   g_mutex_unlock (&self->streams_lock);
 }
 

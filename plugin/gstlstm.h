@@ -116,6 +116,7 @@ struct _GstLstm
   guint64 stream_wait;          /* property: ns a stream waits for the rest */
   GPtrArray *free_steps;        /* scratch of steps not running now */
   guint cores;                  /* processors, read once: steps run side by side */
+  guint streams_said;           /* messages posted once a run (a bit each) */
 };
 
 /* Maps a buffer of frames for reading; a buffer that is not a whole number

@@ -355,6 +355,54 @@ test_streams_wrong_size (void)
   g_unlink (path);
 }
 
+/* A bidirectional model is refused at the streams' caps, with one error
+ * that says why, however many streams and pushes there are: through the
+ * request pads it would give other predictions than a separate element
+ * (each buffer a sequence of its own). */
+static void
+test_streams_bidirectional (void)
+{
+  LstmModelConfig config;
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = g_build_filename (g_get_tmp_dir (),
+      "lstm-streams-test-XXXXXX", NULL);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h0, *h1;
+  GstMessage *msg;
+  g_autoptr (GError) error = NULL;
+  float x[10 * I] = { 0 };
+
+  lstm_model_config_init (&config, I, H, 1, 5, LSTM_OUTPUT_SOFTMAX);
+  config.bidirectional = TRUE;
+  m = lstm_model_new_full (&config, NULL);
+  lstm_model_init_random (m, 5);
+  g_close (g_mkstemp (path), NULL);
+  g_assert_true (lstm_model_save (m, path, NULL));
+  g_object_set (e, "model", path, NULL);
+  gst_element_set_bus (e, bus);
+  h0 = add_stream (e, 0);
+  h1 = add_stream (e, 1);
+  g_assert_cmpint (gst_harness_push (h0, make_buffer (x, 0, 10)), ==,
+      GST_FLOW_NOT_NEGOTIATED);
+  g_assert_cmpint (gst_harness_push (h1, make_buffer (x, 0, 10)), ==,
+      GST_FLOW_NOT_NEGOTIATED);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  gst_message_parse_error (msg, &error, NULL);
+  g_assert_nonnull (strstr (error->message, "bidirectional"));
+  g_assert_nonnull (strstr (error->message, "one lstm element per stream"));
+  gst_message_unref (msg);
+  g_assert_null (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR));
+  g_assert_null (gst_harness_try_pull (h0));
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h0);
+  gst_harness_teardown (h1);
+  gst_object_unref (e);
+  g_unlink (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -368,5 +416,7 @@ main (int argc, char **argv)
       test_streams_release_stress);
   g_test_add_func ("/lstm/element/streams/flush-one", test_streams_flush_one);
   g_test_add_func ("/lstm/element/streams/wrong-size", test_streams_wrong_size);
+  g_test_add_func ("/lstm/element/streams/bidirectional",
+      test_streams_bidirectional);
   return g_test_run ();
 }
