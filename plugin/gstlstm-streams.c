@@ -69,6 +69,7 @@ typedef struct
   gboolean s16;
   gboolean eos, flushing;
   gboolean released;            /* its pads were released: it runs no more */
+  gboolean pending_reset;       /* the reset signal: reset at the next buffer */
   gboolean stepping;            /* in a step running outside the lock */
   GstClockTime next_pts;        /* expected PTS of the next frame */
   GArray *in;                   /* floats: the frames of the buffer */
@@ -85,6 +86,10 @@ typedef struct
 enum
 {
   SAID_BIDIRECTIONAL = 1 << 0,
+  SAID_POST_MESSAGES = 1 << 1,
+  SAID_OUTPUT_MODE = 1 << 2,
+  SAID_MODEL = 1 << 3,
+  SAID_STATE = 1 << 4,
 };
 
 /* TRUE the first time since READY -> PAUSED that `what` is to be said
@@ -304,6 +309,43 @@ read_frames (GstLstmStream * s, const GstMapInfo * map, guint n)
     memcpy (s->in->data, map->data, (gsize) n * s->channels * 4);
 }
 
+/* What the request pads do not do is said once a run, as a warning that
+ * names the property (see the README: the request pads emit vectors for
+ * every frame from the model loaded at start, and post no messages).
+ * Returns reset-on-discont, which they follow. */
+static gboolean
+check_settings (GstLstm * self)
+{
+  gboolean reset_on_discont, post_messages, new_model;
+  GstLstmOutputMode mode;
+
+  GST_OBJECT_LOCK (self);
+  reset_on_discont = self->reset_on_discont;
+  post_messages = self->post_messages;
+  mode = self->output_mode;
+  new_model = self->pending_model != NULL;
+  GST_OBJECT_UNLOCK (self);
+
+  if (post_messages && first_time (self, SAID_POST_MESSAGES))
+    GST_ELEMENT_WARNING (self, CORE, NOT_IMPLEMENTED,
+        ("post-messages: the request pads (sink_%%u) post no 'lstm' "
+            "messages."), ("only the single sink pad does"));
+  if (mode != GST_LSTM_OUTPUT_MODE_FRAME
+      && first_time (self, SAID_OUTPUT_MODE))
+    GST_ELEMENT_WARNING (self, CORE, NOT_IMPLEMENTED,
+        ("output-mode=%s: the request pads (sink_%%u) emit a prediction "
+            "for every frame (output-mode=frame) only.",
+            mode == GST_LSTM_OUTPUT_MODE_LAST ? "last" : "stride"),
+        ("only the single sink pad has the other output modes"));
+  if (new_model && first_time (self, SAID_MODEL))
+    GST_ELEMENT_WARNING (self, CORE, NOT_IMPLEMENTED,
+        ("model, weights: the request pads (sink_%%u) keep running the "
+            "model loaded at start; a model set while playing does not "
+            "reach them."), ("only the single sink pad swaps models; set "
+            "the model in READY or NULL for the request pads"));
+  return reset_on_discont;
+}
+
 static GstFlowReturn
 stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
@@ -313,7 +355,7 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstBuffer *outbuf;
   GstClockTime pts;
   gboolean stepped = TRUE, reset_on_discont;
-  guint n, O;
+  guint n, O, skipped = 0;
 
   if (s->state == NULL) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
@@ -330,20 +372,20 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   outbuf = gst_lstm_out_pool_buffer (&s->pool, (gsize) n * O * sizeof (float));
   gst_buffer_map (outbuf, &out, GST_MAP_WRITE);
 
-  GST_OBJECT_LOCK (self);
-  reset_on_discont = self->reset_on_discont;
-  GST_OBJECT_UNLOCK (self);
+  reset_on_discont = check_settings (self);
   g_mutex_lock (&self->streams_lock);
-  if (GST_BUFFER_IS_DISCONT (buf) && reset_on_discont)
+  if ((GST_BUFFER_IS_DISCONT (buf) && reset_on_discont) || s->pending_reset)
     reset_stream (s);
+  s->pending_reset = FALSE;
   read_frames (s, &in, n);
   if (s->released) {
     stepped = FALSE;            /* its pads are going: nothing goes out */
   } else if (n > 0 && !lstm_frame_is_finite ((float *) s->in->data,
           n * s->channels)) {
     /* NaN or Inf: this buffer on its own, skipping those frames */
-    lstm_forward_finite (self->model, s->state, (float *) s->in->data, n,
-        (float *) out.data, s->last->len ? (float *) s->last->data : NULL);
+    skipped = lstm_forward_finite (self->model, s->state,
+        (float *) s->in->data, n, (float *) out.data,
+        s->last->len ? (float *) s->last->data : NULL);
   } else if (n > 0) {
     s->out = (float *) out.data;
     s->n = n;
@@ -363,6 +405,8 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gst_buffer_unmap (buf, &in);
   gst_buffer_unref (buf);
   gst_buffer_unmap (outbuf, &out);
+  if (skipped > 0)
+    gst_lstm_count_skipped (self, skipped);
   if (!stepped || n == 0) {
     gst_buffer_unref (outbuf);
     return stepped ? GST_FLOW_OK : GST_FLOW_FLUSHING;
@@ -715,6 +759,33 @@ gst_lstm_streams_stop (GstLstm * self)
   g_ptr_array_set_size (self->free_steps, 0);
   self->streams_said = 0;
   g_mutex_unlock (&self->streams_lock);
+}
+
+void
+gst_lstm_streams_reset (GstLstm * self)
+{
+  guint i;
+
+  g_mutex_lock (&self->streams_lock);
+  for (i = 0; i < self->streams->len; i++)
+    ((GstLstmStream *) self->streams->pdata[i])->pending_reset = TRUE;
+  g_mutex_unlock (&self->streams_lock);
+}
+
+gboolean
+gst_lstm_streams_own_state (GstLstm * self, gboolean warn)
+{
+  gboolean own;
+
+  g_mutex_lock (&self->streams_lock);
+  own = self->streams->len > 0 && self->channels == 0;
+  g_mutex_unlock (&self->streams_lock);
+  if (own && warn && first_time (self, SAID_STATE))
+    GST_ELEMENT_WARNING (self, CORE, NOT_IMPLEMENTED,
+        ("state: the request pads' streams (sink_%%u) each have their own "
+            "state, which the state property does not reach (it reads "
+            "NULL)."), ("the state property is the single sink pad's"));
+  return own;
 }
 
 void

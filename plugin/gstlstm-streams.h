@@ -17,6 +17,14 @@ void gst_lstm_streams_unblock (GstLstm * self);
 void gst_lstm_streams_set_wait (GstLstm * self, guint64 wait);
 /* PAUSED -> READY: every stream forgets its state and the scratch goes. */
 void gst_lstm_streams_stop (GstLstm * self);
+/* The reset signal: every stream resets its state before its next
+ * buffer. */
+void gst_lstm_streams_reset (GstLstm * self);
+/* The state property (called with the single sink pad's stream lock):
+ * TRUE when request pads run and the single sink pad does not (has no
+ * caps), so the property does not reach the streams, each of which has
+ * its own state; with `warn`, says so in a warning once a run. */
+gboolean gst_lstm_streams_own_state (GstLstm * self, gboolean warn);
 
 G_END_DECLS
 

@@ -62,7 +62,12 @@
  * stepped together, one matrix product per frame time for all of them
  * (the weights are read once instead of once per stream); a stream waits
  * at most #GstLstm:stream-wait for the others. Each stream's predictions
- * equal those of a separate `lstm` element.
+ * equal those of a separate `lstm` element. The request pads run the
+ * model loaded at start, emit vectors for every frame and post no
+ * messages; a bidirectional model is refused, and the properties they do
+ * not follow (#GstLstm:output-mode, #GstLstm:post-messages, a
+ * #GstLstm:model or #GstLstm:weights set while playing, #GstLstm:state)
+ * bring a warning once.
  *
  * ## Example launch lines
  * |[
@@ -218,7 +223,9 @@ gst_lstm_class_init (GstLstmClass * klass)
           "names). Can change while playing: the new file loads in the "
           "background and replaces the old model between buffers; a file "
           "that fails to load leaves the old model running and posts a "
-          "warning", DEFAULT_MODEL, rw | GST_PARAM_MUTABLE_PLAYING));
+          "warning. The request pads sink_%u keep the model loaded at "
+          "start (a warning says so)", DEFAULT_MODEL,
+          rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_RESET_ON_DISCONT,
       g_param_spec_boolean ("reset-on-discont", "Reset on discont",
           "Reset the LSTM state at a buffer marked DISCONT (a gap or a "
@@ -226,7 +233,8 @@ gst_lstm_class_init (GstLstmClass * klass)
           DEFAULT_RESET_ON_DISCONT, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_OUTPUT_MODE,
       g_param_spec_enum ("output-mode", "Output mode",
-          "Which frames produce a prediction", GST_TYPE_LSTM_OUTPUT_MODE,
+          "Which frames produce a prediction (the request pads sink_%u: "
+          "every frame only, a warning says so)", GST_TYPE_LSTM_OUTPUT_MODE,
           DEFAULT_OUTPUT_MODE, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STRIDE,
       g_param_spec_uint ("stride", "Stride",
@@ -241,7 +249,8 @@ gst_lstm_class_init (GstLstmClass * klass)
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post element messages named 'lstm' on the bus with the "
-          "predictions (see message-interval)", DEFAULT_POST_MESSAGES,
+          "predictions (see message-interval; not for the request pads "
+          "sink_%u, a warning says so)", DEFAULT_POST_MESSAGES,
           rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MESSAGE_INTERVAL,
       g_param_spec_uint64 ("message-interval", "Message interval",
@@ -257,7 +266,9 @@ gst_lstm_class_init (GstLstmClass * klass)
       g_param_spec_boxed ("state", "State",
           "The LSTM's hidden and cell state as bytes: read it to snapshot "
           "the stream, write it back to restore (it must come from a model "
-          "of the same sizes). NULL while no model is running",
+          "of the same sizes). NULL while no model is running, and with "
+          "the request pads sink_%u, whose streams each have their own "
+          "(a warning says so)",
           G_TYPE_BYTES, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_STREAM_WAIT,
       g_param_spec_uint64 ("stream-wait", "Stream wait",
@@ -292,7 +303,8 @@ gst_lstm_class_init (GstLstmClass * klass)
           rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_SKIPPED_FRAMES,
       g_param_spec_uint64 ("skipped-frames", "Skipped frames",
-          "Frames skipped because they held a NaN or an infinity", 0,
+          "Frames skipped because they held a NaN or an infinity (on any "
+          "sink pad)", 0,
           G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   /**
@@ -604,6 +616,10 @@ gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
         g_set_error (&error, LSTM_ERROR, LSTM_ERROR_STATE,
             "no model is running yet (set the state once the element is "
             "PAUSED or PLAYING)");
+      else if (gst_lstm_streams_own_state (self, FALSE))
+        g_set_error (&error, LSTM_ERROR, LSTM_ERROR_STATE, "the request "
+            "pads' streams each have their own state, which the state "
+            "property does not reach");
       else
         lstm_state_deserialize (self->state, bytes, &error);
       g_mutex_unlock (&self->state_lock);
@@ -670,7 +686,8 @@ gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
   switch (prop_id) {
     case PROP_STATE:
       g_mutex_lock (&self->state_lock);
-      g_value_take_boxed (value, self->state ?
+      g_value_take_boxed (value, self->state != NULL
+          && !gst_lstm_streams_own_state (self, TRUE) ?
           lstm_state_serialize (self->state) : NULL);
       g_mutex_unlock (&self->state_lock);
       return;
@@ -731,6 +748,7 @@ gst_lstm_reset_signal (GstLstm * self)
   GST_OBJECT_LOCK (self);
   self->pending_reset = TRUE;
   GST_OBJECT_UNLOCK (self);
+  gst_lstm_streams_reset (self);
 }
 
 static void
@@ -1237,19 +1255,24 @@ apply_pending (GstLstm * self, GstBuffer * buf, GstBufferList * collect)
 }
 
 /* Warns about non-finite frames at most once a second. */
-static void
-warn_skipped (GstLstm * self, guint skipped_now)
+void
+gst_lstm_count_skipped (GstLstm * self, guint skipped_now)
 {
   gint64 now = g_get_monotonic_time ();
   guint64 total;
+  gboolean warn;
 
+  /* the object lock: the request pads' streams count here from their own
+   * threads */
   GST_OBJECT_LOCK (self);
   total = self->skipped_frames += skipped_now;
+  warn = self->last_warning_time == 0
+      || now - self->last_warning_time >= G_USEC_PER_SEC;
+  if (warn)
+    self->last_warning_time = now;
   GST_OBJECT_UNLOCK (self);
-  if (self->last_warning_time != 0
-      && now - self->last_warning_time < G_USEC_PER_SEC)
+  if (!warn)
     return;
-  self->last_warning_time = now;
   GST_ELEMENT_WARNING (self, STREAM, FORMAT,
       ("Skipped frames holding NaN or infinity."),
       ("%" G_GUINT64_FORMAT " frames skipped so far; the LSTM state is kept "
@@ -1270,7 +1293,7 @@ run_frames (GstLstm * self, const float *in, guint n, float *out)
   memcpy (self->last_out, out + (gsize) (n - 1) * O, O * sizeof (float));
   self->have_any = TRUE;
   if (skipped > 0)
-    warn_skipped (self, skipped);
+    gst_lstm_count_skipped (self, skipped);
 }
 
 /* Emits what the output mode wants from n frames starting at `pts`. */
@@ -1456,7 +1479,7 @@ hold_some (GstLstm * self, const guint8 * data, guint n, GstClockTime pts)
   }
   self->frames_in_seq += n;
   if (skipped > 0)
-    warn_skipped (self, skipped);
+    gst_lstm_count_skipped (self, skipped);
 }
 
 /* Holds the frames; a sequence that reaches max-held-frames is cut there:
@@ -1676,8 +1699,8 @@ gst_lstm_change_state (GstElement * element, GstStateChange transition)
       lstm_blas_set_threads (threads);
       GST_OBJECT_LOCK (self);
       self->skipped_frames = 0;
-      GST_OBJECT_UNLOCK (self);
       self->last_warning_time = 0;
+      GST_OBJECT_UNLOCK (self);
       self->warned_cut = FALSE;
       if (!ensure_model (self))
         return GST_STATE_CHANGE_FAILURE;

@@ -103,8 +103,8 @@ struct _GstLstm
   guint msg_count;
   GstClockTime msg_start;
 
-  /* Non-finite frames: skipped, counted (under the object lock, for the
-   * property), warned about once a second. */
+  /* Non-finite frames: skipped, counted, warned about once a second;
+   * object lock (the request pads' streams count too). */
   guint64 skipped_frames;
   gint64 last_warning_time;     /* monotonic microseconds */
 
@@ -129,6 +129,11 @@ gboolean gst_lstm_map_frames (GstLstm * self, GstBuffer * buf,
  * (gstlstm.c): nothing allocated per buffer in a steady stream. */
 GstBuffer *gst_lstm_out_pool_buffer (GstLstmOutPool * pool, gsize bytes);
 void gst_lstm_out_pool_clear (GstLstmOutPool * pool);
+
+/* Counts non-finite frames skipped (on the sink pad or a request pad)
+ * into skipped-frames and warns of them at most once a second (gstlstm.c;
+ * any streaming thread: the count is under the object lock). */
+void gst_lstm_count_skipped (GstLstm * self, guint skipped);
 
 /* The sink caps on offer (gstlstm.c), also for the request pads. */
 GstCaps *gst_lstm_sink_query_caps (GstLstm * self, GstCaps * filter);

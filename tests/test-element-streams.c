@@ -2,6 +2,7 @@
  * from their own threads at once, stepped together, each getting exactly
  * what a separate element would give it; resets per stream; errors. */
 #include "lstm.h"
+#include "test-element-util.h"
 #include "test-util.h"
 
 #include <gst/gst.h>
@@ -403,6 +404,173 @@ test_streams_bidirectional (void)
   g_unlink (path);
 }
 
+/* The reset action signal resets every stream's state before its next
+ * buffer. */
+static void
+test_streams_reset_signal (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = save_model (&m);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  g_autoptr (LstmState) fresh = lstm_state_new (m, 0);
+  float x[20 * I], want[10 * 5];
+  GstHarness *h[2];
+  GstBuffer *b;
+  GstMapInfo map;
+  guint j, k;
+
+  for (j = 0; j < G_N_ELEMENTS (x); j++)
+    x[j] = cosf (j * 0.7f);
+  g_object_set (e, "model", path, "stream-wait", (guint64) 0, NULL);
+  for (k = 0; k < 2; k++) {
+    h[k] = add_stream (e, k);
+    gst_harness_push (h[k], make_buffer (x, 0, 10));
+    gst_buffer_unref (gst_harness_pull (h[k]));
+  }
+  g_signal_emit_by_name (e, "reset");
+  lstm_forward (m, fresh, x + 10 * I, 10, want);        /* after the reset */
+  for (k = 0; k < 2; k++) {
+    gst_harness_push (h[k], make_buffer (x, 10, 10));
+    b = gst_harness_pull (h[k]);
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_assert_cmpuint (map.size, ==, sizeof (want));
+    assert_same_cut ((const float *) map.data, want, G_N_ELEMENTS (want));
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+  }
+  for (k = 0; k < 2; k++)
+    gst_harness_teardown (h[k]);
+  gst_object_unref (e);
+  g_unlink (path);
+}
+
+/* Frames with NaN or Inf on a request pad count in skipped-frames and
+ * bring the single sink pad's warning. */
+static void
+test_streams_skipped_frames (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = save_model (&m);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  GstBus *bus = gst_bus_new ();
+  float x[10 * I] = { 0 };
+  GstHarness *h;
+  GstMessage *msg;
+  g_autoptr (GError) error = NULL;
+  guint64 skipped;
+
+  x[2 * I + 1] = NAN;
+  x[7 * I] = INFINITY;
+  g_object_set (e, "model", path, "stream-wait", (guint64) 0, NULL);
+  gst_element_set_bus (e, bus);
+  h = add_stream (e, 0);
+  g_assert_cmpint (gst_harness_push (h, make_buffer (x, 0, 10)), ==,
+      GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_pull (h));
+  g_object_get (e, "skipped-frames", &skipped, NULL);
+  g_assert_cmpuint (skipped, ==, 2);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  g_assert_nonnull (msg);
+  gst_message_parse_warning (msg, &error, NULL);
+  g_assert_nonnull (strstr (error->message, "NaN or infinity"));
+  gst_message_unref (msg);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  g_unlink (path);
+}
+
+/* The warning whose message starts with `start`, popped from the bus
+ * (NULL when there is none). */
+static gchar *
+pop_warning (GstBus * bus, const gchar * start)
+{
+  GstMessage *msg;
+
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING)) != NULL) {
+    g_autoptr (GError) error = NULL;
+    gst_message_parse_warning (msg, &error, NULL);
+    gst_message_unref (msg);
+    if (g_str_has_prefix (error->message, start))
+      return g_strdup (error->message);
+  }
+  return NULL;
+}
+
+/* What the request pads do not do (messages, other output modes, a model
+ * set while playing, the state property) is said once, in a warning
+ * that names the property; the streams run on. */
+static void
+test_streams_unsupported (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autoptr (LstmModel) m2 = NULL;
+  g_autofree gchar *path = save_model (&m);
+  g_autofree gchar *path2 = save_model (&m2);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  GstBus *bus = gst_bus_new ();
+  float x[10 * I] = { 0 };
+  GBytes *state = NULL;
+  GstHarness *h;
+  gchar *text;
+  guint k;
+
+  g_object_set (e, "model", path, "stream-wait", (guint64) 0,
+      "post-messages", TRUE, "output-mode", GST_LSTM_OUTPUT_MODE_LAST, NULL);
+  gst_element_set_bus (e, bus);
+  h = add_stream (e, 0);
+  g_object_set (e, "model", path2, NULL);
+  g_assert_true (element_wait_pending_model ((GstLstm *) e));
+  for (k = 0; k < 3; k++) {
+    g_assert_cmpint (gst_harness_push (h, make_buffer (x, 0, 10)), ==,
+        GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));    /* vectors, every frame */
+  }
+  text = pop_warning (bus, "post-messages:");
+  g_assert_nonnull (text);
+  g_assert_nonnull (strstr (text, "request pads"));
+  g_free (text);
+  gst_bus_set_flushing (bus, TRUE);     /* pop_warning skipped some */
+  gst_bus_set_flushing (bus, FALSE);
+  for (k = 0; k < 3; k++) {
+    g_assert_cmpint (gst_harness_push (h, make_buffer (x, 0, 10)), ==,
+        GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));
+  }
+  g_assert_null (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING));
+  g_assert_null (gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT));
+  gst_bus_set_flushing (bus, TRUE);
+  gst_bus_set_flushing (bus, FALSE);
+  g_object_set (e, "post-messages", FALSE, NULL);
+  gst_element_set_state (e, GST_STATE_READY);   /* a new run says it again */
+  gst_harness_play (h);
+  g_object_set (e, "post-messages", FALSE, NULL);
+  gst_harness_push (h, make_buffer (x, 0, 10));
+  gst_buffer_unref (gst_harness_pull (h));
+  text = pop_warning (bus, "output-mode=last:");
+  g_assert_nonnull (text);
+  g_free (text);
+  g_object_get (e, "state", &state, NULL);
+  g_assert_null (state);
+  text = pop_warning (bus, "state:");
+  g_assert_nonnull (text);
+  g_free (text);
+  g_object_set (e, "model", path, NULL);
+  g_assert_true (element_wait_pending_model ((GstLstm *) e));
+  gst_harness_push (h, make_buffer (x, 0, 10));
+  gst_buffer_unref (gst_harness_pull (h));
+  text = pop_warning (bus, "model, weights:");
+  g_assert_nonnull (text);
+  g_free (text);
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  g_unlink (path);
+  g_unlink (path2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -418,5 +586,11 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/element/streams/wrong-size", test_streams_wrong_size);
   g_test_add_func ("/lstm/element/streams/bidirectional",
       test_streams_bidirectional);
+  g_test_add_func ("/lstm/element/streams/reset-signal",
+      test_streams_reset_signal);
+  g_test_add_func ("/lstm/element/streams/skipped-frames",
+      test_streams_skipped_frames);
+  g_test_add_func ("/lstm/element/streams/unsupported",
+      test_streams_unsupported);
   return g_test_run ();
 }
