@@ -297,11 +297,15 @@ frames_time (const GstLstmStream * s, guint64 n)
   return gst_util_uint64_scale_int (n, GST_SECOND, s->rate);
 }
 
-/* The frames of `map` as floats in s->in. */
+/* The frames of `map` as floats in s->in. (An empty buffer's map and an
+ * empty array may have NULL data, which memcpy must not get even for 0
+ * bytes.) */
 static void
 read_frames (GstLstmStream * s, const GstMapInfo * map, guint n)
 {
   g_array_set_size (s->in, (gsize) n * s->channels);
+  if (n == 0)
+    return;
   if (s->s16)
     lstm_frames_from_s16 ((const gint16 *) map->data, (gsize) n * s->channels,
         (float *) s->in->data);

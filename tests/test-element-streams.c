@@ -571,6 +571,41 @@ test_streams_unsupported (void)
   g_unlink (path2);
 }
 
+/* An empty buffer on a request pad, F32 or S16, is taken (nothing out,
+ * the stream goes on); UndefinedBehaviorSanitizer (build-asan) watches
+ * that no memcpy gets a NULL pointer for it. */
+static void
+test_streams_empty_buffer (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = save_model (&m);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  float x[10 * I] = { 0 };
+  GstHarness *h0, *h1;
+  GstBuffer *b;
+
+  g_object_set (e, "model", path, "stream-wait", (guint64) 0, NULL);
+  h0 = add_stream (e, 0);
+  h1 = gst_harness_new_with_element (e, "sink_1", "src_1");
+  gst_harness_set_src_caps_str (h1, "audio/x-raw,format=S16LE,"
+      "layout=interleaved,channels=8,rate=100");
+  g_assert_cmpint (gst_harness_push (h0, gst_buffer_new ()), ==,
+      GST_FLOW_OK);
+  g_assert_cmpint (gst_harness_push (h1, gst_buffer_new ()), ==,
+      GST_FLOW_OK);
+  g_assert_null (gst_harness_try_pull (h0));
+  g_assert_null (gst_harness_try_pull (h1));
+  g_assert_cmpint (gst_harness_push (h0, make_buffer (x, 0, 10)), ==,
+      GST_FLOW_OK);
+  b = gst_harness_pull (h0);
+  g_assert_cmpuint (gst_buffer_get_size (b), ==, 10 * 5 * sizeof (float));
+  gst_buffer_unref (b);
+  gst_harness_teardown (h0);
+  gst_harness_teardown (h1);
+  gst_object_unref (e);
+  g_unlink (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -592,5 +627,7 @@ main (int argc, char **argv)
       test_streams_skipped_frames);
   g_test_add_func ("/lstm/element/streams/unsupported",
       test_streams_unsupported);
+  g_test_add_func ("/lstm/element/streams/empty-buffer",
+      test_streams_empty_buffer);
   return g_test_run ();
 }
