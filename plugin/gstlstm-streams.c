@@ -70,6 +70,7 @@ typedef struct
   gboolean eos, flushing;
   gboolean released;            /* its pads were released: it runs no more */
   gboolean pending_reset;       /* the reset signal: reset at the next buffer */
+  gboolean said_not_linked;     /* its src pad's NOT_LINKED error posted */
   gboolean stepping;            /* in a step running outside the lock */
   GstClockTime next_pts;        /* expected PTS of the next frame */
   GArray *in;                   /* floats: the frames of the buffer */
@@ -350,6 +351,28 @@ check_settings (GstLstm * self)
   return reset_on_discont;
 }
 
+/* Nothing takes src_N's predictions: said once (before upstream's bare
+ * 'not-linked'), with the likely reason: a link that asked for text
+ * (`l.src_0 ! text/x-raw`) fails, as src_%u gives vectors only; a link
+ * parse-launch could not make is left for a pad that never comes. */
+static void
+say_not_linked (GstLstm * self, GstLstmStream * s, guint O)
+{
+  gboolean first;
+
+  g_mutex_lock (&self->streams_lock);
+  first = !s->said_not_linked && !s->released;
+  s->said_not_linked = TRUE;
+  g_mutex_unlock (&self->streams_lock);
+  if (first)
+    GST_ELEMENT_ERROR (self, CORE, PAD,
+        ("Nothing is linked to %s. The request pads give prediction "
+            "vectors only (audio/x-raw, format=F32LE, channels=%u), not "
+            "text: for text/x-raw use the single sink and src pads.",
+            GST_PAD_NAME (s->srcpad), O),
+        ("pushing on %s returned not-linked", GST_PAD_NAME (s->srcpad)));
+}
+
 static GstFlowReturn
 stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
 {
@@ -360,6 +383,7 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstClockTime pts;
   gboolean stepped = TRUE, reset_on_discont;
   guint n, O, skipped = 0;
+  GstFlowReturn ret;
 
   if (s->state == NULL) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
@@ -417,7 +441,10 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   }
   GST_BUFFER_PTS (outbuf) = pts;
   GST_BUFFER_DURATION (outbuf) = frames_time (s, n);
-  return gst_pad_push (s->srcpad, outbuf);
+  ret = gst_pad_push (s->srcpad, outbuf);
+  if (ret == GST_FLOW_NOT_LINKED)
+    say_not_linked (self, s, O);
+  return ret;
 }
 
 /* --------------------------------------------------------------- events */
@@ -757,6 +784,7 @@ gst_lstm_streams_stop (GstLstm * self)
     g_clear_pointer (&s->state, lstm_state_free);
     g_array_set_size (s->last, 0);
     s->refused_channels = 0;
+    s->said_not_linked = FALSE;
     s->eos = s->flushing = s->stepping = FALSE;
     s->next_pts = GST_CLOCK_TIME_NONE;
   }

@@ -606,6 +606,31 @@ test_streams_empty_buffer (void)
   g_unlink (path);
 }
 
+/* src_N linked through text/x-raw: the link fails (request pads give
+ * vectors only) and the element's error says so, before upstream's bare
+ * 'Internal data stream error'. */
+static void
+test_streams_text_refused (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = save_model (&m);
+  g_autofree gchar *desc = g_strdup_printf ("lstm name=l model=%s "
+      "audiotestsrc num-buffers=3 samplesperbuffer=10 ! audio/x-raw,"
+      "format=F32LE,channels=8,rate=100 ! l.sink_0 l.src_0 ! text/x-raw ! "
+      "fakesink", path);
+  GstMessage *msg = train_run_pipeline (desc, NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_ERROR);
+  gst_message_parse_error (msg, &error, NULL);
+  g_assert_cmpstr (GST_OBJECT_NAME (GST_MESSAGE_SRC (msg)), ==, "l");
+  g_assert_nonnull (strstr (error->message, "Nothing is linked to src_0"));
+  g_assert_nonnull (strstr (error->message, "vectors only"));
+  g_assert_nonnull (strstr (error->message, "channels=5"));
+  gst_message_unref (msg);
+  g_unlink (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -629,5 +654,7 @@ main (int argc, char **argv)
       test_streams_unsupported);
   g_test_add_func ("/lstm/element/streams/empty-buffer",
       test_streams_empty_buffer);
+  g_test_add_func ("/lstm/element/streams/text-refused",
+      test_streams_text_refused);
   return g_test_run ();
 }
