@@ -19,10 +19,13 @@
  * A bidirectional model is refused (refuse_bidirectional). The mode
  * emits prediction vectors for every frame (output-mode=frame);
  * the frame stream formats, the non-finite frame policy (such a buffer is
- * stepped on its own, lstm_forward_finite), the resets (FLUSH_STOP,
- * STREAM_START, caps, DISCONT with reset-on-discont, `lstm-reset`) and the
+ * stepped on its own, lstm_forward_finite; skipped-frames counts its
+ * skipped frames), the resets (FLUSH_STOP, STREAM_START, caps, DISCONT
+ * with reset-on-discont, `lstm-reset`, the `reset` signal) and the
  * timestamps are those of the single stream. The model is the one loaded
- * when the element started.
+ * when the element started. What the mode does not do (messages, other
+ * output modes, a model set while playing, the state property) is said
+ * in a warning once a run (check_settings, gst_lstm_streams_own_state).
  */
 #include "gstlstm-streams.h"
 #include "gstlstmelements.h"
