@@ -71,6 +71,26 @@ link_temporary (int fd, const gchar * path)
   return NULL;
 }
 
+/* An unnamed file in dir (O_TMPFILE), or -1 with errno set. */
+static int
+open_unnamed (const gchar * dir)
+{
+#ifdef O_TMPFILE
+  return open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+#else
+  errno = EOPNOTSUPP;
+  return -1;
+#endif
+}
+
+/* The errno of open_unnamed where the filesystem (or kernel) has no
+ * unnamed files, rather than a folder refusing files. */
+static gboolean
+unnamed_unsupported (int err)
+{
+  return err == EOPNOTSUPP || err == EISDIR || err == EINVAL;
+}
+
 /* The file to replace for path: path itself when nothing is there yet or
  * a regular file is, the file a symbolic link leads to when that is a
  * regular file; NULL with an error naming path for anything else. */
@@ -123,17 +143,12 @@ lstm_file_check_replaceable (const gchar * path, GError ** error)
   dir = g_path_get_dirname (target);
   /* a file the folder takes and the kernel drops on close (access (W_OK)
    * says yes to root even on /proc) */
-#ifdef O_TMPFILE
-  fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-#else
-  fd = -1;
-  errno = EOPNOTSUPP;
-#endif
+  fd = open_unnamed (dir);
   if (fd >= 0) {
     close (fd);
     return TRUE;
   }
-  if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+  if (!unnamed_unsupported (errno))
     return fail (error, "write", path, errno);
   probe = g_build_filename (dir, ".lstm-probe-XXXXXX", NULL);
   fd = g_mkstemp (probe);
@@ -158,12 +173,7 @@ lstm_file_replace (const gchar * path, const void *data, gsize size,
     return FALSE;
   dir = g_path_get_dirname (target);
 
-#ifdef O_TMPFILE
-  fd = open (dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-#else
-  fd = -1;
-  errno = EOPNOTSUPP;
-#endif
+  fd = open_unnamed (dir);
   if (fd >= 0) {
     if (!write_all (fd, data, size, &e) || fsync (fd) != 0) {
       if (e == 0)
@@ -184,7 +194,7 @@ lstm_file_replace (const gchar * path, const void *data, gsize size,
     /* no /proc to link through: the named way below */
     if (e != ENOENT)
       return fail (error, "write", path, e);
-  } else if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+  } else if (!unnamed_unsupported (errno)) {
     /* the folder refuses files (read-only, missing, no permission...) */
     return fail (error, "write", path, errno);
   }
