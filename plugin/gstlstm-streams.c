@@ -22,10 +22,16 @@
  * stepped on its own, lstm_forward_finite; skipped-frames counts its
  * skipped frames), the resets (FLUSH_STOP, STREAM_START, caps, DISCONT
  * with reset-on-discont, `lstm-reset`, the `reset` signal) and the
- * timestamps are those of the single stream. The model is the one loaded
- * when the element started. What the mode does not do (messages, other
- * output modes, a model set while playing, the state property) is said
- * in a warning once a run (check_settings, gst_lstm_streams_own_state).
+ * timestamps are those of the single stream. A model set while playing
+ * (loaded in the background, gstlstm.c) is swapped in by the first
+ * stream to take a buffer after it loaded (swap_model; the single sink
+ * pad swaps it instead when that pad is linked), and each stream adopts
+ * it at its next buffer (adopt_model): every stream holds the model its
+ * state and src caps are for, and a step takes only streams of one model,
+ * so frames already waiting finish on the model they came for. What the
+ * mode does not do (messages, other output modes, the state property) is
+ * said in a warning once a run (check_settings,
+ * gst_lstm_streams_own_state).
  */
 #include "gstlstm-streams.h"
 #include "gstlstmelements.h"
@@ -65,7 +71,10 @@ typedef struct
   GstPad *srcpad;               /* a reference */
 
   /* under streams_lock */
+  LstmModel *model;             /* a reference: the model of its state and
+                                 * src caps; NULL until caps */
   LstmState *state;             /* NULL until caps */
+  gboolean need_caps;           /* its model's output size changed */
   guint refused_channels;       /* a size refused already (error posted) */
   guint channels;
   gint rate;                    /* frames per second */
@@ -92,8 +101,7 @@ enum
   SAID_BIDIRECTIONAL = 1 << 0,
   SAID_POST_MESSAGES = 1 << 1,
   SAID_OUTPUT_MODE = 1 << 2,
-  SAID_MODEL = 1 << 3,
-  SAID_STATE = 1 << 4,
+  SAID_STATE = 1 << 3,
 };
 
 /* TRUE the first time since READY -> PAUSED that `what` is to be said
@@ -125,6 +133,7 @@ stream_unref (GstLstmStream * s)
   if (!g_atomic_ref_count_dec (&s->ref))
     return;
   g_clear_pointer (&s->state, lstm_state_free);
+  g_clear_pointer (&s->model, lstm_model_unref);
   g_array_unref (s->in);
   g_array_unref (s->last);
   g_cond_clear (&s->cond);
@@ -144,9 +153,11 @@ reset_stream (GstLstmStream * s)
 
 /* ------------------------------------------------------------ stepping */
 
-/* Scratch of one step: lstm_streams_forward's, its arguments, its streams. */
+/* Scratch of one step: lstm_streams_forward's (for `model`), its
+ * arguments, its streams. */
 typedef struct
 {
+  LstmModel *model;             /* a reference */
   LstmStreams *scratch;
   guint capacity;
   gpointer *args;               /* [3 * capacity]: states, inputs, outputs */
@@ -157,26 +168,30 @@ static void
 step_free (Step * st)
 {
   lstm_streams_free (st->scratch);
+  lstm_model_unref (st->model);
   g_free (st->args);
   g_free (st->members);
   g_free (st);
 }
 
-/* Called with streams_lock: scratch for as many streams as there are. */
+/* Called with streams_lock: scratch of model m for as many streams as
+ * there are (after a model swap, the old model's scratch goes as it
+ * comes back). */
 static Step *
-take_step (GstLstm * self)
+take_step (GstLstm * self, LstmModel * m)
 {
   guint n = self->streams->len;
   Step *st = self->free_steps->len > 0 ?
       g_ptr_array_steal_index_fast (self->free_steps,
       self->free_steps->len - 1) : NULL;
 
-  if (st != NULL && st->capacity >= n)
+  if (st != NULL && st->capacity >= n && st->model == m)
     return st;
   g_clear_pointer (&st, step_free);
   st = g_new0 (Step, 1);
   st->capacity = MAX (n, 4);
-  st->scratch = lstm_streams_new (self->model, st->capacity, 0);
+  st->model = lstm_model_ref (m);
+  st->scratch = lstm_streams_new (m, st->capacity, 0);
   st->args = g_new0 (gpointer, 3 * (gsize) st->capacity);
   st->members = g_new0 (GstLstmStream *, st->capacity);
   return st;
@@ -211,25 +226,31 @@ wake_all (GstLstm * self)
 }
 
 /* Called with streams_lock, which it releases while the step runs, by the
- * thread of stream `me`: steps the waiting streams not in another step
- * (a core's share of them) by the frames they all have, then wakes their
- * threads. */
+ * thread of stream `me`: steps the waiting streams of me's model not in
+ * another step (a core's share of them) by the frames they all have, then
+ * wakes their threads. */
 static void
 step_waiting (GstLstm * self, GstLstmStream * me)
 {
-  Step *st = take_step (self);
+  LstmModel *m = me->model;
+  Step *st = take_step (self, m);
   LstmState **states = (LstmState **) st->args;
   const float **inputs = (const float **) (st->args + st->capacity);
   float **outputs = (float **) (st->args + 2 * st->capacity);
-  guint i, n = 0, k = G_MAXUINT, O = lstm_model_get_output_size (self->model);
+  guint i, n = 0, k = G_MAXUINT, O = lstm_model_get_output_size (m);
   /* a share of the streams per core, so that the others step the rest on
    * the other cores at the same time */
   guint share = (self->streams->len + self->cores - 1) / self->cores;
+  GstLstmStream *other = NULL;  /* waiting with another model (a swap) */
 
   for (i = 0; i < self->streams->len && n < MAX (share, 1); i++) {
     GstLstmStream *s = self->streams->pdata[i];
     if (s->done >= s->n || s->flushing || s->stepping)
       continue;
+    if (s->model != m) {
+      other = other != NULL ? other : s;
+      continue;
+    }
     s->stepping = TRUE;
     st->members[n] = stream_ref (s);
     states[n] = s->state;
@@ -247,10 +268,14 @@ step_waiting (GstLstm * self, GstLstmStream * me)
       break;
     }
   }
+  /* and one of another model's, which steps those */
+  if (other != NULL) {
+    GST_DEBUG_OBJECT (self, "streams of two models wait (a model swap)");
+    g_cond_signal (&other->cond);
+  }
   if (n > 0) {
     g_mutex_unlock (&self->streams_lock);
-    lstm_streams_forward (st->scratch, self->model, states, n, inputs, k,
-        outputs);
+    lstm_streams_forward (st->scratch, m, states, n, inputs, k, outputs);
     g_mutex_lock (&self->streams_lock);
   }
   for (i = 0; i < n; i++) {
@@ -317,22 +342,143 @@ read_frames (GstLstmStream * s, const GstMapInfo * map, guint n)
     memcpy (s->in->data, map->data, (gsize) n * s->channels * 4);
 }
 
+/* A model loaded while playing (m, from path with weights) becomes the
+ * element's, unless a stream with caps carries another number of values
+ * per frame or it is bidirectional: then the old one runs on, with a
+ * warning, and the properties go back to it (as on the single sink pad).
+ * The streams adopt it at their next buffers (adopt_model). */
+static void
+swap_model (GstLstm * self, LstmModel * m, const gchar * path,
+    LstmPrecision weights)
+{
+  GstLstmStream *misfit = NULL;
+  g_autofree gchar *pad = NULL;
+  LstmModel *old = NULL;
+  guint i, carries = 0;
+
+  g_mutex_lock (&self->streams_lock);
+  for (i = 0; i < self->streams->len && m->num_directions == 1; i++) {
+    GstLstmStream *s = self->streams->pdata[i];
+    if (s->model != NULL && s->channels != m->input_size) {
+      misfit = s;
+      carries = s->channels;
+      pad = gst_pad_get_name (s->sinkpad);
+      break;
+    }
+  }
+  if (m->num_directions == 1 && misfit == NULL) {
+    GST_OBJECT_LOCK (self);
+    old = self->model;
+    self->model = m;
+    GST_OBJECT_UNLOCK (self);
+  }
+  g_mutex_unlock (&self->streams_lock);
+
+  if (old != NULL) {
+    gst_lstm_set_running (self, path, weights);
+    GST_INFO_OBJECT (self, "request pads: model %s swapped in", path);
+    lstm_model_unref (old);
+    return;
+  }
+  /* the properties first: an application reading them on the warning
+   * sees what runs */
+  gst_lstm_revert_refused (self, path, weights);
+  if (misfit != NULL)
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("The new LSTM model does not fit the stream on %s; the previous "
+            "one keeps running.", pad), ("the new model %s takes %u input "
+            "features but the stream carries %u per frame", path,
+            m->input_size, carries));
+  else
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("The new LSTM model is bidirectional, which the request pads "
+            "(sink_%%u) cannot run; the previous one keeps running."),
+        ("%s: a bidirectional model needs each sequence whole; use one "
+            "lstm element per stream", path));
+  lstm_model_unref (m);
+}
+
+/* Called with streams_lock by the stream's own thread (so no step holds
+ * it): the stream takes the element's model if it changed. With the same
+ * sizes its state carries on, with others it starts afresh, and another
+ * output size needs new src caps. FALSE (an error posted) when the model
+ * cannot run the stream, which only happens when the single sink pad
+ * swapped it in (swap_model checks the streams; the single pad checks
+ * its own). */
+static gboolean
+adopt_model (GstLstm * self, GstLstmStream * s)
+{
+  LstmModel *m = self->model;
+
+  if (s->model == m)
+    return TRUE;
+  if (m->input_size != s->channels || m->num_directions != 1) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("The model swapped in on the single sink pad cannot run the "
+            "stream on %s.", GST_PAD_NAME (s->sinkpad)),
+        ("the model takes %u input features%s; the stream carries %u",
+            m->input_size, m->num_directions != 1 ? " and is bidirectional" :
+            "", s->channels));
+    return FALSE;
+  }
+  if (!lstm_state_fits (s->state, m)) {
+    lstm_state_free (s->state);
+    s->state = lstm_state_new (m, 1);
+    g_array_set_size (s->last, 0);
+  }
+  if (lstm_model_get_output_size (m) != lstm_model_get_output_size (s->model))
+    s->need_caps = TRUE;
+  lstm_model_unref (s->model);
+  s->model = lstm_model_ref (m);
+  return TRUE;
+}
+
+/* src_N's caps: prediction vectors of O values at the stream's rate. */
+static gboolean
+push_src_caps (GstLstmStream * s, guint O, gint rate)
+{
+  GstCaps *out = gst_caps_new_simple ("audio/x-raw",
+      "format", G_TYPE_STRING, "F32LE",
+      "layout", G_TYPE_STRING, "interleaved",
+      "channels", G_TYPE_INT, (gint) O,
+      "rate", G_TYPE_INT, rate,
+      "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
+  gboolean ok = gst_pad_push_event (s->srcpad, gst_event_new_caps (out));
+
+  gst_caps_unref (out);
+  return ok;
+}
+
 /* What the request pads do not do is said once a run, as a warning that
  * names the property (see the README: the request pads emit vectors for
- * every frame from the model loaded at start, and post no messages).
+ * every frame and post no messages); a model loaded while playing is
+ * swapped in here when the single sink pad is not linked.
  * Returns reset-on-discont, which they follow. */
 static gboolean
 check_settings (GstLstm * self)
 {
-  gboolean reset_on_discont, post_messages, new_model;
+  gboolean reset_on_discont, post_messages;
   GstLstmOutputMode mode;
+  LstmModel *m = NULL;
+  gchar *path = NULL;
+  LstmPrecision weights = LSTM_PRECISION_F32;
+  /* (the single sink pad swaps it at its own next buffer when linked) */
+  gboolean single = gst_pad_is_linked (self->sinkpad);
 
   GST_OBJECT_LOCK (self);
   reset_on_discont = self->reset_on_discont;
   post_messages = self->post_messages;
   mode = self->output_mode;
-  new_model = self->pending_model != NULL;
+  if (self->pending_model != NULL && !single) {
+    m = g_steal_pointer (&self->pending_model);
+    path = g_steal_pointer (&self->pending_path);
+    weights = self->pending_weights;
+  }
   GST_OBJECT_UNLOCK (self);
+
+  if (m != NULL)
+    swap_model (self, m, path, weights);
+  g_free (path);
 
   if (post_messages && first_time (self, SAID_POST_MESSAGES))
     GST_ELEMENT_WARNING (self, CORE, NOT_IMPLEMENTED,
@@ -345,12 +491,6 @@ check_settings (GstLstm * self)
             "for every frame (output-mode=frame) only.",
             mode == GST_LSTM_OUTPUT_MODE_LAST ? "last" : "stride"),
         ("only the single sink pad has the other output modes"));
-  if (new_model && first_time (self, SAID_MODEL))
-    GST_ELEMENT_WARNING (self, CORE, NOT_IMPLEMENTED,
-        ("model, weights: the request pads (sink_%%u) keep running the "
-            "model loaded at start; a model set while playing does not "
-            "reach them."), ("only the single sink pad swaps models; set "
-            "the model in READY or NULL for the request pads"));
   return reset_on_discont;
 }
 
@@ -384,8 +524,9 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   GstMapInfo in, out;
   GstBuffer *outbuf;
   GstClockTime pts;
-  gboolean stepped = TRUE, reset_on_discont;
+  gboolean stepped = TRUE, reset_on_discont, need_caps;
   guint n, O, skipped = 0;
+  gint rate;
   GstFlowReturn ret;
 
   if (s->state == NULL) {
@@ -399,12 +540,21 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   pts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : s->next_pts;
-  O = lstm_model_get_output_size (self->model);
+  reset_on_discont = check_settings (self);
+
+  g_mutex_lock (&self->streams_lock);
+  if (!adopt_model (self, s)) {
+    g_mutex_unlock (&self->streams_lock);
+    gst_buffer_unmap (buf, &in);
+    gst_buffer_unref (buf);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  O = lstm_model_get_output_size (s->model);
+  need_caps = s->need_caps;
+  s->need_caps = FALSE;
+  rate = s->rate;
   outbuf = gst_lstm_out_pool_buffer (&s->pool, (gsize) n * O * sizeof (float));
   gst_buffer_map (outbuf, &out, GST_MAP_WRITE);
-
-  reset_on_discont = check_settings (self);
-  g_mutex_lock (&self->streams_lock);
   if ((GST_BUFFER_IS_DISCONT (buf) && reset_on_discont) || s->pending_reset)
     reset_stream (s);
   s->pending_reset = FALSE;
@@ -414,7 +564,7 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   } else if (n > 0 && !lstm_frame_is_finite ((float *) s->in->data,
           n * s->channels)) {
     /* NaN or Inf: this buffer on its own, skipping those frames */
-    skipped = lstm_forward_finite (self->model, s->state,
+    skipped = lstm_forward_finite (s->model, s->state,
         (float *) s->in->data, n, (float *) out.data,
         s->last->len ? (float *) s->last->data : NULL);
   } else if (n > 0) {
@@ -438,6 +588,13 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   gst_buffer_unmap (outbuf, &out);
   if (skipped > 0)
     gst_lstm_count_skipped (self, skipped);
+  /* a model of another output size: src_N's caps first (and again at
+   * the next buffer if they did not go) */
+  if (need_caps && !push_src_caps (s, O, rate)) {
+    g_mutex_lock (&self->streams_lock);
+    s->need_caps = TRUE;
+    g_mutex_unlock (&self->streams_lock);
+  }
   if (!stepped || n == 0) {
     gst_buffer_unref (outbuf);
     return stepped ? GST_FLOW_OK : GST_FLOW_FLUSHING;
@@ -461,11 +618,11 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
  * run one after the other anyway), so such a model is for separate
  * elements. Said once a run. */
 static gboolean
-refuse_bidirectional (GstLstm * self, GstLstmStream * s)
+refuse_bidirectional (GstLstm * self, GstLstmStream * s, LstmModel * m)
 {
   g_autofree gchar *path = NULL;
 
-  if (self->model->num_directions != 2)
+  if (m->num_directions != 2)
     return FALSE;
   if (first_time (self, SAID_BIDIRECTIONAL)) {
     g_object_get (self, "model", &path, NULL);
@@ -479,19 +636,23 @@ refuse_bidirectional (GstLstm * self, GstLstmStream * s)
   return TRUE;
 }
 
-/* Reads the stream's frame format; the channel count must be the model's. */
+/* Reads the stream's frame format; the channel count must be the model's
+ * (the element's model now: the stream adopts it here). */
 static gboolean
 stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
 {
   guint channels, rate;
-  gboolean s16, ok;
-  GstCaps *out;
+  gboolean s16;
+  g_autoptr (LstmModel) m = NULL;
 
-  if (refuse_bidirectional (self, s))
+  g_mutex_lock (&self->streams_lock);
+  m = self->model != NULL ? lstm_model_ref (self->model) : NULL;
+  g_mutex_unlock (&self->streams_lock);
+  if (m == NULL || refuse_bidirectional (self, s, m))
     return FALSE;
   if (!gst_lstm_parse_audio_caps (caps, &channels, &rate, &s16))
     return FALSE;
-  if (channels != self->model->input_size) {
+  if (channels != m->input_size) {
     /* sticky caps come back with every buffer upstream tries: say it once
      * (streaming thread only, like the caps) */
     if (s->refused_channels == channels)
@@ -499,7 +660,7 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
     s->refused_channels = channels;
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("The stream on %s carries %u values per frame, the model takes %u.",
-            GST_PAD_NAME (s->sinkpad), channels, self->model->input_size),
+            GST_PAD_NAME (s->sinkpad), channels, m->input_size),
         ("caps %" GST_PTR_FORMAT, caps));
     return FALSE;
   }
@@ -507,25 +668,21 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
   s->channels = channels;
   s->rate = rate;
   s->s16 = s16;
-  if (s->state == NULL || !lstm_state_fits (s->state, self->model)) {
+  if (s->state == NULL || !lstm_state_fits (s->state, m)) {
     g_clear_pointer (&s->state, lstm_state_free);
     /* the streams step in lstm_streams_forward's scratch; a stream's own
      * forward pass runs only for a buffer with a non-finite frame, so its
      * scratch holds one frame (64 of them cost ~340 KiB a stream of S1) */
-    s->state = lstm_state_new (self->model, 1);
+    s->state = lstm_state_new (m, 1);
   }
+  g_clear_pointer (&s->model, lstm_model_unref);
+  s->model = lstm_model_ref (m);
+  s->need_caps = FALSE;
   reset_stream (s);
   wake_all (self);
   g_mutex_unlock (&self->streams_lock);
 
-  out = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "F32LE",
-      "layout", G_TYPE_STRING, "interleaved",
-      "channels", G_TYPE_INT, (gint) lstm_model_get_output_size (self->model),
-      "rate", G_TYPE_INT, (gint) rate,
-      "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
-  ok = gst_pad_push_event (s->srcpad, gst_event_new_caps (out));
-  gst_caps_unref (out);
-  return ok;
+  return push_src_caps (s, lstm_model_get_output_size (m), (gint) rate);
 }
 
 /* Called with streams_lock held or not: sets a flag and wakes the waits. */
@@ -549,7 +706,7 @@ stream_event (GstPad * pad, GstObject * parent, GstEvent * event)
       GstCaps *caps;
       gboolean ok;
       gst_event_parse_caps (event, &caps);
-      ok = self->model != NULL && stream_set_caps (self, s, caps);
+      ok = stream_set_caps (self, s, caps);
       gst_event_unref (event);
       return ok;
     }
@@ -785,6 +942,8 @@ gst_lstm_streams_stop (GstLstm * self)
   for (i = 0; i < self->streams->len; i++) {
     GstLstmStream *s = self->streams->pdata[i];
     g_clear_pointer (&s->state, lstm_state_free);
+    g_clear_pointer (&s->model, lstm_model_unref);
+    s->need_caps = FALSE;
     g_array_set_size (s->last, 0);
     s->refused_channels = 0;
     s->said_not_linked = FALSE;

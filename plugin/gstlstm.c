@@ -62,12 +62,12 @@
  * stepped together, one matrix product per frame time for all of them
  * (the weights are read once instead of once per stream); a stream waits
  * at most #GstLstm:stream-wait for the others. Each stream's predictions
- * equal those of a separate `lstm` element. The request pads run the
- * model loaded at start, emit vectors for every frame and post no
- * messages; a bidirectional model is refused, and the properties they do
- * not follow (#GstLstm:output-mode, #GstLstm:post-messages, a
- * #GstLstm:model or #GstLstm:weights set while playing, #GstLstm:state)
- * bring a warning once.
+ * equal those of a separate `lstm` element. The request pads emit vectors
+ * for every frame and post no messages; a model set while playing
+ * reaches every stream at its next buffer (its state carried when the
+ * sizes match); a bidirectional model is refused, and the properties they
+ * do not follow (#GstLstm:output-mode, #GstLstm:post-messages,
+ * #GstLstm:state) bring a warning once.
  *
  * ## Example launch lines
  * |[
@@ -223,8 +223,8 @@ gst_lstm_class_init (GstLstmClass * klass)
           "names). Can change while playing: the new file loads in the "
           "background and replaces the old model between buffers; a file "
           "that fails to load leaves the old model running and posts a "
-          "warning. The request pads sink_%u keep the model loaded at "
-          "start (a warning says so)", DEFAULT_MODEL,
+          "warning. The request pads sink_%u take it too, each stream at "
+          "its next buffer", DEFAULT_MODEL,
           rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_RESET_ON_DISCONT,
       g_param_spec_boolean ("reset-on-discont", "Reset on discont",
@@ -438,8 +438,9 @@ load_model (GstLstm * self, const gchar * path, LstmPrecision weights,
 }
 
 /* The model file and weights now running. */
-static void
-set_running (GstLstm * self, const gchar * path, LstmPrecision weights)
+void
+gst_lstm_set_running (GstLstm * self, const gchar * path,
+    LstmPrecision weights)
 {
   GST_OBJECT_LOCK (self);
   g_free (self->running_path);
@@ -451,8 +452,9 @@ set_running (GstLstm * self, const gchar * path, LstmPrecision weights)
 /* A model file or weights set while streaming were refused: unless newer
  * ones were set meanwhile, the properties go back to what runs (the
  * warning said the previous model keeps running). */
-static void
-revert_refused (GstLstm * self, const gchar * path, LstmPrecision weights)
+void
+gst_lstm_revert_refused (GstLstm * self, const gchar * path,
+    LstmPrecision weights)
 {
   gboolean path_back = FALSE, weights_back = FALSE;
 
@@ -498,7 +500,7 @@ ensure_model (GstLstm * self)
   g_mutex_lock (&self->state_lock);
   self->state = lstm_state_new (m, CHUNK_FRAMES);
   g_mutex_unlock (&self->state_lock);
-  set_running (self, path, weights);
+  gst_lstm_set_running (self, path, weights);
   GST_INFO_OBJECT (self, "loaded %s: input %u, %u layers, hidden %u, "
       "output %u, weights %s", path, m->input_size, m->num_layers,
       m->hidden_size, lstm_model_get_output_size (m),
@@ -531,7 +533,7 @@ load_thread (gpointer data)
     GST_OBJECT_UNLOCK (self);
     /* the properties first: an application reading them on the warning
      * sees what runs */
-    revert_refused (self, job->path, job->weights);
+    gst_lstm_revert_refused (self, job->path, job->weights);
     GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
         ("Could not load the new LSTM model; the previous one keeps "
             "running."), ("%s", error->message));
@@ -1140,22 +1142,27 @@ swap_model (GstLstm * self, LstmModel * m, const gchar * path,
   if (self->channels != 0 && m->input_size != self->channels) {
     guint takes = m->input_size;
     lstm_model_unref (m);
-    revert_refused (self, path, weights);       /* before the warning */
+    /* before the warning */
+    gst_lstm_revert_refused (self, path, weights);
     GST_ELEMENT_WARNING (self, STREAM, FORMAT,
         ("The new LSTM model does not fit the stream; the previous one keeps "
             "running."), ("the new model takes %u input features but the "
             "stream carries %u per frame", takes, self->channels));
     return GST_FLOW_OK;
   }
-  set_running (self, path, weights);
+  gst_lstm_set_running (self, path, weights);
   /* other sizes close the sequence: in last mode its prediction comes
    * from the model that saw it */
   if (!lstm_state_fits (self->state, m))
     ret = end_sequence (self);
+  /* streams_lock too: the request pads' streams read the model under it
+   * (and adopt it at their next buffers, gstlstm-streams.c) */
+  g_mutex_lock (&self->streams_lock);
   GST_OBJECT_LOCK (self);
   old = self->model;
   self->model = m;
   GST_OBJECT_UNLOCK (self);
+  g_mutex_unlock (&self->streams_lock);
 
   if (!lstm_state_fits (self->state, m)) {
     /* Other sizes: a fresh state, new scratch, maybe new output caps. */

@@ -135,6 +135,16 @@ void gst_lstm_out_pool_clear (GstLstmOutPool * pool);
  * any streaming thread: the count is under the object lock). */
 void gst_lstm_count_skipped (GstLstm * self, guint skipped);
 
+/* A model loaded while playing (from path, with weights) was swapped in:
+ * the model and weights properties read what runs (gstlstm.c; any
+ * thread, without the object lock). */
+void gst_lstm_set_running (GstLstm * self, const gchar * path,
+    LstmPrecision weights);
+/* Such a model was refused: unless newer ones were set meanwhile, the
+ * properties go back to what runs, with notifications. */
+void gst_lstm_revert_refused (GstLstm * self, const gchar * path,
+    LstmPrecision weights);
+
 /* The sink caps on offer (gstlstm.c), also for the request pads. */
 GstCaps *gst_lstm_sink_query_caps (GstLstm * self, GstCaps * filter);
 

@@ -498,16 +498,14 @@ pop_warning (GstBus * bus, const gchar * start)
   return NULL;
 }
 
-/* What the request pads do not do (messages, other output modes, a model
- * set while playing, the state property) is said once, in a warning
- * that names the property; the streams run on. */
+/* What the request pads do not do (messages, other output modes, the
+ * state property) is said once, in a warning that names the property;
+ * the streams run on. */
 static void
 test_streams_unsupported (void)
 {
   g_autoptr (LstmModel) m = NULL;
-  g_autoptr (LstmModel) m2 = NULL;
   g_autofree gchar *path = save_model (&m);
-  g_autofree gchar *path2 = save_model (&m2);
   GstElement *e = gst_element_factory_make ("lstm", NULL);
   GstBus *bus = gst_bus_new ();
   float x[10 * I] = { 0 };
@@ -520,8 +518,6 @@ test_streams_unsupported (void)
       "post-messages", TRUE, "output-mode", GST_LSTM_OUTPUT_MODE_LAST, NULL);
   gst_element_set_bus (e, bus);
   h = add_stream (e, 0);
-  g_object_set (e, "model", path2, NULL);
-  g_assert_true (element_wait_pending_model ((GstLstm *) e));
   for (k = 0; k < 3; k++) {
     g_assert_cmpint (gst_harness_push (h, make_buffer (x, 0, 10)), ==,
         GST_FLOW_OK);
@@ -556,19 +552,243 @@ test_streams_unsupported (void)
   text = pop_warning (bus, "state:");
   g_assert_nonnull (text);
   g_free (text);
-  g_object_set (e, "model", path, NULL);
-  g_assert_true (element_wait_pending_model ((GstLstm *) e));
-  gst_harness_push (h, make_buffer (x, 0, 10));
-  gst_buffer_unref (gst_harness_pull (h));
-  text = pop_warning (bus, "model, weights:");
-  g_assert_nonnull (text);
-  g_free (text);
   gst_element_set_bus (e, NULL);
   gst_object_unref (bus);
   gst_harness_teardown (h);
   gst_object_unref (e);
   g_unlink (path);
-  g_unlink (path2);
+}
+
+/* A model file of the given sizes, random weights from `seed`. */
+static gchar *
+save_sized (guint input, guint hidden, guint output, gboolean bidirectional,
+    guint seed, LstmModel ** out)
+{
+  LstmModelConfig config;
+  LstmModel *m;
+  gchar *path = g_build_filename (g_get_tmp_dir (), "lstm-streams-test-"
+      "XXXXXX", NULL);
+
+  lstm_model_config_init (&config, input, hidden, bidirectional ? 1 : 2,
+      output, LSTM_OUTPUT_SOFTMAX);
+  config.bidirectional = bidirectional;
+  m = lstm_model_new_full (&config, NULL);
+  lstm_model_init_random (m, seed);
+  g_close (g_mkstemp (path), NULL);
+  g_assert_true (lstm_model_save (m, path, NULL));
+  *out = m;
+  return path;
+}
+
+/* Pushes frames [first, first + n) of x on h and checks the output
+ * against `want` (n frames of O values) and the src caps' channels. */
+static void
+push_expect (GstHarness * h, const float *x, guint first, guint n,
+    const float *want, guint O)
+{
+  GstBuffer *b;
+  GstMapInfo map;
+  GstCaps *caps;
+  gint channels = 0;
+
+  g_assert_cmpint (gst_harness_push (h, make_buffer (x, first, n)), ==,
+      GST_FLOW_OK);
+  b = gst_harness_pull (h);
+  gst_buffer_map (b, &map, GST_MAP_READ);
+  g_assert_cmpuint (map.size, ==, (gsize) n * O * sizeof (float));
+  assert_same_cut ((const float *) map.data, want, (gsize) n * O);
+  gst_buffer_unmap (b, &map);
+  gst_buffer_unref (b);
+  caps = gst_pad_get_current_caps (h->sinkpad);
+  g_assert_true (gst_structure_get_int (gst_caps_get_structure (caps, 0),
+          "channels", &channels));
+  g_assert_cmpint (channels, ==, O);
+  gst_caps_unref (caps);
+}
+
+/* A model set while the request pads play is swapped in as on the single
+ * sink pad: each stream takes it at its next buffer, keeping its state
+ * when the sizes are the same and starting afresh (with new src caps for
+ * another output size) when not; a model that does not fit the streams
+ * (another input size) or that they cannot run (bidirectional) leaves
+ * the old one running, with a warning and the property put back. Two
+ * streams; the expected outputs are lstm_forward's. */
+static void
+test_streams_model_swap (void)
+{
+  g_autoptr (LstmModel) a = NULL;
+  g_autoptr (LstmModel) b = NULL;
+  g_autoptr (LstmModel) c = NULL;
+  g_autoptr (LstmModel) d = NULL;
+  g_autoptr (LstmModel) bi = NULL;
+  g_autofree gchar *path_a = save_sized (I, H, 5, FALSE, 5, &a);
+  g_autofree gchar *path_b = save_sized (I, H, 5, FALSE, 6, &b);
+  g_autofree gchar *path_c = save_sized (I, 16, 3, FALSE, 7, &c);
+  g_autofree gchar *path_d = save_sized (3, H, 5, FALSE, 8, &d);
+  g_autofree gchar *path_bi = save_sized (I, H, 5, TRUE, 9, &bi);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  GstBus *bus = gst_bus_new ();
+  g_autoptr (LstmState) sa = lstm_state_new (a, 0);
+  g_autoptr (LstmState) sc = lstm_state_new (c, 0);
+  float x[50 * I], want_ab[20 * 5], want_c[30 * 3];
+  const gchar *refused[] = { path_d, path_bi };
+  const gchar *says[] = { "does not fit", "bidirectional" };
+  GstHarness *h[2];
+  gchar *text, *running;
+  guint j, k;
+
+  for (j = 0; j < G_N_ELEMENTS (x); j++)
+    x[j] = sinf (j * 0.37f);
+  /* a for frames 0-9, then b on a's state for 10-19; c afresh from 20 */
+  lstm_forward (a, sa, x, 10, want_ab);
+  lstm_forward (b, sa, x + 10 * I, 10, want_ab + 10 * 5);
+  lstm_forward (c, sc, x + 20 * I, 30, want_c);
+
+  g_object_set (e, "model", path_a, "stream-wait", (guint64) 0, NULL);
+  gst_element_set_bus (e, bus);
+  for (k = 0; k < 2; k++) {
+    h[k] = add_stream (e, k);
+    push_expect (h[k], x, 0, 10, want_ab, 5);
+  }
+  g_object_set (e, "model", path_b, NULL);
+  g_assert_true (element_wait_pending_model ((GstLstm *) e));
+  for (k = 0; k < 2; k++)
+    push_expect (h[k], x, 10, 10, want_ab + 10 * 5, 5);
+  g_object_set (e, "model", path_c, NULL);
+  g_assert_true (element_wait_pending_model ((GstLstm *) e));
+  for (k = 0; k < 2; k++)
+    push_expect (h[k], x, 20, 10, want_c, 3);
+  g_assert_null (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING));
+
+  for (j = 0; j < G_N_ELEMENTS (refused); j++) {
+    g_object_set (e, "model", refused[j], NULL);
+    g_assert_true (element_wait_pending_model ((GstLstm *) e));
+    for (k = 0; k < 2; k++)    /* c runs on, its state carried */
+      push_expect (h[k], x, 30 + 10 * j, 10, want_c + (10 + 10 * j) * 3, 3);
+    text = pop_warning (bus, "The new LSTM model");
+    g_assert_nonnull (text);
+    g_assert_nonnull (strstr (text, says[j]));
+    g_assert_nonnull (strstr (text, "previous one keeps running"));
+    g_free (text);
+    g_assert_null (gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING));
+    g_object_get (e, "model", &running, NULL);
+    g_assert_cmpstr (running, ==, path_c);
+    g_free (running);
+  }
+  g_assert_null (gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR));
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  for (k = 0; k < 2; k++)
+    gst_harness_teardown (h[k]);
+  gst_object_unref (e);
+  g_unlink (path_a);
+  g_unlink (path_b);
+  g_unlink (path_c);
+  g_unlink (path_d);
+  g_unlink (path_bi);
+}
+
+/* Streams pushing from their own threads while the model changes under
+ * them, between two of other sizes, SWAP_RUNS times: steps then meet
+ * streams waiting with the old model and the new (a step takes one
+ * model's). Every push is OK, and every output buffer holds softmax
+ * vectors of one model or the other for each of its frames. Mainly for
+ * AddressSanitizer (build-asan): no model or scratch is freed while a
+ * step or a stream still uses it. */
+#define SWAP_RUNS 20
+
+typedef struct
+{
+  GstHarness *h;
+  const float *x;
+  gint stop;
+  GstFlowReturn last;
+  guint bad;                    /* output buffers of a wrong size */
+} SwapPusher;
+
+static gpointer
+push_while_swapping (gpointer data)
+{
+  SwapPusher *p = data;
+  guint b = 0, n, j;
+  GstBuffer *out;
+
+  do {
+    n = 1 + b % 7;
+    p->last = gst_harness_push (p->h, make_buffer (p->x, b % 10, n));
+    while ((out = gst_harness_try_pull (p->h)) != NULL) {
+      GstMapInfo map;
+      float sum = 0;
+      gst_buffer_map (out, &map, GST_MAP_READ);
+      if (map.size != n * 5 * sizeof (float)
+          && map.size != n * 3 * sizeof (float))
+        p->bad++;
+      for (j = 0; j < map.size / sizeof (float); j++)
+        sum += ((const float *) map.data)[j];
+      if (!(fabsf (sum - n) < 1e-3f * n))
+        p->bad++;               /* each frame's vector sums to 1 */
+      gst_buffer_unmap (out, &map);
+      gst_buffer_unref (out);
+    }
+    b++;
+  } while (p->last == GST_FLOW_OK && !g_atomic_int_get (&p->stop));
+  return NULL;
+}
+
+/* Waits (5 s at most) until the model running is the one from `path`. */
+static gboolean
+wait_running (GstLstm * self, const gchar * path)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  gboolean running = FALSE;
+
+  while (!running && g_get_monotonic_time () < deadline) {
+    GST_OBJECT_LOCK (self);
+    running = g_strcmp0 (self->running_path, path) == 0;
+    GST_OBJECT_UNLOCK (self);
+    if (!running)
+      g_usleep (1000);
+  }
+  return running;
+}
+
+static void
+test_streams_swap_stress (void)
+{
+  g_autoptr (LstmModel) a = NULL;
+  g_autoptr (LstmModel) c = NULL;
+  g_autofree gchar *path_a = save_sized (I, H, 5, FALSE, 5, &a);
+  g_autofree gchar *path_c = save_sized (I, 16, 3, FALSE, 7, &c);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  SwapPusher p[N_STREAMS];
+  GThread *t[N_STREAMS];
+  float x[17 * I];
+  guint run, k, j;
+
+  for (j = 0; j < G_N_ELEMENTS (x); j++)
+    x[j] = sinf (j * 0.3f);
+  g_object_set (e, "model", path_a, "stream-wait", GST_MSECOND, NULL);
+  for (k = 0; k < N_STREAMS; k++) {
+    p[k] = (SwapPusher) {
+    add_stream (e, k), x, 0, GST_FLOW_OK, 0};
+    t[k] = g_thread_new ("stream", push_while_swapping, &p[k]);
+  }
+  for (run = 0; run < SWAP_RUNS; run++) {
+    const gchar *path = run % 2 ? path_a : path_c;
+    g_object_set (e, "model", path, NULL);
+    g_assert_true (wait_running ((GstLstm *) e, path));
+    g_usleep (2000);
+  }
+  for (k = 0; k < N_STREAMS; k++) {
+    g_atomic_int_set (&p[k].stop, 1);
+    g_thread_join (t[k]);
+    g_assert_cmpint (p[k].last, ==, GST_FLOW_OK);
+    g_assert_cmpuint (p[k].bad, ==, 0);
+    gst_harness_teardown (p[k].h);
+  }
+  gst_object_unref (e);
+  g_unlink (path_a);
+  g_unlink (path_c);
 }
 
 /* An empty buffer on a request pad, F32 or S16, is taken (nothing out,
@@ -652,6 +872,10 @@ main (int argc, char **argv)
       test_streams_skipped_frames);
   g_test_add_func ("/lstm/element/streams/unsupported",
       test_streams_unsupported);
+  g_test_add_func ("/lstm/element/streams/model-swap",
+      test_streams_model_swap);
+  g_test_add_func ("/lstm/element/streams/swap-stress",
+      test_streams_swap_stress);
   g_test_add_func ("/lstm/element/streams/empty-buffer",
       test_streams_empty_buffer);
   g_test_add_func ("/lstm/element/streams/text-refused",

@@ -276,9 +276,9 @@ check_finetune_refused (const gchar * props, const TrainCue * cues,
   g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
   g_autofree gchar *base = g_build_filename (dir, "base.safetensors", NULL);
   g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
-  g_autoptr (LstmModel) init = save_abc_model (base);
   g_autofree gchar *dbg = NULL;
 
+  lstm_model_unref (save_abc_model (base));
   dbg = train_assert_error (run_finetune (dir, props, cues, n_cues),
       "Training failed.", detail);
   g_assert_false (g_file_test (model, G_FILE_TEST_EXISTS));
