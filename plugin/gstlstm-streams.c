@@ -84,6 +84,8 @@ typedef struct
   gboolean pending_reset;       /* the reset signal: reset at the next buffer */
   gboolean said_not_linked;     /* its src pad's NOT_LINKED error posted */
   gboolean stepping;            /* in a step running outside the lock */
+  gboolean due;                 /* its set is complete (or timed out): its
+                                 * frames step without waiting again */
   GstClockTime next_pts;        /* expected PTS of the next frame */
   GArray *in;                   /* floats: the frames of the buffer */
   GArray *last;                 /* floats: the latest output frame, or empty */
@@ -225,59 +227,62 @@ wake_all (GstLstm * self)
     g_cond_signal (&((GstLstmStream *) self->streams->pdata[i])->cond);
 }
 
+/* Called with streams_lock: stream s joins step st (as member n). */
+static void
+add_member (Step * st, guint n, GstLstmStream * s, guint O)
+{
+  s->stepping = TRUE;
+  s->due = FALSE;
+  st->members[n] = stream_ref (s);
+  st->args[n] = s->state;
+  st->args[st->capacity + n] = (float *) s->in->data +
+      (gsize) s->done * s->channels;
+  st->args[2 * st->capacity + n] = s->out + (gsize) s->done * O;
+}
+
 /* Called with streams_lock, which it releases while the step runs, by the
- * thread of stream `me`: steps the waiting streams of me's model not in
- * another step (a core's share of them) by the frames they all have, then
- * wakes their threads. */
+ * thread of stream `me`: steps me and the other waiting streams of me's
+ * model not in another step (a core's share of them) by the frames they
+ * all have, then wakes their threads. The streams left waiting (beyond
+ * the share, or of another model after a swap) are due: their set is
+ * complete, or timed out, so they step without waiting again; one of
+ * their threads is woken to step its share on another core meanwhile
+ * (and marks and wakes the next). (A woken thread that looked for a
+ * complete set again would find the streams just stepped not waiting,
+ * and sleep until its deadline.) */
 static void
 step_waiting (GstLstm * self, GstLstmStream * me)
 {
   LstmModel *m = me->model;
   Step *st = take_step (self, m);
-  LstmState **states = (LstmState **) st->args;
-  const float **inputs = (const float **) (st->args + st->capacity);
-  float **outputs = (float **) (st->args + 2 * st->capacity);
   guint i, n = 0, k = G_MAXUINT, O = lstm_model_get_output_size (m);
   /* a share of the streams per core, so that the others step the rest on
    * the other cores at the same time */
   guint share = (self->streams->len + self->cores - 1) / self->cores;
-  GstLstmStream *other = NULL;  /* waiting with another model (a swap) */
+  GstLstmStream *next = NULL;
 
-  for (i = 0; i < self->streams->len && n < MAX (share, 1); i++) {
+  add_member (st, n++, me, O);
+  for (i = 0; i < self->streams->len && n < share; i++) {
     GstLstmStream *s = self->streams->pdata[i];
-    if (s->done >= s->n || s->flushing || s->stepping)
-      continue;
-    if (s->model != m) {
-      other = other != NULL ? other : s;
-      continue;
-    }
-    s->stepping = TRUE;
-    st->members[n] = stream_ref (s);
-    states[n] = s->state;
-    inputs[n] = (const float *) s->in->data + (gsize) s->done * s->channels;
-    outputs[n] = s->out + (gsize) s->done * O;
-    k = MIN (k, s->n - s->done);
-    n++;
+    if (s->done < s->n && !s->flushing && !s->stepping && s->model == m)
+      add_member (st, n++, s, O);
   }
-  /* streams left for another share: wake one of their threads, which
-   * steps them on another core meanwhile */
-  for (; i < self->streams->len; i++) {
+  for (i = 0; i < self->streams->len; i++) {
     GstLstmStream *s = self->streams->pdata[i];
-    if (s != me && s->done < s->n && !s->flushing && !s->stepping) {
-      g_cond_signal (&s->cond);
-      break;
+    if (s->done < s->n && !s->flushing && !s->stepping) {
+      s->due = TRUE;
+      next = next != NULL ? next : s;
     }
   }
-  /* and one of another model's, which steps those */
-  if (other != NULL) {
-    GST_DEBUG_OBJECT (self, "streams of two models wait (a model swap)");
-    g_cond_signal (&other->cond);
-  }
-  if (n > 0) {
-    g_mutex_unlock (&self->streams_lock);
-    lstm_streams_forward (st->scratch, m, states, n, inputs, k, outputs);
-    g_mutex_lock (&self->streams_lock);
-  }
+  if (next != NULL)
+    g_cond_signal (&next->cond);
+  for (i = 0; i < n; i++)
+    k = MIN (k, st->members[i]->n - st->members[i]->done);
+  g_mutex_unlock (&self->streams_lock);
+  lstm_streams_forward (st->scratch, m, (LstmState **) st->args, n,
+      (const float **) (st->args + st->capacity), k,
+      (float **) (st->args + 2 * st->capacity));
+  g_mutex_lock (&self->streams_lock);
   for (i = 0; i < n; i++) {
     st->members[i]->done += k;
     st->members[i]->stepping = FALSE;
@@ -309,11 +314,14 @@ wait_stepped (GstLstm * self, GstLstmStream * s)
       return FALSE;
     if (s->stepping)
       g_cond_wait (&s->cond, &self->streams_lock);
-    else if (all_waiting (self))
+    else if (s->due || all_waiting (self))
       step_waiting (self, s);
     else if (!g_cond_wait_until (&s->cond, &self->streams_lock, deadline)
-        && !s->stepping && !s->flushing && s->done < s->n)
+        && !s->stepping && !s->flushing && s->done < s->n) {
+      GST_LOG_OBJECT (self, "%s: stream-wait passed, stepping without the "
+          "others", GST_PAD_NAME (s->sinkpad));
       step_waiting (self, s);
+    }
   }
   return TRUE;
 }
@@ -571,8 +579,10 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     s->out = (float *) out.data;
     s->n = n;
     s->done = 0;
+    s->due = FALSE;
     stepped = wait_stepped (self, s) && !s->released;
     s->n = s->done = 0;
+    s->due = FALSE;
   }
   if (stepped && n > 0) {
     g_array_set_size (s->last, O);

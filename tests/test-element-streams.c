@@ -791,6 +791,94 @@ test_streams_swap_stress (void)
   g_unlink (path_c);
 }
 
+/* Every stream pushes one buffer at the same moment, ROUNDS times, with
+ * stream-wait at 2 s: the set is complete at once, so every stream's
+ * output comes well before stream-wait (under 1 s: in practice about a
+ * millisecond). On two cores the step that completes the set takes one
+ * core's share of the streams and leaves the rest to another thread;
+ * that thread once went back to waiting for a complete set, which the
+ * streams just stepped no longer were, and slept until its deadline. */
+#define ROUNDS 10
+
+typedef struct
+{
+  GstHarness *h;
+  const float *x;
+  guint round;
+  GMutex *lock;
+  GCond *cond;
+  guint *go;                    /* the round released to push */
+  gint64 took;                  /* us from push to output, worst round */
+} Lockstep;
+
+static gpointer
+push_lockstep (gpointer data)
+{
+  Lockstep *p = data;
+  guint r;
+
+  for (r = 1; r <= ROUNDS; r++) {
+    gint64 start;
+    g_mutex_lock (p->lock);
+    while (*p->go < r)
+      g_cond_wait (p->cond, p->lock);
+    g_mutex_unlock (p->lock);
+    start = g_get_monotonic_time ();
+    g_assert_cmpint (gst_harness_push (p->h, make_buffer (p->x, r, 10)), ==,
+        GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (p->h));
+    p->took = MAX (p->took, g_get_monotonic_time () - start);
+    p->round = r;
+  }
+  return NULL;
+}
+
+static void
+test_streams_complete_set_waits_not (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = save_model (&m);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  Lockstep p[N_STREAMS];
+  GThread *t[N_STREAMS];
+  GMutex lock;
+  GCond cond;
+  guint go = 0, k, r, j;
+  float x[20 * I];
+
+  for (j = 0; j < G_N_ELEMENTS (x); j++)
+    x[j] = cosf (j * 0.1f);
+  g_mutex_init (&lock);
+  g_cond_init (&cond);
+  g_object_set (e, "model", path, "stream-wait", 2 * GST_SECOND, NULL);
+  for (k = 0; k < N_STREAMS; k++) {
+    p[k] = (Lockstep) {
+    add_stream (e, k), x, 0, &lock, &cond, &go, 0};
+    t[k] = g_thread_new ("stream", push_lockstep, &p[k]);
+  }
+  for (r = 1; r <= ROUNDS; r++) {
+    gboolean all;
+    g_mutex_lock (&lock);
+    go = r;
+    g_cond_broadcast (&cond);
+    g_mutex_unlock (&lock);
+    do {                        /* every stream's output of round r */
+      g_usleep (1000);
+      for (all = TRUE, k = 0; k < N_STREAMS; k++)
+        all = all && g_atomic_int_get (&p[k].round) >= (gint) r;
+    } while (!all);
+  }
+  for (k = 0; k < N_STREAMS; k++) {
+    g_thread_join (t[k]);
+    g_assert_cmpint (p[k].took, <, G_USEC_PER_SEC);
+    gst_harness_teardown (p[k].h);
+  }
+  g_mutex_clear (&lock);
+  g_cond_clear (&cond);
+  gst_object_unref (e);
+  g_unlink (path);
+}
+
 /* An empty buffer on a request pad, F32 or S16, is taken (nothing out,
  * the stream goes on); UndefinedBehaviorSanitizer (build-asan) watches
  * that no memcpy gets a NULL pointer for it. */
@@ -876,6 +964,8 @@ main (int argc, char **argv)
       test_streams_model_swap);
   g_test_add_func ("/lstm/element/streams/swap-stress",
       test_streams_swap_stress);
+  g_test_add_func ("/lstm/element/streams/complete-set-waits-not",
+      test_streams_complete_set_waits_not);
   g_test_add_func ("/lstm/element/streams/empty-buffer",
       test_streams_empty_buffer);
   g_test_add_func ("/lstm/element/streams/text-refused",
