@@ -24,7 +24,10 @@
  * The state is reset on FLUSH_STOP, STREAM_START, a caps change, a DISCONT
  * buffer (when #GstLstm:reset-on-discont is true), the #GstLstm::reset
  * action signal, and a custom downstream event whose structure is named
- * `lstm-reset`. The #GstLstm:state property reads or restores it.
+ * `lstm-reset`. The #GstLstm:state property reads or restores it; a
+ * restored state is what the next frame starts from, whatever stream
+ * boundaries come before that frame (a restore right after set_state
+ * (PLAYING), before STREAM_START, resumes a stream in a new pipeline).
  *
  * Frames with a NaN or an infinity are skipped: the state is left as it
  * was, the previous output is repeated for the frame (so outputs stay
@@ -266,7 +269,10 @@ gst_lstm_class_init (GstLstmClass * klass)
       g_param_spec_boxed ("state", "State",
           "The LSTM's hidden and cell state as bytes: read it to snapshot "
           "the stream, write it back to restore (it must come from a model "
-          "of the same sizes). NULL while no model is running, and with "
+          "of the same sizes; the next frame starts from it, whatever "
+          "STREAM_START, caps, flush or DISCONT come before that frame; "
+          "the reset signal after the write resets it). NULL while no "
+          "model is running, and with "
           "the request pads sink_%u, whose streams each have their own "
           "(a warning says so)",
           G_TYPE_BYTES, rw | GST_PARAM_MUTABLE_PLAYING));
@@ -398,13 +404,20 @@ alloc_scratch (GstLstm * self)
   self->msg_sum = g_new0 (float, self->out_size);
 }
 
-/* Forget the sequence: the state, the pending last output, the counters. */
+/* Forget the sequence: the state, the pending last output, the counters.
+ * A state the application restored and no frame has used yet stays: a
+ * restore made while the stream starts (after set_state (PLAYING), before
+ * STREAM_START and the caps) or before a seek is meant for the frames
+ * that follow; a reset asked for after it (the reset signal, an
+ * lstm-reset event) clears state_restored first. */
 static void
 reset_sequence (GstLstm * self)
 {
   g_mutex_lock (&self->state_lock);
-  if (self->state != NULL)
+  if (self->state != NULL && !self->state_restored)
     lstm_state_reset (self->state);
+  else if (self->state != NULL)
+    GST_DEBUG_OBJECT (self, "restored state kept for the next frame");
   g_mutex_unlock (&self->state_lock);
   self->have_last = FALSE;
   self->have_any = FALSE;
@@ -499,6 +512,7 @@ ensure_model (GstLstm * self)
   self->model = m;
   g_mutex_lock (&self->state_lock);
   self->state = lstm_state_new (m, CHUNK_FRAMES);
+  self->state_restored = FALSE;
   g_mutex_unlock (&self->state_lock);
   gst_lstm_set_running (self, path, weights);
   GST_INFO_OBJECT (self, "loaded %s: input %u, %u layers, hidden %u, "
@@ -622,12 +636,18 @@ gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
         g_set_error (&error, LSTM_ERROR, LSTM_ERROR_STATE, "the request "
             "pads' streams each have their own state, which the state "
             "property does not reach");
-      else
-        lstm_state_deserialize (self->state, bytes, &error);
+      else if (lstm_state_deserialize (self->state, bytes, &error))
+        self->state_restored = TRUE;
       g_mutex_unlock (&self->state_lock);
-      if (error != NULL)
+      if (error != NULL) {
         GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
             ("Could not restore the LSTM state."), ("%s", error->message));
+      } else {
+        /* a reset signal emitted before the restore does not undo it */
+        GST_OBJECT_LOCK (self);
+        self->pending_reset = FALSE;
+        GST_OBJECT_UNLOCK (self);
+      }
       break;
     }
     case PROP_RESET_ON_DISCONT:
@@ -747,6 +767,9 @@ gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
 static void
 gst_lstm_reset_signal (GstLstm * self)
 {
+  g_mutex_lock (&self->state_lock);
+  self->state_restored = FALSE;
+  g_mutex_unlock (&self->state_lock);
   GST_OBJECT_LOCK (self);
   self->pending_reset = TRUE;
   GST_OBJECT_UNLOCK (self);
@@ -1117,6 +1140,9 @@ gst_lstm_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     case GST_EVENT_CUSTOM_DOWNSTREAM:
       if (gst_event_has_name (event, "lstm-reset")) {
         GST_DEBUG_OBJECT (self, "lstm-reset event");
+        g_mutex_lock (&self->state_lock);
+        self->state_restored = FALSE;
+        g_mutex_unlock (&self->state_lock);
         end_sequence (self);
         reset_sequence (self);
       }
@@ -1170,6 +1196,7 @@ swap_model (GstLstm * self, LstmModel * m, const gchar * path,
     g_mutex_lock (&self->state_lock);
     lstm_state_free (self->state);
     self->state = lstm_state_new (m, CHUNK_FRAMES);
+    self->state_restored = FALSE;
     g_mutex_unlock (&self->state_lock);
     reset_sequence (self);
     if (self->channels != 0) {
@@ -1296,6 +1323,7 @@ run_frames (GstLstm * self, const float *in, guint n, float *out)
   g_mutex_lock (&self->state_lock);
   skipped = lstm_forward_finite (self->model, self->state, in, n, out,
       self->have_any ? self->last_out : NULL);
+  self->state_restored = FALSE;
   g_mutex_unlock (&self->state_lock);
   memcpy (self->last_out, out + (gsize) (n - 1) * O, O * sizeof (float));
   self->have_any = TRUE;
@@ -1676,6 +1704,7 @@ stop (GstLstm * self)
   g_clear_pointer (&m, lstm_model_unref);
   g_mutex_lock (&self->state_lock);
   g_clear_pointer (&self->state, lstm_state_free);
+  self->state_restored = FALSE;
   g_mutex_unlock (&self->state_lock);
   free_scratch (self);
   gst_lstm_out_pool_clear (&self->out_pool);

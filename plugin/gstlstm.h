@@ -74,6 +74,11 @@ struct _GstLstm
    * sink) as it would on the stream lock. */
   LstmState *state;
   GMutex state_lock;
+  /* state_lock: the application wrote the state and no frame has used it
+   * yet, so the stream's own boundaries (STREAM_START, FLUSH_STOP, a caps
+   * change, a DISCONT) leave it; the reset signal and the lstm-reset event
+   * do not (reset_sequence) */
+  gboolean state_restored;
   guint channels;               /* negotiated features per frame */
   guint refused_channels;       /* a size refused already (error posted) */
   gint rate;                    /* frames per second */

@@ -248,6 +248,100 @@ test_state_snapshot (void)
   gst_harness_teardown (h);
 }
 
+/* Pushes frames 20-39 of rc (two buffers) and returns their outputs. */
+static GArray *
+outputs_20_40 (GstHarness * h, const RefCase * rc)
+{
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (float));
+
+  push_frames (h, rc->input, 20, 20, 10, 40, out);
+  return out;
+}
+
+static void
+assert_same_floats (GArray * got, GArray * want)
+{
+  g_assert_cmpmem (got->data, got->len * 4, want->data, want->len * 4);
+  g_array_unref (got);
+}
+
+/* A state restored before the next frame is what that frame starts from,
+ * whatever the stream does in between on its own: restored right after
+ * set_state (PLAYING), before STREAM_START and the caps (an application
+ * resuming a stream in a new pipeline), or before a flushing seek. A
+ * reset asked for after the restore (the reset signal, an lstm-reset
+ * event) wins; a reset signal emitted before it does not undo it. Before,
+ * STREAM_START wiped a state restored at start, with no sign (the
+ * outputs were a fresh state's). */
+static void
+test_state_restore_before_frames (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  GstHarness *fresh_h = new_harness ("i40_h128_l2_softmax12", NULL,
+      FRAME_CAPS_40);
+  g_autofree gchar *path = ref_model ("i40_h128_l2_softmax12");
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  g_autoptr (GArray) continued = NULL;
+  g_autoptr (GArray) fresh = NULL;
+  g_autoptr (GBytes) snap = NULL;
+  GstHarness *h2;
+  GstSegment seg;
+
+  push_frames (h, rc->input, 0, 20, 10, 40, NULL);
+  g_object_get (h->element, "state", &snap, NULL);
+  continued = outputs_20_40 (h, rc);
+  fresh = outputs_20_40 (fresh_h, rc);
+
+  /* a new pipeline: PLAYING, the restore, then the stream starts */
+  g_object_set (e, "model", path, NULL);
+  h2 = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_play (h2);
+  g_object_set (h2->element, "state", snap, NULL);
+  gst_harness_set_src_caps_str (h2, FRAME_CAPS_40);
+  assert_same_floats (outputs_20_40 (h2, rc), continued);
+
+  /* restored, then a flushing seek */
+  g_object_set (h2->element, "state", snap, NULL);
+  g_assert_true (gst_harness_push_event (h2, gst_event_new_flush_start ()));
+  g_assert_true (gst_harness_push_event (h2,
+          gst_event_new_flush_stop (TRUE)));
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  g_assert_true (gst_harness_push_event (h2, gst_event_new_segment (&seg)));
+  assert_same_floats (outputs_20_40 (h2, rc), continued);
+
+  /* restored, then the reset signal: reset */
+  g_object_set (h2->element, "state", snap, NULL);
+  g_signal_emit_by_name (h2->element, "reset");
+  assert_same_floats (outputs_20_40 (h2, rc), fresh);
+
+  /* the reset signal, then restored: restored */
+  g_signal_emit_by_name (h2->element, "reset");
+  g_object_set (h2->element, "state", snap, NULL);
+  assert_same_floats (outputs_20_40 (h2, rc), continued);
+
+  /* restored, then an lstm-reset event: reset */
+  g_object_set (h2->element, "state", snap, NULL);
+  g_assert_true (gst_harness_push_event (h2,
+          gst_event_new_custom (GST_EVENT_CUSTOM_DOWNSTREAM,
+              gst_structure_new_empty ("lstm-reset"))));
+  assert_same_floats (outputs_20_40 (h2, rc), fresh);
+
+  /* once a frame has used it, the stream's resets apply again */
+  g_object_set (h2->element, "state", snap, NULL);
+  push_frames (h2, rc->input, 20, 1, 1, 40, NULL);
+  g_assert_true (gst_harness_push_event (h2, gst_event_new_flush_start ()));
+  g_assert_true (gst_harness_push_event (h2,
+          gst_event_new_flush_stop (TRUE)));
+  g_assert_true (gst_harness_push_event (h2, gst_event_new_segment (&seg)));
+  assert_same_floats (outputs_20_40 (h2, rc), fresh);
+
+  gst_harness_teardown (h2);
+  gst_harness_teardown (fresh_h);
+  gst_harness_teardown (h);
+}
+
 /* stride=4: frames 4, 8, ... ; each output is that frame's prediction. */
 static void
 test_output_stride (void)
@@ -1001,6 +1095,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/lstm/element/reset/caps",
       GINT_TO_POINTER (RESET_CAPS), test_reset);
   g_test_add_func ("/lstm/element/state-snapshot", test_state_snapshot);
+  g_test_add_func ("/lstm/element/state-restore-before-frames",
+      test_state_restore_before_frames);
   g_test_add_func ("/lstm/element/properties-while-paused",
       test_properties_while_paused);
   g_test_add_func ("/lstm/element/output/stride", test_output_stride);
