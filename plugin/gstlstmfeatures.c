@@ -183,6 +183,8 @@ static GstFlowReturn gst_lstm_features_prepare_output_buffer (GstBaseTransform
     * trans, GstBuffer * input, GstBuffer ** outbuf);
 static GstFlowReturn gst_lstm_features_transform (GstBaseTransform * trans,
     GstBuffer * inbuf, GstBuffer * outbuf);
+static GstFlowReturn gst_lstm_features_generate_output (GstBaseTransform *
+    trans, GstBuffer ** outbuf);
 
 /* Every property but the read-only count changes the framing or the frame
  * size, so all are fixed from READY to PAUSED on. */
@@ -321,6 +323,8 @@ gst_lstm_features_class_init (GstLstmFeaturesClass * klass)
   trans_class->prepare_output_buffer =
       GST_DEBUG_FUNCPTR (gst_lstm_features_prepare_output_buffer);
   trans_class->transform = GST_DEBUG_FUNCPTR (gst_lstm_features_transform);
+  trans_class->generate_output =
+      GST_DEBUG_FUNCPTR (gst_lstm_features_generate_output);
   trans_class->passthrough_on_same_caps = FALSE;
 
   gst_type_mark_as_plugin_api (GST_TYPE_LSTM_FEATURES_TYPE, 0);
@@ -1055,4 +1059,24 @@ gst_lstm_features_transform (GstBaseTransform * trans, GstBuffer * inbuf,
     return GST_BASE_TRANSFORM_FLOW_DROPPED;
   stamp (self, outbuf, first, n);
   return GST_FLOW_OK;
+}
+
+/* The base class's, except that an input that completes no frame gives
+ * no output without more ado: the base class would mark the next output
+ * DISCONT after such a buffer (it takes a dropped buffer for lost data),
+ * and a buffer shorter than the frame shift is not a gap; the outputs'
+ * DISCONT is this element's own (stamp), set where a framing starts. */
+static GstFlowReturn
+gst_lstm_features_generate_output (GstBaseTransform * trans,
+    GstBuffer ** outbuf)
+{
+  GstFlowReturn ret =
+      GST_BASE_TRANSFORM_CLASS (gst_lstm_features_parent_class)->
+      generate_output (trans, outbuf);
+
+  if (ret == GST_BASE_TRANSFORM_FLOW_DROPPED) {
+    gst_clear_buffer (outbuf);
+    ret = GST_FLOW_OK;
+  }
+  return ret;
 }
