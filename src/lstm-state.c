@@ -7,6 +7,7 @@
 #define STATE_MAGIC "LSTMSTAT"
 #define STATE_VERSION 1         /* plain LSTM: h and c both H wide */
 #define STATE_VERSION_VARIANT 2 /* any model: slots, h width, c width */
+#define STATE_VERSION_BIDI 3    /* as 2, of a bidirectional model */
 #define STATE_HEADER_SIZE 24    /* magic 8 + version, layers, hidden, reserved */
 
 static void
@@ -223,7 +224,8 @@ lstm_state_serialize (const LstmState * state)
   size = STATE_HEADER_SIZE + (nh + nc) * 4;
   buf = g_malloc (size);
   memcpy (buf, STATE_MAGIC, 8);
-  put_u32 (buf + 8, plain ? STATE_VERSION : STATE_VERSION_VARIANT);
+  put_u32 (buf + 8, plain ? STATE_VERSION : state->num_directions == 2 ?
+      STATE_VERSION_BIDI : STATE_VERSION_VARIANT);
   put_u32 (buf + 12, slots);
   put_u32 (buf + 16, plain ? state->hidden_size : state->h_size);
   put_u32 (buf + 20, plain ? 0 : state->c_size);
@@ -232,12 +234,31 @@ lstm_state_serialize (const LstmState * state)
   return g_bytes_new_take (buf, size);
 }
 
-/* The header against the state's sizes. */
+/* "2 layers, h and c 16 wide", "1 layer in 2 directions, h 16 wide and
+ * no c" (a GRU). */
+static gchar *
+describe_state (guint32 slots, guint directions, guint32 hw, guint32 cw)
+{
+  g_autofree gchar *where = g_strdup_printf ("%u layer%s%s",
+      slots / directions, slots / directions == 1 ? "" : "s",
+      directions == 2 ? " in 2 directions" : "");
+
+  if (cw == 0)
+    return g_strdup_printf ("%s, h %u wide and no c", where, hw);
+  if (cw == hw)
+    return g_strdup_printf ("%s, h and c %u wide", where, hw);
+  return g_strdup_printf ("%s, h %u wide and c %u wide", where, hw, cw);
+}
+
+/* The header against the state's sizes. Version 3 is a bidirectional
+ * model's, version 2 any other variant's: a layer in two directions has
+ * the sizes of two layers, and is not them. */
 static gboolean
 check_state_header (const LstmState * s, const guint8 * p, gsize size,
     GError ** error)
 {
   guint32 version, slots, hw, cw;
+  guint directions;
   gsize n;
 
   if (size < STATE_HEADER_SIZE || memcmp (p, STATE_MAGIC, 8) != 0) {
@@ -250,25 +271,32 @@ check_state_header (const LstmState * s, const guint8 * p, gsize size,
   slots = get_u32 (p + 12);
   hw = get_u32 (p + 16);
   cw = version == STATE_VERSION ? hw : get_u32 (p + 20);
-  if (version != STATE_VERSION && version != STATE_VERSION_VARIANT) {
+  if (version != STATE_VERSION && version != STATE_VERSION_VARIANT
+      && version != STATE_VERSION_BIDI) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
-        "LSTM state version %u is not supported (expected %u or %u)", version,
-        STATE_VERSION, STATE_VERSION_VARIANT);
+        "LSTM state version %u is not supported (expected %u, %u or %u)",
+        version, STATE_VERSION, STATE_VERSION_VARIANT, STATE_VERSION_BIDI);
     return FALSE;
   }
-  if (slots != s->num_layers * s->num_directions || hw != s->h_size
+  directions = version == STATE_VERSION_BIDI ? 2 : 1;
+  if (slots == 0 || slots % directions != 0
+      || directions != s->num_directions
+      || slots != s->num_layers * s->num_directions || hw != s->h_size
       || cw != s->c_size) {
+    g_autofree gchar *blob = describe_state (slots, directions, hw, cw);
+    g_autofree gchar *model = describe_state (s->num_layers *
+        s->num_directions, s->num_directions, s->h_size, s->c_size);
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
-        "LSTM state is for %u layers of hidden size %u (c size %u), but the "
-        "model has %u layers (times %u directions) of h size %u and c size %u",
-        slots, hw, cw, s->num_layers, s->num_directions, s->h_size, s->c_size);
+        "LSTM state is for %s, but the model has %s", blob, model);
     return FALSE;
   }
   n = (gsize) slots *(hw + cw);
   if (size != STATE_HEADER_SIZE + n * 4) {
+    g_autofree gchar *model = describe_state (slots, s->num_directions,
+        hw, cw);
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_STATE,
-        "LSTM state is %" G_GSIZE_FORMAT " bytes; %u layers of hidden size "
-        "%u need %" G_GSIZE_FORMAT, size, slots, hw, STATE_HEADER_SIZE + n * 4);
+        "LSTM state is %" G_GSIZE_FORMAT " bytes; %s need %" G_GSIZE_FORMAT,
+        size, model, STATE_HEADER_SIZE + n * 4);
     return FALSE;
   }
   return TRUE;

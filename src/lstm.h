@@ -318,8 +318,10 @@ const float *lstm_state_get_c (const LstmState * state, guint layer);
  * u32 reserved 0, then h of every layer, then c of every layer, as
  * little-endian F32. A model with a variant writes version 2: u32
  * layers * directions, u32 h width, u32 c width (0 for a GRU), then every
- * h, then every c. Deserialize refuses bytes of other sizes or non-finite
- * values and leaves the state untouched on failure. */
+ * h, then every c; a bidirectional model the same as version 3 (a layer
+ * in two directions is not two layers). Deserialize refuses bytes of
+ * other sizes or kinds, or non-finite values, and leaves the state
+ * untouched on failure. */
 GBytes *lstm_state_serialize (const LstmState * state);
 gboolean lstm_state_deserialize (LstmState * state, GBytes * bytes,
     GError ** error);
