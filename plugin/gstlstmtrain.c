@@ -899,6 +899,41 @@ reset_collection (GstLstmTrain * self)
   g_clear_pointer (&self->online, gst_lstm_train_online_free);
 }
 
+/* The settings of a new model (sizes, variant) and the mode, checked as
+ * training will check them, so that a combination that cannot work (a
+ * GRU with a peephole, proj-size >= hidden-size, a bidirectional model
+ * online) fails before any frame is read, not at EOS after the whole
+ * stream was collected. The stream's sizes are not known yet: 1 stands in
+ * for them. With init-model, its own shape counts (checked at EOS). */
+static gboolean
+check_model_settings (GstLstmTrain * self, GError ** error)
+{
+  LstmModelConfig c;
+  gboolean fresh, online;
+
+  GST_OBJECT_LOCK (self);
+  fresh = self->init_model == NULL || *self->init_model == '\0';
+  online = self->mode == GST_LSTM_TRAIN_MODE_ONLINE;
+  c = self->variant;
+  c.hidden_size = self->hidden_size;
+  c.num_layers = self->num_layers;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!fresh)
+    return TRUE;
+  c.input_size = 1;
+  c.head_size = 1;
+  if (!lstm_model_config_validate (&c, error))
+    return FALSE;
+  if (c.bidirectional && online) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "a bidirectional model trains in mode=offline only (mode=online "
+        "carries the state from one window to the next)");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 gst_lstm_train_start (GstAggregator * agg)
 {
@@ -925,6 +960,11 @@ gst_lstm_train_start (GstAggregator * agg)
   if (!lstm_model_check_save_path (path, &err)) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
         ("Cannot write the model file."), ("%s", err->message));
+    return FALSE;
+  }
+  if (!check_model_settings (self, &err)) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+        ("The model settings cannot work."), ("%s", err->message));
     return FALSE;
   }
   return TRUE;

@@ -225,10 +225,6 @@ G_GNUC_INTERNAL float *lstm_layer_tensor (const LstmLayer * l, guint kind);
 G_GNUC_INTERNAL guint lstm_layer_tensor_shape (const LstmModelConfig * c,
     guint k, guint kind, guint64 shape[2]);
 
-/* The checks of lstm_model_new_full, without building anything. */
-G_GNUC_INTERNAL gboolean lstm_model_config_validate (const LstmModelConfig *
-    c, GError ** error);
-
 /* lstm-io-variant.c: the variant's metadata keys (`cell`,
  * `coupled-gates`, `cell-clip`, `bidirectional`) into c (cell only when
  * the key is there: *cell_given); `file` names the file in messages. */

@@ -173,6 +173,11 @@ LstmModel *lstm_model_new (guint input_size, guint hidden_size,
 void lstm_model_config_init (LstmModelConfig * config, guint input_size,
     guint hidden_size, guint num_layers, guint head_size, LstmOutput output);
 
+/* The checks of lstm_model_new_full on sizes and variants, without
+ * building anything (an element checks its settings before any data). */
+gboolean lstm_model_config_validate (const LstmModelConfig * config,
+    GError ** error);
+
 /* A model of any variant, every weight zero (layer-norm gains 1). Fails with
  * LSTM_ERROR_INVALID on sizes out of range or a variant combination that
  * is not defined (projection, peephole, coupled gates or layer norm with

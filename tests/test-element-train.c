@@ -133,6 +133,52 @@ test_model_path_not_a_file (void)
   g_rmdir (dir);
 }
 
+/* Settings that cannot make a model (a GRU with a peephole or a
+ * projection, proj-size >= hidden-size, a bidirectional model online)
+ * fail at the start, naming the setting, before any frame: on a live
+ * source of 50 s the error comes at once (it came at EOS, after the whole
+ * stream was collected, and the data was lost). */
+static void
+test_bad_settings_at_start (void)
+{
+  static const struct
+  {
+    const gchar *props, *says;
+  } cases[] = {
+    {"cell=gru peephole=true", "no peephole"},
+    {"cell=gru proj-size=4", "GRU"},
+    {"proj-size=17", "projection size 17 must be smaller than the hidden "
+          "size 17"},
+    {"bidirectional=true mode=online", "mode=offline only"},
+  };
+  guint k;
+
+  for (k = 0; k < G_N_ELEMENTS (cases); k++) {
+    g_autoptr (GError) err = NULL;
+    g_autofree gchar *dbg = NULL;
+    g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-XXXXXX", NULL);
+    g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+    g_autofree gchar *desc = g_strdup_printf ("audiotestsrc is-live=true "
+        "num-buffers=500 samplesperbuffer=10 ! "
+        "audio/x-raw,format=F32LE,channels=2,rate=100 ! "
+        "lstmtrain task=forecast %s model=%s ! fakesink", cases[k].props,
+        model);
+    gint64 start = g_get_monotonic_time ();
+    GstMessage *end = memory_task_run_pipeline (desc, NULL);
+
+    g_assert_cmpint (GST_MESSAGE_TYPE (end), ==, GST_MESSAGE_ERROR);
+    gst_message_parse_error (end, &err, &dbg);
+    g_test_message ("%s: %s", cases[k].props, dbg);
+    g_assert_true (g_error_matches (err, GST_LIBRARY_ERROR,
+            GST_LIBRARY_ERROR_SETTINGS));
+    g_assert_nonnull (strstr (dbg, cases[k].says));
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 20 * G_USEC_PER_SEC);
+    g_assert_false (g_file_test (model, G_FILE_TEST_EXISTS));
+    gst_message_unref (end);
+    g_rmdir (dir);
+  }
+}
+
 /* A noisy multi-sine sensor stream: 3 channels at 100 frames/s, each the
  * sum of two sines of its own frequencies (0.7 to 2.9 Hz) and uniform
  * noise of +-0.05. */
@@ -610,6 +656,8 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/train-element/sigkill", test_sigkill);
   g_test_add_func ("/lstm/train-element/unknown-label", test_unknown_label);
   g_test_add_func ("/lstm/train-element/unwritable-path", test_unwritable_path);
+  g_test_add_func ("/lstm/train-element/bad-settings-at-start",
+      test_bad_settings_at_start);
   g_test_add_func ("/lstm/train-element/model-path-not-a-file",
       test_model_path_not_a_file);
   return g_test_run ();
