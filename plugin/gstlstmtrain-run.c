@@ -18,7 +18,7 @@ typedef struct
 {
   gchar *model_path;
   gchar *init_model;
-  guint hidden_size, num_layers, epochs, batch_size, patience, bptt;
+  guint hidden_size, num_layers, epochs, batch_size, patience, bptt, horizon;
   GstLstmTrainTask task;
   GstLstmTrainLoss loss;
   GstLstmTrainOptimizer optimizer;
@@ -41,6 +41,7 @@ read_settings (GstLstmTrain * self, Settings * s)
   s->batch_size = self->batch_size;
   s->patience = self->patience;
   s->bptt = self->bptt;
+  s->horizon = self->horizon;
   s->task = self->task;
   s->loss = self->loss;
   s->optimizer = self->optimizer;
@@ -335,13 +336,17 @@ push_stats (GstLstmTrain * self, guint epoch, const gdouble v[4])
   return gst_aggregator_finish_buffer (GST_AGGREGATOR (self), buf);
 }
 
-/* Labels, the task and the settings go into the file's metadata. */
+/* Labels, the task and the settings that shaped the weights go into the
+ * file's metadata (the loss as trained: auto resolved); online,
+ * train-sequences counts the windows (or cues) stepped. */
 static void
 describe_model (LstmModel * m, const Settings * s, const Dataset * d,
     guint n_train, guint n_val, guint epochs_run, gdouble best)
 {
   static const gchar *tasks[] = { "classify", "regress", "forecast" };
   static const gchar *opts[] = { "sgd", "adam", "adamw", "rmsprop" };
+  const gchar *loss = d->labels == NULL ? "mse" :
+      loss_last_frame (s, d) ? "cross-entropy-last" : "cross-entropy";
   g_autofree gchar *v = NULL;
 
   if (d->labels != NULL) {
@@ -352,10 +357,20 @@ describe_model (LstmModel * m, const Settings * s, const Dataset * d,
   lstm_model_set_metadata (m, "trained-by", "gst-lstm lstmtrain");
   lstm_model_set_metadata (m, "task", tasks[s->task]);
   lstm_model_set_metadata (m, "optimizer", opts[s->optimizer]);
+  lstm_model_set_metadata (m, "loss", loss);
+  lstm_model_set_metadata (m, "mode",
+      s->mode == GST_LSTM_TRAIN_MODE_ONLINE ? "online" : "offline");
 #define SET_META(key, fmt, val) \
   v = g_strdup_printf (fmt, val); lstm_model_set_metadata (m, key, v); \
   g_clear_pointer (&v, g_free)
+  if (s->task == GST_LSTM_TRAIN_TASK_FORECAST) {
+    SET_META ("horizon", "%u", s->horizon);
+  }
+  SET_META ("bptt", "%u", s->bptt);
   SET_META ("learning-rate", "%g", s->learning_rate);
+  SET_META ("weight-decay", "%g", s->weight_decay);
+  SET_META ("dropout", "%g", s->dropout);
+  SET_META ("clip-grad-norm", "%g", s->clip);
   SET_META ("batch-size", "%u", s->batch_size);
   SET_META ("epochs", "%u", epochs_run);
   SET_META ("seed", "%" G_GUINT64_FORMAT, s->seed);
@@ -538,6 +553,7 @@ typedef struct
   guint64 frames;               /* trained since the last checkpoint */
   gint64 t0;                    /* monotonic time of the last checkpoint */
   guint checkpoints;
+  guint steps;                  /* windows (or cues) stepped in all */
 } Online;
 
 void
@@ -687,6 +703,7 @@ online_step (GstLstmTrain * self, Online * o, guint first, guint len,
   if (carry)
     batch.states = &state;
   o->frames += len;
+  o->steps++;
   return train_step (o->trainer, &batch, &o->stats, error);
 }
 
@@ -729,8 +746,7 @@ online_checkpoint (GstLstmTrain * self, Online * o, GError ** error)
     return FALSE;
   }
   post_progress (self, o->checkpoints, 0, v);
-  describe_model (o->model, &o->s, &o->d, 0, 0, o->checkpoints, v[0]);
-  lstm_model_set_metadata (o->model, "mode", "online");
+  describe_model (o->model, &o->s, &o->d, o->steps, 0, o->checkpoints, v[0]);
   memset (&o->stats, 0, sizeof (o->stats));
   o->frames = 0;
   o->t0 = now;

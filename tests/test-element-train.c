@@ -248,6 +248,12 @@ test_forecast (void)
   /* the later, unseen stretch: warm up on its first 200 frames */
   m = lstm_model_load (model, &error);
   g_assert_no_error (error);
+  /* the settings that shaped it, for whoever runs it later */
+  g_assert_cmpstr (lstm_model_get_metadata (m, "horizon"), ==, "10");
+  g_assert_cmpstr (lstm_model_get_metadata (m, "loss"), ==, "mse");
+  g_assert_cmpstr (lstm_model_get_metadata (m, "mode"), ==, "offline");
+  g_assert_cmpstr (lstm_model_get_metadata (m, "bptt"), ==, "100");
+  g_assert_cmpstr (lstm_model_get_metadata (m, "clip-grad-norm"), ==, "1");
   st = lstm_state_new (m, 0);
   lstm_forward (m, st, x + (gsize) N * 3, TEST, y);
   for (t = 200; t + H < TEST; t++) {
@@ -475,6 +481,10 @@ test_online_forecast (void)
   m = lstm_model_load (model, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (lstm_model_get_metadata (m, "mode"), ==, "online");
+  g_assert_cmpstr (lstm_model_get_metadata (m, "horizon"), ==, "10");
+  /* windows stepped, not 0 */
+  g_assert_cmpuint (g_ascii_strtoull (lstm_model_get_metadata (m,
+              "train-sequences"), NULL, 10), >=, 500);
   st = lstm_state_new (m, 0);
   lstm_forward (m, st, x + (gsize) N * 3, TEST, y);
   for (t = 200; t + H < TEST; t++) {
