@@ -169,18 +169,17 @@ classify_other_tensor (Layout * lay, const LstmTensorFile * f,
   if (ends_with_component (t->name, "weight") && t->n_dims == 2) {
     g_autofree gchar *bias = g_strdup_printf ("%.*sbias",
         (int) (strlen (t->name) - strlen ("weight")), t->name);
+    /* no bias: nn.Linear (bias=False), zeros */
     const LstmTensor *b = g_hash_table_lookup (f->by_name, bias);
 
-    if (b == NULL)
-      return model_error (error, LSTM_ERROR_MODEL, f->name,
-          "head weight '%s' has no bias tensor '%s'", t->name, bias);
     if (lay->head_weight != NULL)
       return model_error (error, LSTM_ERROR_UNSUPPORTED, f->name,
           "two head layers, '%s' and '%s'; one linear head is supported",
           lay->head_weight->name, t->name);
     lay->head_weight = t;
     lay->head_bias = b;
-    g_hash_table_add (seen, (gpointer) b);
+    if (b != NULL)
+      g_hash_table_add (seen, (gpointer) b);
     return TRUE;
   }
   return model_error (error, LSTM_ERROR_MODEL, f->name,
@@ -188,10 +187,14 @@ classify_other_tensor (Layout * lay, const LstmTensorFile * f,
       "head (weight and bias), input_mean and input_std", t->name);
 }
 
-/* Layer norm's six tensors come together: one present means all. */
+/* The weights always; the biases unless no layer has any (nn.LSTM
+ * (bias=False): zeros, as PyTorch computes without them); layer norm's
+ * six tensors come together: one present means all. */
 static gboolean
 layout_needs (const Layout * lay, guint kind)
 {
+  if (kind == LSTM_T_BIAS_IH || kind == LSTM_T_BIAS_HH)
+    return lay->has[LSTM_T_BIAS_IH] || lay->has[LSTM_T_BIAS_HH];
   if (kind < N_BASE_TENSORS)
     return TRUE;
   if (kind >= LSTM_T_LN_IH_WEIGHT) {
@@ -404,7 +407,8 @@ check_shapes (const Layout * lay, const LstmTensorFile * f,
   if (lay->head_weight != NULL
       && (!expect_shape (f, lay->head_weight, 2, c->head_size, W,
               " (the head takes the top layer's h)", error)
-          || !expect_shape (f, lay->head_bias, 1, c->head_size, 0, "", error)))
+          || (lay->head_bias != NULL && !expect_shape (f, lay->head_bias, 1,
+                  c->head_size, 0, "", error))))
     return FALSE;
   if (lay->mean != NULL
       && (!expect_shape (f, lay->mean, 1, c->input_size, 0,
@@ -516,7 +520,9 @@ fill_weights (LstmModel * m, const Layout * lay, const LstmTensorFile * f,
   }
   if (m->head_size > 0
       && (!lstm_tensor_to_f32 (f, lay->head_weight, m->head_weight, error)
-          || !lstm_tensor_to_f32 (f, lay->head_bias, m->head_bias, error)))
+          || (lay->head_bias != NULL
+              && !lstm_tensor_to_f32 (f, lay->head_bias, m->head_bias,
+                  error))))
     return FALSE;
   if (lay->mean != NULL) {
     g_autofree float *mean = g_new (float, m->input_size);

@@ -17,7 +17,7 @@ typedef struct
 
 /* What tests/reference/generate.py wrote (see tests/reference/README.md):
  * prefixes "lstm.", "", "rnn." and heads "fc.", "head.", "classifier.",
- * "out."; no metadata at all in i5, i3 and bf16. */
+ * "out."; no metadata at all in i5, i3, bf16 and nobias. */
 static const Expect expected[] = {
   {"i5_h17_l1", 5, 17, 1, 0, LSTM_OUTPUT_IDENTITY, FALSE, FALSE},
   {"i40_h128_l2_softmax12", 40, 128, 2, 12, LSTM_OUTPUT_SOFTMAX, TRUE, TRUE},
@@ -25,6 +25,8 @@ static const Expect expected[] = {
   {"i80_h512_l2_f16", 80, 512, 2, 4, LSTM_OUTPUT_SIGMOID, FALSE, FALSE},
   {"i4_h8_l1_bf16", 4, 8, 1, 0, LSTM_OUTPUT_IDENTITY, FALSE, FALSE},
   {"i4_h8_l2_f64", 4, 8, 2, 3, LSTM_OUTPUT_IDENTITY, FALSE, FALSE},
+  /* nn.LSTM (bias=False) + nn.Linear (bias=False): no bias tensors */
+  {"i6_h8_l2_nobias", 6, 8, 2, 3, LSTM_OUTPUT_IDENTITY, FALSE, FALSE},
 };
 
 static LstmModel *

@@ -4,7 +4,7 @@
 
 const gchar *const ref_case_names[] = {
   "i5_h17_l1", "i40_h128_l2_softmax12", "i3_h64_l3", "i80_h512_l2_f16",
-  "i4_h8_l1_bf16", "i4_h8_l2_f64", NULL
+  "i4_h8_l1_bf16", "i4_h8_l2_f64", "i6_h8_l2_nobias", NULL
 };
 
 gchar *

@@ -38,7 +38,9 @@ KWS_LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off",
 # output activation written to metadata (None = no key), labels,
 # normalization, init ("uniform1" or "default"), stored dtype, T,
 # head_scale (head weights multiplied after init, default 1: with PyTorch's
-# init a softmax head's outputs all sit near 1/O, which tests it weakly)
+# init a softmax head's outputs all sit near 1/O, which tests it weakly),
+# bias (default True; False: nn.LSTM(bias=False) and nn.Linear(bias=False),
+# whose state_dict has no bias tensors at all)
 CASES = [
     dict(name="i5_h17_l1", seed=1001, I=5, H=17, L=1, O=None,
          prefix="lstm.", head_prefix=None, output=None, labels=None,
@@ -58,6 +60,9 @@ CASES = [
     dict(name="i4_h8_l2_f64", seed=1006, I=4, H=8, L=2, O=3,
          prefix="lstm.", head_prefix="out", output="identity", labels=None,
          norm=False, init="default", dtype="F64", T=10),
+    dict(name="i6_h8_l2_nobias", seed=1007, I=6, H=8, L=2, O=3,
+         prefix="lstm.", head_prefix="fc", output=None, labels=None,
+         norm=False, init="uniform1", dtype="F32", T=20, bias=False),
 ]
 
 
@@ -199,8 +204,9 @@ def run_reference(lstm, head, output, mean, std, x):
 def build_case(c):
     torch.manual_seed(c["seed"])
     I, H, L, O = c["I"], c["H"], c["L"], c["O"]
-    lstm = nn.LSTM(I, H, num_layers=L).float()
-    head = nn.Linear(H, O).float() if O else None
+    bias = c.get("bias", True)
+    lstm = nn.LSTM(I, H, num_layers=L, bias=bias).float()
+    head = nn.Linear(H, O, bias=bias).float() if O else None
     with torch.no_grad():
         if c["init"] == "uniform1":
             for p in lstm.parameters():
@@ -246,7 +252,8 @@ def numpy_lstm(W, x, L):
     hs, cs = [], []
     for k in range(L):
         wih, whh = W["weight_ih_l%d" % k], W["weight_hh_l%d" % k]
-        b = W["bias_ih_l%d" % k] + W["bias_hh_l%d" % k]
+        b = (W["bias_ih_l%d" % k] + W["bias_hh_l%d" % k]
+             if "bias_ih_l%d" % k in W else 0.0)
         H = whh.shape[1]
         h = np.zeros(H)
         cc = np.zeros(H)
@@ -274,6 +281,7 @@ def verify_case(c):
         dmeta, dtens, dorder = read_safetensors(f.read())
 
     I, H, L, O = c["I"], c["H"], c["L"], c["O"]
+    bias = c.get("bias", True)
     # --- model file structure
     exp_meta = {}
     if c["output"] is not None:
@@ -294,7 +302,7 @@ def verify_case(c):
         for base, shape in (("weight_ih_l%d" % k, [4 * H, in_k]),
                             ("weight_hh_l%d" % k, [4 * H, H]),
                             ("bias_ih_l%d" % k, [4 * H]),
-                            ("bias_hh_l%d" % k, [4 * H])):
+                            ("bias_hh_l%d" % k, [4 * H]))[:4 if bias else 2]:
             n = p + base
             if n not in tensors or list(tensors[n][1].shape) != shape:
                 fail("%s: missing or misshapen %s" % (name, n))
@@ -304,7 +312,7 @@ def verify_case(c):
     if O:
         hp = c["head_prefix"] + "."
         head_sd = {}
-        for base, shape in (("weight", [O, H]), ("bias", [O])):
+        for base, shape in (("weight", [O, H]), ("bias", [O]))[:2 if bias else 1]:
             n = hp + base
             if n not in tensors or list(tensors[n][1].shape) != shape:
                 fail("%s: missing or misshapen %s" % (name, n))
@@ -337,11 +345,11 @@ def verify_case(c):
             fail("%s: data tensor %s is %s %r" % (name, n, dt, list(a.shape)))
 
     # --- reload into fresh modules and rerun: must match bit for bit
-    lstm = nn.LSTM(I, H, num_layers=L).float()
+    lstm = nn.LSTM(I, H, num_layers=L, bias=bias).float()
     lstm.load_state_dict(lstm_sd, strict=True)
     head = None
     if O:
-        head = nn.Linear(H, O).float()
+        head = nn.Linear(H, O, bias=bias).float()
         head.load_state_dict(head_sd, strict=True)
     x = torch.from_numpy(dtens["input"][1].copy())
     out, h_n, c_n = run_reference(lstm, head, (meta or {}).get("output", "identity"),
@@ -360,8 +368,9 @@ def verify_case(c):
         xn = (xn - mean.numpy().astype(np.float64)) / std.numpy().astype(np.float64)
     y, hn, cn = numpy_lstm(W, xn, L)
     if O:
-        z = y @ head_sd["weight"].numpy().astype(np.float64).T \
-            + head_sd["bias"].numpy().astype(np.float64)
+        z = y @ head_sd["weight"].numpy().astype(np.float64).T
+        if "bias" in head_sd:
+            z = z + head_sd["bias"].numpy().astype(np.float64)
         act = (meta or {}).get("output", "identity")
         if act == "softmax":
             z = np.exp(z - z.max(axis=-1, keepdims=True))
