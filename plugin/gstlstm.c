@@ -544,13 +544,23 @@ load_thread (gpointer data)
     GST_OBJECT_UNLOCK (self);   /* a newer load replaced this one */
     g_clear_pointer (&m, lstm_model_unref);
   } else if (m == NULL) {
+    /* the file running, with other weights: the precision was refused,
+     * not the file */
+    gboolean same_file = g_strcmp0 (job->path, self->running_path) == 0;
+    LstmPrecision running = self->running_weights;
     GST_OBJECT_UNLOCK (self);
     /* the properties first: an application reading them on the warning
      * sees what runs */
     gst_lstm_revert_refused (self, job->path, job->weights);
-    GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
-        ("Could not load the new LSTM model; the previous one keeps "
-            "running."), ("%s", error->message));
+    if (same_file)
+      GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+          ("Could not run the LSTM model with weights=%s; it keeps running "
+              "with weights=%s.", lstm_precision_to_string (job->weights),
+              lstm_precision_to_string (running)), ("%s", error->message));
+    else
+      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
+          ("Could not load the new LSTM model; the previous one keeps "
+              "running."), ("%s", error->message));
   } else {
     g_clear_pointer (&self->pending_model, lstm_model_unref);
     self->pending_model = m;
@@ -1172,8 +1182,8 @@ swap_model (GstLstm * self, LstmModel * m, const gchar * path,
     gst_lstm_revert_refused (self, path, weights);
     GST_ELEMENT_WARNING (self, STREAM, FORMAT,
         ("The new LSTM model does not fit the stream; the previous one keeps "
-            "running."), ("the new model takes %u input features but the "
-            "stream carries %u per frame", takes, self->channels));
+            "running."), ("the new model %s takes %u input features but the "
+            "stream carries %u per frame", path, takes, self->channels));
     return GST_FLOW_OK;
   }
   gst_lstm_set_running (self, path, weights);

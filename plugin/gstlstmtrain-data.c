@@ -368,13 +368,14 @@ forecast_targets (GstLstmTrain * self, Dataset * d, GError ** error)
       bad += !gst_lstm_train_frame_ok (self, i);
     if (bad > 0)
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-          "no frame has a finite frame %u frames after it to forecast "
-          "(%u frames, %u of them holding NaN or infinity)", self->horizon,
-          n, bad);
+          "no frame has a finite frame %u frame%s after it to forecast "
+          "(%u frame%s, %u of them holding NaN or infinity)", self->horizon,
+          self->horizon == 1 ? "" : "s", n, n == 1 ? "" : "s", bad);
     else
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-          "the stream is too short to forecast %u frames ahead (%u frames)",
-          self->horizon, n);
+          "the stream is too short to forecast %u frame%s ahead (%u "
+          "frame%s)", self->horizon, self->horizon == 1 ? "" : "s", n,
+          n == 1 ? "" : "s");
     return FALSE;
   }
   return TRUE;

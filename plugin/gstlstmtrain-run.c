@@ -277,6 +277,21 @@ shuffle (GRand * rand, guint * v, guint n)
   }
 }
 
+/* "epoch 3/10: train loss 0.1234, val loss 0.2345" ("(no validation)"
+ * with validation-fraction=0); epochs 0: mode=online, whose "epochs" are
+ * checkpoints. */
+static gchar *
+epoch_text (guint epoch, guint epochs, const gdouble v[4])
+{
+  if (epochs == 0)
+    return g_strdup_printf ("checkpoint %u: train loss %.4f", epoch, v[0]);
+  if (isnan (v[2]))
+    return g_strdup_printf ("epoch %u/%u: train loss %.4f (no validation)",
+        epoch, epochs, v[0]);
+  return g_strdup_printf ("epoch %u/%u: train loss %.4f, val loss %.4f",
+      epoch, epochs, v[0], v[2]);
+}
+
 static void
 post_epoch (GstLstmTrain * self, guint epoch, guint epochs,
     const LstmTrainStats * tr, const LstmTrainStats * va, gboolean classify,
@@ -300,9 +315,7 @@ post_epoch (GstLstmTrain * self, guint epoch, guint epochs,
       "frames-per-second", G_TYPE_DOUBLE, fps, NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
-  text = epochs ? g_strdup_printf ("epoch %u/%u: train loss %.4f, val loss "
-      "%.4f", epoch, epochs, out[0], out[2]) :
-      g_strdup_printf ("checkpoint %u: train loss %.4f", epoch, out[0]);
+  text = epoch_text (epoch, epochs, out);
   GST_INFO_OBJECT (self, "%s", text);
 }
 
@@ -314,11 +327,7 @@ static void
 post_progress (GstLstmTrain * self, guint epoch, guint epochs,
     const gdouble v[4])
 {
-  /* epochs 0: mode=online, whose "epochs" are checkpoints */
-  g_autofree gchar *text = epochs ?
-      g_strdup_printf ("epoch %u/%u: train loss %.4f, val loss %.4f", epoch,
-      epochs, v[0], v[2]) :
-      g_strdup_printf ("checkpoint %u: train loss %.4f", epoch, v[0]);
+  g_autofree gchar *text = epoch_text (epoch, epochs, v);
 
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_progress (GST_OBJECT (self), epoch == 1 ?
@@ -391,7 +400,9 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
   BatchScratch b = { 0 };
   GRand *rand = NULL;
   guint n = d->seqs->len, n_val, n_train, max_len = 1, i, epoch, since = 0;
-  gboolean last_only = loss_last_frame (s, d), ok = FALSE;
+  guint best_epoch = 0;
+  gboolean last_only = loss_last_frame (s, d), ok = FALSE, stopped = FALSE;
+  g_autofree gchar *done_text = NULL;
   gdouble best_loss = INFINITY;
 
   for (i = 0; i < n; i++)
@@ -468,10 +479,12 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
     loss = n_val > 0 ? v[2] : v[0];
     if (loss < best_loss) {
       best_loss = loss;
+      best_epoch = epoch;
       memcpy (best, m->params, m->n_params * sizeof (float));
       since = 0;
     } else if (s->patience > 0 && ++since >= s->patience) {
       GST_INFO_OBJECT (self, "early stop after epoch %u", epoch);
+      stopped = TRUE;
       epoch++;
       break;
     }
@@ -490,10 +503,17 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
   lstm_model_weights_changed (m);
   describe_model (m, s, d, n_train, n_val, epoch - 1, best_loss);
   ok = lstm_model_save (m, s->model_path, error);
+  /* which epoch's weights were kept, and why training ended there */
+  done_text = !ok ? g_strdup ("training failed") : stopped ?
+      g_strdup_printf ("model saved: epoch %u, the best; stopped after "
+      "epoch %u, %u without a better validation loss (patience)",
+      best_epoch, epoch - 1, s->patience) :
+      g_strdup_printf ("model saved: epoch %u of %u, the best by %s loss",
+      best_epoch, epoch - 1, n_val > 0 ? "validation" : "training");
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_progress (GST_OBJECT (self), ok ?
           GST_PROGRESS_TYPE_COMPLETE : GST_PROGRESS_TYPE_ERROR, "train",
-          ok ? "model saved" : "training failed"));
+          done_text));
 
 done:
   g_free (b.lengths);
@@ -763,8 +783,9 @@ online_finish (GstLstmTrain * self, Online * o, GError ** error)
   if (lstm_trainer_get_step_count (o->trainer) == 0) {
     if (!self->target_text && o->label < 0)
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-          "the stream is too short to forecast %u frames ahead (%u frames)",
-          self->horizon, self->frame_pts->len);
+          "the stream is too short to forecast %u frame%s ahead (%u "
+          "frame%s)", self->horizon, self->horizon == 1 ? "" : "s",
+          self->frame_pts->len, self->frame_pts->len == 1 ? "" : "s");
     else
       g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
           "no usable training sequence (%u frames, %u cues)",

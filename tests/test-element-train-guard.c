@@ -25,18 +25,31 @@ save_old_model (const gchar * path, guint outputs)
   return read_file_or_fail (path);
 }
 
-/* Progress messages "complete" of the last run_appsrc. */
+/* Progress messages "complete" of the last run_appsrc, and the texts of
+ * its last progress message of each kind (under progress_lock). */
 static gint completed;
+static GMutex progress_lock;
+static gchar *last_epoch_text, *complete_text;
 
 static GstBusSyncReply
 count_completed (GstBus * bus, GstMessage * msg, gpointer data)
 {
   GstProgressType type;
+  gchar *text = NULL;
 
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_PROGRESS) {
-    gst_message_parse_progress (msg, &type, NULL, NULL);
-    if (type == GST_PROGRESS_TYPE_COMPLETE)
+    gst_message_parse_progress (msg, &type, NULL, &text);
+    g_mutex_lock (&progress_lock);
+    if (type == GST_PROGRESS_TYPE_COMPLETE) {
       g_atomic_int_inc (&completed);
+      g_free (complete_text);
+      complete_text = g_steal_pointer (&text);
+    } else {
+      g_free (last_epoch_text);
+      last_epoch_text = g_steal_pointer (&text);
+    }
+    g_mutex_unlock (&progress_lock);
+    g_free (text);
   }
   return GST_BUS_PASS;
 }
@@ -86,6 +99,44 @@ run_appsrc (const gchar * props, const float *x, guint n, const float *y,
     gst_object_unref (ys);
   gst_object_unref (p);
   return msg;
+}
+
+/* ------------------------------------------------------------ progress */
+
+/* The progress texts say what happened: with validation-fraction=0 an
+ * epoch has no validation loss (it read 'val loss nan'), and the end says
+ * which epoch's weights were saved, and with patience that training
+ * stopped early (it said only 'model saved'). learning-rate=0: the loss
+ * never improves after epoch 1. */
+static void
+test_progress_texts (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *no_val = g_strdup_printf ("task=forecast model=%s "
+      "epochs=3 bptt=20 validation-fraction=0 seed=1", model);
+  g_autofree gchar *patient = g_strdup_printf ("task=forecast model=%s "
+      "epochs=200 patience=2 learning-rate=0 bptt=20 seed=1", model);
+  g_autofree float *x = g_new (float, 300 * 3);
+
+  train_make_frames (x, 300, 3, 0, 11);
+  train_assert_eos (run_appsrc (no_val, x, 300, NULL, 0, NULL));
+  g_test_message ("%s / %s", last_epoch_text, complete_text);
+  g_assert_nonnull (strstr (last_epoch_text, "epoch 3/3: train loss "));
+  g_assert_nonnull (strstr (last_epoch_text, "(no validation)"));
+  g_assert_null (strstr (last_epoch_text, "nan"));
+  g_assert_nonnull (strstr (complete_text, "model saved: epoch "));
+  g_assert_nonnull (strstr (complete_text, "of 3, the best by training "
+          "loss"));
+
+  train_assert_eos (run_appsrc (patient, x, 300, NULL, 0, NULL));
+  g_test_message ("%s / %s", last_epoch_text, complete_text);
+  g_assert_cmpstr (complete_text, ==, "model saved: epoch 1, the best; "
+      "stopped after epoch 3, 2 without a better validation loss "
+      "(patience)");
+  g_clear_pointer (&last_epoch_text, g_free);
+  g_clear_pointer (&complete_text, g_free);
+  train_remove_dir (dir);
 }
 
 /* ---------------------------------------------------------- divergence */
@@ -654,6 +705,8 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/lstm/train-element/guard/progress-texts",
+      test_progress_texts);
   g_test_add_func ("/lstm/train-element/guard/diverged-keeps-model",
       test_diverged_keeps_model);
   g_test_add_func ("/lstm/train-element/guard/val-loss-never-finite",

@@ -219,6 +219,56 @@ test_variant_refused (void)
   g_rmdir (dir);
 }
 
+/* weights=f16 set while a GRU plays: refused with a warning that says the
+ * precision is what was refused (the file runs on, at f32), and the
+ * property goes back (it said 'Could not load the new LSTM model'). */
+static void
+test_variant_refused_playing (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstm-weights-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "gru.safetensors", NULL);
+  g_autoptr (LstmModel) gru = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *dbg = NULL;
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  GstBus *bus = gst_bus_new ();
+  float x[10 * 40] = { 0 };
+  LstmModelConfig c;
+  LstmPrecision now;
+  GstHarness *h;
+  GstMessage *msg;
+
+  lstm_model_config_init (&c, 40, 8, 1, 3, LSTM_OUTPUT_SOFTMAX);
+  c.cell = LSTM_CELL_GRU;
+  gru = lstm_model_new_full (&c, NULL);
+  g_assert_true (lstm_model_save (gru, path, NULL));
+  g_object_set (e, "model", path, NULL);
+  gst_element_set_bus (e, bus);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_harness_set_src_caps_str (h, "audio/x-raw,format=F32LE,"
+      "layout=interleaved,channels=40,rate=100");
+  g_object_set (e, "weights", LSTM_PRECISION_F16, NULL);
+  msg = gst_bus_timed_pop_filtered (bus, 5 * GST_SECOND, GST_MESSAGE_WARNING);
+  g_assert_nonnull (msg);
+  gst_message_parse_warning (msg, &err, &dbg);
+  g_test_message ("%s (%s)", err->message, dbg);
+  g_assert_nonnull (strstr (err->message, "with weights=f16; it keeps "
+          "running with weights=f32"));
+  g_assert_nonnull (strstr (dbg, "plain LSTM models only"));
+  gst_message_unref (msg);
+  g_object_get (e, "weights", &now, NULL);
+  g_assert_cmpint (now, ==, LSTM_PRECISION_F32);
+  g_assert_cmpint (gst_harness_push (h, gst_buffer_new_memdup (x,
+              sizeof (x))), ==, GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_pull (h));
+  gst_element_set_bus (e, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -230,6 +280,8 @@ main (int argc, char **argv)
       GINT_TO_POINTER (LSTM_PRECISION_INT8), test_precision);
   g_test_add_func ("/lstm/element/weights/side-by-side", test_side_by_side);
   g_test_add_func ("/lstm/element/weights/change-playing", test_change_playing);
+  g_test_add_func ("/lstm/element/weights/variant-refused-playing",
+      test_variant_refused_playing);
   g_test_add_func ("/lstm/element/weights/variant-refused",
       test_variant_refused);
   return g_test_run ();

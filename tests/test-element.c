@@ -843,6 +843,12 @@ test_hot_swap (void)
     g_usleep (10000);
   }
   g_assert_nonnull (msg);
+  {                             /* naming the file refused */
+    g_autoptr (GError) err = NULL;
+    g_autofree gchar *dbg = NULL;
+    gst_message_parse_warning (msg, &err, &dbg);
+    g_assert_nonnull (strstr (dbg, small));
+  }
   gst_message_unref (msg);
   g_object_get (h->element, "model", &now, NULL);
   g_assert_cmpstr (now, ==, running);
