@@ -371,7 +371,6 @@ test_save_write_fails (void)
   train_remove_dir (dir);
 }
 
-/* (6) End of stream before any frame: an error, no model file. */
 /* A forecast stream whose every frame holds NaN: the error says so, not
  * that the stream is too short (it said "too short to forecast 1 frames
  * ahead (50 frames)"); nothing is written. */
@@ -411,6 +410,7 @@ test_all_frames_nan (void)
   train_remove_dir (dir);
 }
 
+/* (6) End of stream before any frame: an error, no model file. */
 static void
 test_empty_stream (void)
 {
