@@ -22,6 +22,34 @@ lstm_onnx_constant (const LstmOnnxModel * m, const gchar * value)
   return NULL;
 }
 
+/* Why value is not a constant, and what to do, for an error message:
+ * weights that are graph inputs (export_params=False) or computed by
+ * other nodes (do_constant_folding=False). */
+static gboolean
+is_graph_input (const LstmOnnxModel * m, const gchar * value)
+{
+  guint i;
+
+  for (i = 0; i < m->inputs->len; i++)
+    if (g_strcmp0 (m->inputs->pdata[i], value) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+#define NOT_EXPORTED " (it is a graph input: export the weights into the " \
+  "file, torch.onnx.export's export_params=True, the default)"
+
+static const gchar *
+not_constant_hint (const LstmOnnxModel * m, const gchar * value)
+{
+  if (is_graph_input (m, value))
+    return NOT_EXPORTED;
+  if (g_hash_table_lookup (m->producer_of, value) != NULL)
+    return " (other nodes compute it: export with constant folding, "
+        "torch.onnx.export's do_constant_folding=True, the default)";
+  return "";
+}
+
 float *
 lstm_onnx_input_floats (const LstmOnnxModel * m, const LstmOnnxNode * n,
     guint k, const gchar * what, guint rank, gint64 * dims, GError ** error)
@@ -37,7 +65,7 @@ lstm_onnx_input_floats (const LstmOnnxModel * m, const LstmOnnxNode * n,
   }
   if ((t = lstm_onnx_constant (m, v)) == NULL) {
     lstm_onnx_refuse (m, n, LSTM_ERROR_MODEL, error, "input %s '%s' is not "
-        "an initializer or a Constant", what, v);
+        "an initializer or a Constant%s", what, v, not_constant_hint (m, v));
     return NULL;
   }
   if (t->n_dims != rank) {
@@ -64,9 +92,19 @@ take_bias (const LstmOnnxModel * m, LstmOnnxNet * net,
 
   if (a == NULL || b == NULL || n->inputs->len != 2
       || (lstm_onnx_constant (m, a) == NULL) == (lstm_onnx_constant (m,
-              b) == NULL))
+              b) == NULL)) {
+    /* a weight that is a graph input (not exported), else two computed
+     * values (a residual connection, attention, a normalization) */
+    const gchar *input = a != NULL && is_graph_input (m, a) ? a :
+        b != NULL && is_graph_input (m, b) ? b : NULL;
+    if (input != NULL)
+      return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
+          "an Add in the head must add a constant bias to a MatMul's "
+          "output; '%s' is not a constant" NOT_EXPORTED, input);
     return lstm_onnx_refuse (m, n, LSTM_ERROR_UNSUPPORTED, error,
-        "an Add in the head must add a constant bias to a MatMul's output");
+        "an Add in the head must add a constant bias to a MatMul's output; "
+        "this one adds two computed values");
+  }
   k = lstm_onnx_constant (m, a) != NULL ? 0 : 1;
   *next = k == 0 ? b : a;
   t = lstm_onnx_constant (m, k == 0 ? a : b);

@@ -143,9 +143,45 @@ step (Walk * w, const LstmOnnxNode * n, const gchar * via,
         "is not supported at this place: the graph must be LSTM/GRU layers, "
         "then an optional MatMul(+Add) or Gemm head, then an optional Softmax "
         "or Sigmoid");
+  /* h_n or c_n read through this node (head (h_n[-1]), say) */
+  {
+    const LstmOnnxNode *rnn = *next != NULL ?
+        g_hash_table_lookup (w->m->producer_of, *next) : NULL;
+    if (rnn != NULL && (op_is (rnn, "LSTM") || op_is (rnn, "GRU"))
+        && strcmp (*next, rnn->outputs->pdata[0]) != 0)
+      return lstm_onnx_refuse (w->m, n, LSTM_ERROR_UNSUPPORTED, error,
+          "operator %s reads node '%s''s output '%s' (its final state, "
+          "Y_h or Y_c); only Y (the output of every frame, output 0) is "
+          "supported: apply the head to the LSTM's output (y[-1] is h_n "
+          "of the last layer) and run lstm with output-mode=last for one "
+          "prediction per sequence", n->op_type, rnn->name, *next);
+  }
   return lstm_onnx_refuse (w->m, n, LSTM_ERROR_UNSUPPORTED, error,
       "operator %s is not supported on the path from the input to the output",
       n->op_type);
+}
+
+/* A graph with no LSTM or GRU node at all (a Transformer, an MLP): said
+ * so, with the operators it has, before the walk trips on one of them. */
+static gboolean
+check_has_rnn (const LstmOnnxModel * m, GError ** error)
+{
+  g_autoptr (GString) ops = g_string_new (NULL);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  guint i, listed = 0;
+
+  for (i = 0; i < m->nodes->len; i++) {
+    const LstmOnnxNode *n = m->nodes->pdata[i];
+    if (op_is (n, "LSTM") || op_is (n, "GRU"))
+      return TRUE;
+    if (g_hash_table_add (seen, n->op_type) && listed++ < 8)
+      g_string_append_printf (ops, "%s%s", ops->len ? ", " : "", n->op_type);
+  }
+  g_set_error (error, LSTM_ERROR, LSTM_ERROR_UNSUPPORTED, "%s: the graph "
+      "has no LSTM or GRU node (its operators: %s%s); only LSTM/GRU "
+      "networks, with an optional linear head, are imported", m->file,
+      ops->len ? ops->str : "none", listed > 8 ? ", ..." : "");
+  return FALSE;
 }
 
 static gboolean
@@ -236,7 +272,8 @@ lstm_onnx_convert (const guint8 * data, gsize size, const gchar * name,
   w.m = m;
   w.net = &net;
   w.on_path = on_path;
-  if (walk_back (&w, error) && check_side_nodes (&w, error)
+  if (check_has_rnn (m, error) && walk_back (&w, error)
+      && check_side_nodes (&w, error)
       && lstm_onnx_check_net (m, &net, error))
     bytes = lstm_onnx_net_write (&net);
   lstm_onnx_net_clear (&net);

@@ -119,6 +119,17 @@ static const Refusal refusals[] = {
       {"node 'rnn0'", "output 'Yh0'", "only Y"}},
   {"bad-softmax-no-head.onnx", LSTM_ERROR_UNSUPPORTED,
       {"node 'softmax0'", "MatMul or Gemm head"}},
+  /* a graph with no LSTM at all says so, not what it trips on first */
+  {"bad-no-rnn.onnx", LSTM_ERROR_UNSUPPORTED,
+      {"no LSTM or GRU node", "MatMul, Add, Relu"}},
+  /* head (h_n[-1]): the final state through a Gather */
+  {"bad-head-on-final-state.onnx", LSTM_ERROR_UNSUPPORTED,
+      {"node 'gather0'", "output 'Yh0'", "only Y", "output-mode=last"}},
+  /* export_params=False, do_constant_folding=False: what to change */
+  {"bad-weight-input.onnx", LSTM_ERROR_UNSUPPORTED,
+      {"node 'fc_bias'", "'head_b' is not a constant", "export_params=True"}},
+  {"bad-weight-computed.onnx", LSTM_ERROR_MODEL,
+      {"node 'rnn0'", "input W 'W0'", "do_constant_folding=True"}},
 };
 
 static void

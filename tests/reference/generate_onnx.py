@@ -339,10 +339,12 @@ class Builder:
     def node(self, op, ins, outs, name, **attrs):
         self.nodes.append(helper.make_node(op, ins, outs, name=name, **attrs))
 
-    def model(self, I, O, out="y"):
+    def model(self, I, O, out="y", extra_inputs=()):
         g = helper.make_graph(
             self.nodes, "handbuilt",
-            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, 1, I])],
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, 1, I])]
+            + [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)
+               for n, shape in extra_inputs],
             [helper.make_tensor_value_info(out, TensorProto.FLOAT, [T, 1, O])],
             self.inits)
         return helper.make_model(g, producer_name="generate_onnx.py",
@@ -499,7 +501,8 @@ def bidirectional_case(case, seed, gru, clip, peephole):
 # --------------------------------------------------------------------------
 
 def small(cell="LSTM", relu=False, side=False, lstm_attrs=None, drop_r=False,
-          h0=None, w_int=False, softmax_axis=None, y_h=False, no_head=False):
+          h0=None, w_int=False, softmax_axis=None, y_h=False, no_head=False,
+          gather_y_h=False, bias_input=False, w_computed=False):
     rng = np.random.default_rng(4000)
     I, H, O = 2, 3, 2
     b = Builder()
@@ -523,15 +526,39 @@ def small(cell="LSTM", relu=False, side=False, lstm_attrs=None, drop_r=False,
     if y_h:     # the head reads Y_h (the last frame's h), not Y
         rnn.output.append("Yh0")
         s = "Yh0"
+    if gather_y_h:      # head (h_n[-1]): the last layer's final h
+        rnn.output.append("Yh0")
+        b.inits.append(numpy_helper.from_array(np.array(-1, np.int64), "last"))
+        b.node("Gather", ["Yh0", "last"], ["hn_last"], "gather0", axis=0)
+        s = "hn_last"
+    if w_computed:      # W made by a node (do_constant_folding=False)
+        b.inits[0].name = "W0_folded_not"
+        b.node("Identity", ["W0_folded_not"], ["W0"], "w_identity")
     if no_head:
         b.node("Softmax", [s], ["y"], "softmax0", axis=-1)
         return b.model(I, O)
     b.init("head_w", rng.uniform(-1, 1, (H, O)))
+    if bias_input:      # the head's bias a graph input (export_params=False)
+        b.node("MatMul", [s, "head_w"], ["z"], "fc")
+        b.node("Add", ["z", "head_b"], ["y"], "fc_bias")
+        return b.model(I, O, extra_inputs=[("head_b", [O])])
     b.node("MatMul", [s, "head_w"], ["z" if softmax_axis is not None else "y"],
            "fc")
     if softmax_axis is not None:
         b.node("Softmax", ["z"], ["y"], "softmax0", axis=softmax_axis)
     return b.model(I, O)
+
+
+def no_rnn():
+    """An MLP: MatMul, Add, Relu, and no LSTM or GRU at all."""
+    rng = np.random.default_rng(4001)
+    b = Builder()
+    b.init("w", rng.uniform(-1, 1, (2, 2)))
+    b.init("bias", rng.uniform(-1, 1, (2,)))
+    b.node("MatMul", ["x", "w"], ["m"], "mm")
+    b.node("Add", ["m", "bias"], ["a"], "add")
+    b.node("Relu", ["a"], ["y"], "relu")
+    return b.model(2, 2)
 
 
 BAD = {
@@ -549,6 +576,9 @@ BAD = {
     "bad-softmax-axis": dict(softmax_axis=1),
     "bad-uses-y-h": dict(y_h=True),
     "bad-softmax-no-head": dict(no_head=True),
+    "bad-head-on-final-state": dict(gather_y_h=True),
+    "bad-weight-input": dict(bias_input=True),
+    "bad-weight-computed": dict(w_computed=True),
 }
 
 
@@ -563,7 +593,8 @@ def main():
     bidirectional_case("bilstm_peephole_clip", 3004, False, 0.5, True)
     for name, kw in BAD.items():
         write(name + ".onnx", small(**kw).SerializeToString())
-    print("%d refusal files" % len(BAD))
+    write("bad-no-rnn.onnx", no_rnn().SerializeToString())
+    print("%d refusal files" % (len(BAD) + 1))
 
 
 if __name__ == "__main__":
