@@ -570,6 +570,7 @@ lstm_model_load (const gchar * path, GError ** error)
 {
   g_autofree gchar *contents = NULL;
   g_autoptr (GError) err = NULL;
+  LstmModel *m;
   gsize size;
 
   g_return_val_if_fail (path != NULL, NULL);
@@ -580,8 +581,22 @@ lstm_model_load (const gchar * path, GError ** error)
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_IO, "%s", err->message);
     return NULL;
   }
-  return lstm_model_load_from_data ((const guint8 *) contents, size, path,
-      error);
+  m = lstm_model_load_from_data ((const guint8 *) contents, size, path, &err);
+  if (m == NULL && err->code == LSTM_ERROR_FORMAT) {
+    /* an ONNX file under another name: the name chooses the reader */
+    g_autoptr (GError) ignored = NULL;
+    g_autoptr (GBytes) onnx = lstm_onnx_convert ((const guint8 *) contents,
+        size, path, &ignored);
+    if (onnx != NULL) {
+      g_set_error (error, err->domain, err->code, "%s (the file is an ONNX "
+          "model: name it .onnx, or convert it with lstm-onnx-import)",
+          err->message);
+      return NULL;
+    }
+  }
+  if (m == NULL)
+    g_propagate_error (error, g_steal_pointer (&err));
+  return m;
 }
 
 static gchar *

@@ -5,6 +5,7 @@
 #include "test-onnx-util.h"
 #include "lstm-onnx-private.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 static const gchar *const cases[] = {
@@ -264,6 +265,30 @@ test_pb_reader (void)
   g_assert_error (error, LSTM_ERROR, LSTM_ERROR_FORMAT);
 }
 
+/* An ONNX file under a .safetensors name: the safetensors reader refuses
+ * it, and the error says what it is and what to do. */
+static void
+test_onnx_misnamed (void)
+{
+  g_autofree gchar *src = onnx_ref_path ("gru_l2.onnx");
+  g_autofree gchar *dir = g_dir_make_tmp ("lstm-onnx-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "m.safetensors", NULL);
+  g_autoptr (GBytes) bytes = read_file_or_fail (src);
+  g_autoptr (GError) error = NULL;
+  LstmModel *m;
+
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+          g_bytes_get_size (bytes), NULL));
+  m = lstm_model_load (path, &error);
+  g_assert_null (m);
+  g_assert_error (error, LSTM_ERROR, LSTM_ERROR_FORMAT);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "is an ONNX model: name it "
+          ".onnx"));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -284,6 +309,7 @@ main (int argc, char **argv)
     g_test_add_data_func (p, &refusals[i], test_refuse);
   }
   g_test_add_func ("/onnx/refuse/truncated", test_truncated);
+  g_test_add_func ("/onnx/refuse/misnamed", test_onnx_misnamed);
   g_test_add_func ("/onnx/refuse/corrupt", test_corrupt);
   g_test_add_func ("/onnx/refuse/not-onnx", test_not_onnx);
   g_test_add_func ("/onnx/protobuf/reader", test_pb_reader);
