@@ -545,9 +545,12 @@ load_thread (gpointer data)
     g_clear_pointer (&m, lstm_model_unref);
   } else if (m == NULL) {
     /* the file running, with other weights: the precision was refused,
-     * not the file */
-    gboolean same_file = g_strcmp0 (job->path, self->running_path) == 0;
+     * not the file (the same file again with the same weights is a
+     * reload of a file that changed) */
     LstmPrecision running = self->running_weights;
+    gboolean same_file = g_strcmp0 (job->path, self->running_path) == 0
+        && job->weights != running
+        && g_error_matches (error, LSTM_ERROR, LSTM_ERROR_UNSUPPORTED);
     GST_OBJECT_UNLOCK (self);
     /* the properties first: an application reading them on the warning
      * sees what runs */
