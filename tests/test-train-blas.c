@@ -40,8 +40,8 @@ typedef enum
 } Product;
 
 static const gchar *const product_names[] = {
-  "A B", "A^T B", "A^T B (blocks)", "A B (packed)", "A B (packed "
-      "from B^T)", "bias + A B (packed)"
+  "A B", "A^T B", "A^T B (blocks)", "A B (packed)",
+  "A B (packed from B^T)", "bias + A B (packed)"
 };
 
 /* Bp for lstm_train_gemm_packed from B [K,N] (ldb apart), given as B or,
