@@ -163,14 +163,19 @@ sequences_from_cues (GstLstmTrain * self, Dataset * d, GPtrArray * fixed,
       return FALSE;
     }
     if (a >= b) {
+      GstClockTime first = self->frame_pts->len ?
+          g_array_index (self->frame_pts, GstClockTime, 0) : 0;
+      /* outside the frames, or inside them but shorter than a frame
+       * period and between two frames' times */
+      gboolean outside = cue->end <= first || cue->start >= self->next_pts;
       GST_ELEMENT_WARNING (self, STREAM, FORMAT,
           ("A label cue holds no frames and was left out."),
           ("the cue '%s' at %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT
-              " is outside the frames' stream (%" GST_TIME_FORMAT " - %"
-              GST_TIME_FORMAT ")", cue->label, GST_TIME_ARGS (cue->start),
-              GST_TIME_ARGS (cue->end), GST_TIME_ARGS (self->frame_pts->len ?
-                  g_array_index (self->frame_pts, GstClockTime, 0) : 0),
-              GST_TIME_ARGS (self->next_pts)));
+              " %s (%" GST_TIME_FORMAT " - %" GST_TIME_FORMAT ")", cue->label,
+              GST_TIME_ARGS (cue->start), GST_TIME_ARGS (cue->end),
+              outside ? "is outside the frames' stream" : "holds no frame's "
+              "time: it lies between two frames of the stream",
+              GST_TIME_ARGS (first), GST_TIME_ARGS (self->next_pts)));
       continue;
     }
     /* a cue with a non-finite frame is left out whole (its label is for
@@ -313,9 +318,9 @@ align_targets (GstLstmTrain * self, Dataset * d, gboolean classify,
       d->ids[i] = (gint) lrintf (v);
       if (fixed != NULL && d->ids[i] >= (gint) fixed->len) {
         g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-            "the class id %d at %" GST_TIME_FORMAT " has no label (%s "
-            "name %u classes)", d->ids[i], GST_TIME_ARGS (t),
-            d->labels_from, fixed->len);
+            "the class id %d at %" GST_TIME_FORMAT " has no label (%s: "
+            "%u classes, ids 0 to %u)", d->ids[i], GST_TIME_ARGS (t),
+            d->labels_from, fixed->len, fixed->len - 1);
         return FALSE;
       }
       max_id = MAX (max_id, d->ids[i]);

@@ -345,6 +345,14 @@ push_stats (GstLstmTrain * self, guint epoch, const gdouble v[4])
   return gst_aggregator_finish_buffer (GST_AGGREGATOR (self), buf);
 }
 
+static gint
+compare_index (gconstpointer a, gconstpointer b, gpointer unused)
+{
+  guint x = *(const guint *) a, y = *(const guint *) b;
+
+  return x < y ? -1 : x > y;
+}
+
 /* Labels, the task and the settings that shaped the weights go into the
  * file's metadata (the loss as trained: auto resolved); online,
  * train-sequences counts the windows (or cues) stepped. */
@@ -377,6 +385,10 @@ describe_model (LstmModel * m, const Settings * s, const Dataset * d,
   }
   SET_META ("bptt", "%u", s->bptt);
   SET_META ("learning-rate", "%g", s->learning_rate);
+  if (s->optimizer == GST_LSTM_TRAIN_OPTIMIZER_SGD
+      || s->optimizer == GST_LSTM_TRAIN_OPTIMIZER_RMSPROP) {
+    SET_META ("momentum", "%g", s->momentum);
+  }
   SET_META ("weight-decay", "%g", s->weight_decay);
   SET_META ("dropout", "%g", s->dropout);
   SET_META ("clip-grad-norm", "%g", s->clip);
@@ -385,7 +397,9 @@ describe_model (LstmModel * m, const Settings * s, const Dataset * d,
   SET_META ("seed", "%" G_GUINT64_FORMAT, s->seed);
   SET_META ("train-sequences", "%u", n_train);
   SET_META ("val-sequences", "%u", n_val);
-  SET_META ("best-loss", "%.6g", best);
+  /* without validation, the training loss measured during the last
+   * epoch (no loss rates the final weights) */
+  SET_META (n_val > 0 ? "best-loss" : "train-loss", "%.6g", best);
 #undef SET_META
 }
 
@@ -403,7 +417,7 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
   guint best_epoch = 0;
   gboolean last_only = loss_last_frame (s, d), ok = FALSE, stopped = FALSE;
   g_autofree gchar *done_text = NULL;
-  gdouble best_loss = INFINITY;
+  gdouble best_loss = INFINITY, lowest = INFINITY;
 
   for (i = 0; i < n; i++)
     max_len = MAX (max_len, g_array_index (d->seqs, Seq, i).len);
@@ -417,6 +431,12 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
   if (n_val >= n)
     n_val = n - 1;
   n_train = n - n_val;
+  /* shuffle=false: each part in stream order (the split stays random) */
+  if (!s->shuffle) {
+    g_qsort_with_data (order, n_train, sizeof (guint), compare_index, NULL);
+    g_qsort_with_data (order + n_train, n_val, sizeof (guint),
+        compare_index, NULL);
+  }
 
   m = make_model (self, s, d, error);
   if (m == NULL)
@@ -475,13 +495,25 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
           s->learning_rate);
       goto done;
     }
-    /* the best model by validation loss (training loss without one) */
+    /* the best model by validation loss; without one the last model
+     * (an epoch's training loss is measured while its updates are made,
+     * so it rates no one set of weights: taking the "best" by it kept the
+     * weights one epoch past the loss it was chosen by), with patience
+     * then on the training loss */
     loss = n_val > 0 ? v[2] : v[0];
-    if (loss < best_loss) {
+    if (n_val == 0) {
       best_loss = loss;
       best_epoch = epoch;
       memcpy (best, m->params, m->n_params * sizeof (float));
+    }
+    if (loss < lowest) {
+      lowest = loss;
       since = 0;
+      if (n_val > 0) {
+        best_loss = loss;
+        best_epoch = epoch;
+        memcpy (best, m->params, m->n_params * sizeof (float));
+      }
     } else if (s->patience > 0 && ++since >= s->patience) {
       GST_INFO_OBJECT (self, "early stop after epoch %u", epoch);
       stopped = TRUE;
@@ -505,11 +537,14 @@ train (GstLstmTrain * self, const Settings * s, Dataset * d, GError ** error)
   ok = lstm_model_save (m, s->model_path, error);
   /* which epoch's weights were kept, and why training ended there */
   done_text = !ok ? g_strdup ("training failed") : stopped ?
-      g_strdup_printf ("model saved: epoch %u, the best; stopped after "
-      "epoch %u, %u without a better validation loss (patience)",
-      best_epoch, epoch - 1, s->patience) :
-      g_strdup_printf ("model saved: epoch %u of %u, the best by %s loss",
-      best_epoch, epoch - 1, n_val > 0 ? "validation" : "training");
+      g_strdup_printf ("model saved: epoch %u, the %s; stopped after "
+      "epoch %u, %u without a better %s loss (patience)", best_epoch,
+      n_val > 0 ? "best" : "last", epoch - 1, s->patience,
+      n_val > 0 ? "validation" : "training") : n_val > 0 ?
+      g_strdup_printf ("model saved: epoch %u of %u, the best by "
+      "validation loss", best_epoch, epoch - 1) :
+      g_strdup_printf ("model saved: epoch %u, the last (no validation)",
+      best_epoch);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_progress (GST_OBJECT (self), ok ?
           GST_PROGRESS_TYPE_COMPLETE : GST_PROGRESS_TYPE_ERROR, "train",
@@ -748,29 +783,35 @@ online_maybe_checkpoint (GstLstmTrain * self, Online * o, guint last,
   return online_checkpoint (self, o, error);
 }
 
-/* Saves the model as it is now and reports the steps since the last
- * checkpoint as one "epoch". */
+/* Saves the model as it is now and then reports the steps since the last
+ * checkpoint as one "epoch" (a checkpoint announced is one saved: a save
+ * that fails is an error, with no report before it). */
 static gboolean
 online_checkpoint (GstLstmTrain * self, Online * o, GError ** error)
 {
   LstmTrainStats none = { 0 };
   gdouble v[4];
   gint64 now = g_get_monotonic_time ();
+  gdouble loss = o->stats.n_targets ?
+      o->stats.loss_sum / o->stats.n_targets : NAN;
 
+  describe_model (o->model, &o->s, &o->d, o->steps, 0, o->checkpoints + 1,
+      loss);
+  if (!lstm_model_save (o->model, o->s.model_path, error))
+    return FALSE;
   o->checkpoints++;
   post_epoch (self, o->checkpoints, 0, &o->stats, &none, o->d.labels != NULL,
       o->frames / MAX ((now - o->t0) / 1e6, 1e-9), v);
+  memset (&o->stats, 0, sizeof (o->stats));
+  o->frames = 0;
+  o->t0 = now;
   if (push_stats (self, o->checkpoints, v) < GST_FLOW_EOS) {
     g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
         "downstream refused the statistics");
     return FALSE;
   }
   post_progress (self, o->checkpoints, 0, v);
-  describe_model (o->model, &o->s, &o->d, o->steps, 0, o->checkpoints, v[0]);
-  memset (&o->stats, 0, sizeof (o->stats));
-  o->frames = 0;
-  o->t0 = now;
-  return lstm_model_save (o->model, o->s.model_path, error);
+  return TRUE;
 }
 
 /* At the end of the stream: the last checkpoint, unless no step came

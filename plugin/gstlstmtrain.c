@@ -910,8 +910,10 @@ check_model_settings (GstLstmTrain * self, GError ** error)
 {
   LstmModelConfig c;
   gboolean fresh, online;
+  gdouble dropout;
 
   GST_OBJECT_LOCK (self);
+  dropout = self->dropout;
   fresh = self->init_model == NULL || *self->init_model == '\0';
   online = self->mode == GST_LSTM_TRAIN_MODE_ONLINE;
   c = self->variant;
@@ -921,6 +923,12 @@ check_model_settings (GstLstmTrain * self, GError ** error)
 
   if (!fresh)
     return TRUE;
+  /* as nn.LSTM warns: dropout is between stacked layers */
+  if (dropout > 0 && c.num_layers == 1)
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("dropout=%g does nothing with num-layers=1.", dropout),
+        ("dropout is applied between stacked layers, as nn.LSTM's; with "
+            "one layer there is none"));
   c.input_size = 1;
   c.head_size = 1;
   if (!lstm_model_config_validate (&c, error))

@@ -105,6 +105,43 @@ test_cue_outside_stream (void)
   train_remove_dir (dir);
 }
 
+/* (1b) A cue inside the stream but shorter than a frame period, between
+ * two frames' times (1.001 - 1.009 s; frames every 10 ms): the warning
+ * says so, rather than that it is outside the stream whose span it
+ * prints. */
+static void
+test_cue_between_frames (void)
+{
+  static const TrainCue cues[] = {
+    {0, 1000, "a"}, {1001, 1009, "tiny"}, {1010, 2000, "b"}
+  };
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-bad-XXXXXX", NULL);
+  g_autofree gchar *wav = g_build_filename (dir, "x.wav", NULL);
+  g_autofree gchar *srt = g_build_filename (dir, "x.srt", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = NULL;
+  g_autofree float *x = g_new (float, WAV_FRAMES * WAV_CHANNELS);
+  const gchar *dbg = NULL;
+  TrainSeen seen;
+
+  train_seen_init (&seen);
+  train_make_frames (x, WAV_FRAMES, WAV_CHANNELS, 0, 1);
+  train_write_f32_wav (wav, x, WAV_FRAMES, WAV_CHANNELS);
+  train_write_srt (srt, cues, G_N_ELEMENTS (cues));
+  desc = g_strdup_printf ("lstmtrain name=t model=%s epochs=1 seed=1 "
+      "validation-fraction=0 ! fakesink "
+      "filesrc location=%s ! wavparse ! t.sink "
+      "filesrc location=%s ! subparse ! t.target", model, wav, srt);
+  train_assert_eos (train_run_pipeline (desc, &seen));
+  g_assert_cmpuint (train_count_warnings (&seen,
+          "A label cue holds no frames and was left out.", &dbg), ==, 1);
+  g_assert_nonnull (strstr (dbg, "the cue 'tiny' at 0:00:01.001000000 - "
+          "0:00:01.009000000 holds no frame's time: it lies between two "
+          "frames of the stream"));
+  train_seen_clear (&seen);
+  train_remove_dir (dir);
+}
+
 /* (2) task=regress with numeric target frames, ten of them NaN: those ten
  * frames are left out with a warning that counts them, the rest trains in
  * three windows (the NaN run cuts one), and the model and its outputs are
@@ -265,12 +302,13 @@ test_frame_size_change (void)
 
 /* A forecast pipeline on appsrc writing `model`; 300 frames pushed. */
 static GstElement *
-start_forecast (const gchar * model, GstElement ** xs, float *x)
+start_forecast (const gchar * model, GstElement ** xs, float *x,
+    const gchar * props)
 {
   g_autofree gchar *desc = g_strdup_printf ("appsrc name=x format=time "
       "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=3,rate=100 "
-      "! lstmtrain name=t task=forecast model=%s epochs=1 seed=1 ! fakesink",
-      model);
+      "! lstmtrain name=t task=forecast model=%s epochs=1 seed=1 %s ! "
+      "fakesink", model, props);
   g_autoptr (GError) error = NULL;
   GstElement *p = gst_parse_launch (desc, &error);
 
@@ -298,7 +336,7 @@ test_save_dir_removed (void)
   GstBus *bus;
 
   g_assert_cmpint (g_mkdir (out, 0755), ==, 0);
-  p = start_forecast (model, &xs, x);
+  p = start_forecast (model, &xs, x, "");
   bus = gst_element_get_bus (p);
   g_assert_cmpint (g_rmdir (out), ==, 0);
   train_end_of_stream (xs);
@@ -307,6 +345,39 @@ test_save_dir_removed (void)
   gst_element_set_state (p, GST_STATE_NULL);
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
 
+  gst_object_unref (bus);
+  gst_object_unref (xs);
+  gst_object_unref (p);
+  train_remove_dir (dir);
+}
+
+/* (5a') Online, the same at the final checkpoint: the error, and no
+ * report of a checkpoint that was not saved (the checkpoint's epoch
+ * message and progress came before its save, so a failed one was
+ * announced first). */
+static void
+test_save_dir_removed_online (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-bad-XXXXXX", NULL);
+  g_autofree gchar *out = g_build_filename (dir, "out", NULL);
+  g_autofree gchar *model = g_build_filename (out, "m.safetensors", NULL);
+  g_autofree float *x = g_new (float, 300 * 3);
+  g_autofree gchar *dbg = NULL;
+  GstElement *p, *xs;
+  GstBus *bus;
+  TrainSeen seen;
+
+  train_seen_init (&seen);
+  g_assert_cmpint (g_mkdir (out, 0755), ==, 0);
+  p = start_forecast (model, &xs, x, "mode=online checkpoint-interval=0");
+  bus = gst_element_get_bus (p);
+  g_assert_cmpint (g_rmdir (out), ==, 0);
+  train_end_of_stream (xs);
+  dbg = train_assert_error (train_wait_end (bus, &seen), "Training failed.",
+      model);
+  g_assert_cmpuint (seen.losses->len, ==, 0);
+  gst_element_set_state (p, GST_STATE_NULL);
+  train_seen_clear (&seen);
   gst_object_unref (bus);
   gst_object_unref (xs);
   gst_object_unref (p);
@@ -343,7 +414,7 @@ test_save_write_fails (void)
   before = read_file_or_fail (model);
   g_assert_cmpuint (g_bytes_get_size (before), >, 64);
 
-  p = start_forecast (model, &xs, x);
+  p = start_forecast (model, &xs, x, "");
   bus = gst_element_get_bus (p);
   g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &saved), ==, 0);
   small = saved;
@@ -657,6 +728,10 @@ main (int argc, char **argv)
       test_nan_frame_in_cue);
   g_test_add_func ("/lstm/train-element/bad/frame-size-change",
       test_frame_size_change);
+  g_test_add_func ("/lstm/train-element/bad/cue-between-frames",
+      test_cue_between_frames);
+  g_test_add_func ("/lstm/train-element/bad/save-dir-removed-online",
+      test_save_dir_removed_online);
   g_test_add_func ("/lstm/train-element/bad/save-dir-removed",
       test_save_dir_removed);
   g_test_add_func ("/lstm/train-element/bad/save-write-fails",

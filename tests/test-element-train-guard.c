@@ -125,9 +125,8 @@ test_progress_texts (void)
   g_assert_nonnull (strstr (last_epoch_text, "epoch 3/3: train loss "));
   g_assert_nonnull (strstr (last_epoch_text, "(no validation)"));
   g_assert_null (strstr (last_epoch_text, "nan"));
-  g_assert_nonnull (strstr (complete_text, "model saved: epoch "));
-  g_assert_nonnull (strstr (complete_text, "of 3, the best by training "
-          "loss"));
+  g_assert_cmpstr (complete_text, ==, "model saved: epoch 3, the last (no "
+      "validation)");
 
   train_assert_eos (run_appsrc (patient, x, 300, NULL, 0, NULL));
   g_test_message ("%s / %s", last_epoch_text, complete_text);
@@ -136,6 +135,116 @@ test_progress_texts (void)
       "(patience)");
   g_clear_pointer (&last_epoch_text, g_free);
   g_clear_pointer (&complete_text, g_free);
+  train_remove_dir (dir);
+}
+
+/* ---------------------------------------------------- the model kept */
+
+/* validation-fraction=0: the model saved is the last one. Plain SGD
+ * (stateless) with shuffle=false (stream order): two epochs equal one
+ * epoch, then one more from that model as init-model (which keeps its
+ * normalization), bit for bit. The step is large (learning-rate 100,
+ * clipped to norm 1), so the training loss of epoch 2 is above epoch 1's:
+ * picking the "best" by training loss kept the weights after epoch 1
+ * (one epoch past the loss it was chosen by), which this tells apart. */
+static void
+test_no_validation_keeps_last (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *two = g_build_filename (dir, "two.safetensors", NULL);
+  g_autofree gchar *one = g_build_filename (dir, "one.safetensors", NULL);
+  g_autofree gchar *more = g_build_filename (dir, "more.safetensors", NULL);
+  const gchar *common = "task=forecast optimizer=sgd learning-rate=100 "
+      "clip-grad-norm=1 shuffle=false validation-fraction=0 bptt=20 seed=3 "
+      "batch-size=4";
+  g_autofree gchar *p_two = g_strdup_printf ("%s epochs=2 model=%s", common,
+      two);
+  g_autofree gchar *p_one = g_strdup_printf ("%s epochs=1 model=%s", common,
+      one);
+  g_autofree gchar *p_more = g_strdup_printf ("%s epochs=1 init-model=%s "
+      "model=%s", common, one, more);
+  g_autofree float *x = g_new (float, 300 * 3);
+  g_autoptr (LstmModel) m_two = NULL;
+  g_autoptr (LstmModel) m_one = NULL;
+  g_autoptr (LstmModel) m_more = NULL;
+
+  train_make_frames (x, 300, 3, 0, 11);
+  train_assert_eos (run_appsrc (p_two, x, 300, NULL, 0, NULL));
+  train_assert_eos (run_appsrc (p_one, x, 300, NULL, 0, NULL));
+  train_assert_eos (run_appsrc (p_more, x, 300, NULL, 0, NULL));
+  m_two = lstm_model_load (two, NULL);
+  m_one = lstm_model_load (one, NULL);
+  m_more = lstm_model_load (more, NULL);
+  g_assert_nonnull (m_two);
+  g_assert_nonnull (m_one);
+  g_assert_nonnull (m_more);
+  g_assert_cmpuint (m_two->n_params, ==, m_more->n_params);
+  g_assert_cmpmem (m_two->params, m_two->n_params * 4, m_more->params,
+      m_more->n_params * 4);
+  g_assert_true (memcmp (m_two->params, m_one->params,
+          m_one->n_params * 4) != 0);
+  /* no loss rates the last weights: the metadata gives the last epoch's
+   * training loss under its own name */
+  g_assert_null (lstm_model_get_metadata (m_two, "best-loss"));
+  g_assert_nonnull (lstm_model_get_metadata (m_two, "train-loss"));
+  train_remove_dir (dir);
+}
+
+/* shuffle=false trains in stream order: from the same init-model, with
+ * one sequence a step (so the order shows), the seed changes nothing. A
+ * seeded order was applied even then (it also drew the validation
+ * split), so another seed gave another model. */
+static void
+test_no_shuffle_stream_order (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *init = g_build_filename (dir, "init.safetensors", NULL);
+  g_autofree gchar *a = g_build_filename (dir, "a.safetensors", NULL);
+  g_autofree gchar *b = g_build_filename (dir, "b.safetensors", NULL);
+  const gchar *common = "task=forecast optimizer=sgd learning-rate=0.1 "
+      "shuffle=false validation-fraction=0 bptt=20 batch-size=1 epochs=1";
+  g_autofree gchar *p_a = NULL;
+  g_autofree gchar *p_b = NULL;
+  g_autofree float *x = g_new (float, 300 * 3);
+  g_autoptr (GBytes) old = save_old_model (init, 3);
+  g_autoptr (LstmModel) m_a = NULL;
+  g_autoptr (LstmModel) m_b = NULL;
+
+  p_a = g_strdup_printf ("%s seed=1 init-model=%s model=%s", common, init, a);
+  p_b = g_strdup_printf ("%s seed=2 init-model=%s model=%s", common, init, b);
+  train_make_frames (x, 300, 3, 0, 11);
+  train_assert_eos (run_appsrc (p_a, x, 300, NULL, 0, NULL));
+  train_assert_eos (run_appsrc (p_b, x, 300, NULL, 0, NULL));
+  m_a = lstm_model_load (a, NULL);
+  m_b = lstm_model_load (b, NULL);
+  g_assert_nonnull (m_a);
+  g_assert_nonnull (m_b);
+  g_assert_cmpmem (m_a->params, m_a->n_params * 4, m_b->params,
+      m_b->n_params * 4);
+  train_remove_dir (dir);
+}
+
+/* dropout with one layer does nothing (nn.LSTM applies it between
+ * stacked layers): a warning says so, as PyTorch's does; the run goes on. */
+static void
+test_dropout_one_layer_warns (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *props = g_strdup_printf ("task=forecast dropout=0.5 "
+      "epochs=1 bptt=20 model=%s", model);
+  g_autofree float *x = g_new (float, 300 * 3);
+  TrainSeen seen;
+  guint i, said = 0;
+
+  train_seen_init (&seen);
+  train_make_frames (x, 300, 3, 0, 11);
+  train_assert_eos (run_appsrc (props, x, 300, NULL, 0, &seen));
+  for (i = 0; i < seen.warnings->len; i++)
+    said += strstr (seen.warnings->pdata[i], "dropout=0.5 does nothing with "
+        "num-layers=1") != NULL;
+  g_assert_cmpuint (said, ==, 1);
+  train_seen_clear (&seen);
   train_remove_dir (dir);
 }
 
@@ -707,6 +816,12 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/lstm/train-element/guard/progress-texts",
       test_progress_texts);
+  g_test_add_func ("/lstm/train-element/guard/no-validation-keeps-last",
+      test_no_validation_keeps_last);
+  g_test_add_func ("/lstm/train-element/guard/no-shuffle-stream-order",
+      test_no_shuffle_stream_order);
+  g_test_add_func ("/lstm/train-element/guard/dropout-one-layer-warns",
+      test_dropout_one_layer_warns);
   g_test_add_func ("/lstm/train-element/guard/diverged-keeps-model",
       test_diverged_keeps_model);
   g_test_add_func ("/lstm/train-element/guard/val-loss-never-finite",
