@@ -224,12 +224,23 @@ train_step (LstmTrainer * tr, const LstmBatch * batch, LstmTrainStats * stats,
 {
   guint64 step = lstm_trainer_get_step_count (tr) + 1;
   g_autoptr (GError) why = NULL;
+  gboolean applied;
 
   if (!lstm_trainer_compute_gradients (tr, batch, NULL, stats, error))
     return FALSE;
-  if (lstm_trainer_apply_gradients (tr, &why)
-      && lstm_model_check_finite (lstm_trainer_get_model (tr), &why))
+  applied = lstm_trainer_apply_gradients (tr, &why);
+  if (applied && lstm_model_check_finite (lstm_trainer_get_model (tr), &why))
     return TRUE;
+  /* the first gradient comes from the initial weights: no learning rate
+   * made it overflow, the data did (finite but huge values) */
+  if (step == 1 && !applied) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID, "training cannot "
+        "start: at the first step %s; the learning rate plays no part in "
+        "it: the frames or targets hold values too large for float "
+        "arithmetic (the largest float is 3.4e38; scale the data)",
+        why->message);
+    return FALSE;
+  }
   g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
       "training diverged at step %" G_GUINT64_FORMAT ": %s; lower "
       "learning-rate (now %g) or set clip-grad-norm", step, why->message,

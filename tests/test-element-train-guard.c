@@ -250,6 +250,31 @@ test_dropout_one_layer_warns (void)
 
 /* ---------------------------------------------------------- divergence */
 
+/* One frame of 3e38 (finite, but its square overflows): the first step's
+ * gradient is not finite before any learning rate acted, and the error
+ * says the data is the cause (it advised lowering learning-rate, even at
+ * learning-rate=0). */
+static void
+test_huge_value_first_step (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *props = g_strdup_printf ("task=forecast learning-rate=0 "
+      "epochs=1 bptt=20 model=%s", model);
+  g_autofree float *x = g_new (float, 300 * 3);
+  g_autofree gchar *dbg = NULL;
+
+  train_make_frames (x, 300, 3, 0, 11);
+  x[50 * 3 + 1] = 3e38f;
+  dbg = train_assert_error (run_appsrc (props, x, 300, NULL, 0, NULL),
+      "Training failed.", "training cannot start: at the first step the "
+      "gradient is not finite");
+  g_assert_nonnull (strstr (dbg, "scale the data"));
+  g_assert_null (strstr (dbg, "lower learning-rate"));
+  g_assert_false (g_file_test (model, G_FILE_TEST_EXISTS));
+  train_remove_dir (dir);
+}
+
 /* (1) Plain SGD at learning-rate 1e30 on a forecast: the first step
  * makes the weights huge, the second step's gradient overflows. An error
  * that says the run diverged and what to change; the good model that was
@@ -822,6 +847,8 @@ main (int argc, char **argv)
       test_no_shuffle_stream_order);
   g_test_add_func ("/lstm/train-element/guard/dropout-one-layer-warns",
       test_dropout_one_layer_warns);
+  g_test_add_func ("/lstm/train-element/guard/huge-value-first-step",
+      test_huge_value_first_step);
   g_test_add_func ("/lstm/train-element/guard/diverged-keeps-model",
       test_diverged_keeps_model);
   g_test_add_func ("/lstm/train-element/guard/val-loss-never-finite",
