@@ -710,6 +710,17 @@ gst_lstm_train_sink_event (GstAggregator * agg, GstAggregatorPad * pad,
         gst_event_unref (event);
         return FALSE;
       }
+      /* another rate or sample format: the frames after it are another
+       * recording, which no window spans (as lstm resets its state at a
+       * caps change) */
+      if (self->channels != 0 && self->frames->len > 0
+          && ((gint) rate != self->rate || s16 != self->s16)) {
+        guint at = self->frame_pts->len;
+        GST_INFO_OBJECT (self, "caps changed (%d -> %u frames/s, %s -> %s): "
+            "a break", self->rate, rate, self->s16 ? "S16" : "F32",
+            s16 ? "S16" : "F32");
+        g_array_append_val (self->breaks, at);
+      }
       self->channels = channels;
       self->rate = rate;
       self->s16 = s16;

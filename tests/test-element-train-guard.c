@@ -248,6 +248,63 @@ test_dropout_one_layer_warns (void)
   train_remove_dir (dir);
 }
 
+/* A forecast over 130 frames at 100 frames/s and then, after a caps
+ * change to 50 frames/s (another recording), 130 more: no window spans
+ * the change, as none spans a new stream; the windows are those of the
+ * two parts trained apart (they were cut as one stream's). Returns the
+ * model's train-sequences. */
+static guint64
+forecast_windows (gboolean first, gboolean second)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=x format=time "
+      "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=3,rate=%u "
+      "! lstmtrain task=forecast epochs=1 bptt=40 validation-fraction=0 "
+      "model=%s ! fakesink", first ? 100 : 50, model);
+  g_autofree float *x = g_new (float, 260 * 3);
+  g_autoptr (LstmModel) m = NULL;
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstElement *xs = train_get (p, "x");
+  GstBus *bus = gst_element_get_bus (p);
+  guint64 windows;
+
+  train_make_frames (x, 260, 3, 0, 11);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  if (first)
+    train_push (xs, x, 130, 3, 0, TRUE);
+  if (second) {
+    GstCaps *caps = gst_caps_from_string ("audio/x-raw,format=F32LE,"
+        "layout=interleaved,channels=3,rate=50");
+    g_object_set (xs, "caps", caps, NULL);
+    gst_caps_unref (caps);
+    train_push (xs, x + 130 * 3, 130, 3, 130, TRUE);
+  }
+  train_end_of_stream (xs);
+  train_assert_eos (train_wait_end (bus, NULL));
+  gst_element_set_state (p, GST_STATE_NULL);
+  m = lstm_model_load (model, NULL);
+  g_assert_nonnull (m);
+  windows = g_ascii_strtoull (lstm_model_get_metadata (m, "train-sequences"),
+      NULL, 10);
+  gst_object_unref (bus);
+  gst_object_unref (xs);
+  gst_object_unref (p);
+  train_remove_dir (dir);
+  return windows;
+}
+
+static void
+test_rate_change_breaks (void)
+{
+  guint64 a = forecast_windows (TRUE, FALSE), b = forecast_windows (FALSE,
+      TRUE), both = forecast_windows (TRUE, TRUE);
+
+  g_test_message ("windows: %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT
+      " apart, %" G_GUINT64_FORMAT " together", a, b, both);
+  g_assert_cmpuint (both, ==, a + b);
+}
+
 /* ---------------------------------------------------------- divergence */
 
 /* One frame of 3e38 (finite, but its square overflows): the first step's
@@ -849,6 +906,8 @@ main (int argc, char **argv)
       test_dropout_one_layer_warns);
   g_test_add_func ("/lstm/train-element/guard/huge-value-first-step",
       test_huge_value_first_step);
+  g_test_add_func ("/lstm/train-element/guard/rate-change-breaks",
+      test_rate_change_breaks);
   g_test_add_func ("/lstm/train-element/guard/diverged-keeps-model",
       test_diverged_keeps_model);
   g_test_add_func ("/lstm/train-element/guard/val-loss-never-finite",
