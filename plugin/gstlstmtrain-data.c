@@ -310,7 +310,9 @@ align_targets (GstLstmTrain * self, Dataset * d, gboolean classify,
         if (found) {
           g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
               "the class id %g at %" GST_TIME_FORMAT " is not a class "
-              "index (0 to 65535)", v, GST_TIME_ARGS (t));
+              "index (0 to 65535)%s", v, GST_TIME_ARGS (t), v == -100 ?
+              "; PyTorch's ignore index is not taken here: send NaN (F32) "
+              "for a frame without a target" : "");
           return FALSE;
         }
         continue;
