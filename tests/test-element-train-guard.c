@@ -206,10 +206,10 @@ test_no_shuffle_stream_order (void)
   g_autofree gchar *p_a = NULL;
   g_autofree gchar *p_b = NULL;
   g_autofree float *x = g_new (float, 300 * 3);
-  g_autoptr (GBytes) old = save_old_model (init, 3);
   g_autoptr (LstmModel) m_a = NULL;
   g_autoptr (LstmModel) m_b = NULL;
 
+  g_bytes_unref (save_old_model (init, 3));
   p_a = g_strdup_printf ("%s seed=1 init-model=%s model=%s", common, init, a);
   p_b = g_strdup_printf ("%s seed=2 init-model=%s model=%s", common, init, b);
   train_make_frames (x, 300, 3, 0, 11);
