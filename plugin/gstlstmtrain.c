@@ -191,6 +191,8 @@ static GstFlowReturn gst_lstm_train_update_src_caps (GstAggregator * agg,
     GstCaps * caps, GstCaps ** ret);
 static gboolean gst_lstm_train_start (GstAggregator * agg);
 static gboolean gst_lstm_train_stop (GstAggregator * agg);
+static GstStateChangeReturn gst_lstm_train_change_state (GstElement *
+    element, GstStateChange transition);
 static GstFlowReturn gst_lstm_train_flush (GstAggregator * agg);
 static void gst_lstm_train_release_pad (GstElement * element, GstPad * pad);
 
@@ -227,6 +229,8 @@ gst_lstm_train_class_init (GstLstmTrainClass * klass)
   gobject_class->set_property = gst_lstm_train_set_property;
   gobject_class->get_property = gst_lstm_train_get_property;
   gobject_class->finalize = gst_lstm_train_finalize;
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_lstm_train_change_state);
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model file",
@@ -987,6 +991,20 @@ gst_lstm_train_start (GstAggregator * agg)
     return FALSE;
   }
   return TRUE;
+}
+
+/* PAUSED -> READY stops a training under way first: the base class
+ * deactivates the src pad, which waits for the streaming thread, in which
+ * the training (offline, at end of stream) runs; it then ends at its next
+ * batch, with nothing saved (stop () comes only after that wait). */
+static GstStateChangeReturn
+gst_lstm_train_change_state (GstElement * element, GstStateChange transition)
+{
+  GstLstmTrain *self = GST_LSTM_TRAIN (element);
+
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    g_atomic_int_set (&self->cancel, 1);
+  return GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 }
 
 static gboolean

@@ -305,6 +305,63 @@ test_rate_change_breaks (void)
   g_assert_cmpuint (both, ==, a + b);
 }
 
+/* set_state (NULL) while an offline training runs (100000 epochs, from
+ * the end of stream) stops it at its next batch: the call returns at once
+ * and nothing is written. It waited for the whole training (forever here)
+ * and then saved, since the cancel came only in stop (), after the wait
+ * for the streaming thread. */
+static gint stop_returned;
+
+static gpointer
+set_null (gpointer p)
+{
+  gst_element_set_state (p, GST_STATE_NULL);
+  g_atomic_int_set (&stop_returned, 1);
+  return NULL;
+}
+
+static void
+test_stop_during_training (void)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("lstmtrain-guard-XXXXXX", NULL);
+  g_autofree gchar *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("appsrc name=x format=time "
+      "caps=audio/x-raw,format=F32LE,layout=interleaved,channels=3,rate=100 "
+      "! lstmtrain task=forecast epochs=100000 bptt=20 model=%s ! fakesink",
+      model);
+  g_autofree float *x = g_new (float, 300 * 3);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstElement *xs = train_get (p, "x");
+  GstBus *bus = gst_element_get_bus (p);
+  GstMessage *msg;
+  GThread *t;
+  gint64 deadline;
+
+  train_make_frames (x, 300, 3, 0, 11);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  train_push (xs, x, 300, 3, 0, TRUE);
+  train_end_of_stream (xs);
+  /* training is under way once an epoch has been reported */
+  msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+      GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_ELEMENT);
+  gst_message_unref (msg);
+  g_atomic_int_set (&stop_returned, 0);
+  t = g_thread_new ("stop", set_null, p);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (!g_atomic_int_get (&stop_returned)
+      && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  g_assert_true (g_atomic_int_get (&stop_returned));
+  g_thread_join (t);
+  g_assert_false (g_file_test (model, G_FILE_TEST_EXISTS));
+  gst_object_unref (bus);
+  gst_object_unref (xs);
+  gst_object_unref (p);
+  train_remove_dir (dir);
+}
+
 /* ---------------------------------------------------------- divergence */
 
 /* One frame of 3e38 (finite, but its square overflows): the first step's
@@ -908,6 +965,8 @@ main (int argc, char **argv)
       test_huge_value_first_step);
   g_test_add_func ("/lstm/train-element/guard/rate-change-breaks",
       test_rate_change_breaks);
+  g_test_add_func ("/lstm/train-element/guard/stop-during-training",
+      test_stop_during_training);
   g_test_add_func ("/lstm/train-element/guard/diverged-keeps-model",
       test_diverged_keeps_model);
   g_test_add_func ("/lstm/train-element/guard/val-loss-never-finite",
