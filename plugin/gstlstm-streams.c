@@ -86,6 +86,9 @@ typedef struct
   gboolean stepping;            /* in a step running outside the lock */
   gboolean due;                 /* its set is complete (or timed out): its
                                  * frames step without waiting again */
+  gboolean late;                /* it had no frames when a wait for it timed
+                                 * out: no stream waits for it again until
+                                 * its next buffer */
   GstClockTime next_pts;        /* expected PTS of the next frame */
   GArray *in;                   /* floats: the frames of the buffer */
   GArray *last;                 /* floats: the latest output frame, or empty */
@@ -210,10 +213,31 @@ all_waiting (GstLstm * self)
   for (i = 0; i < self->streams->len; i++) {
     GstLstmStream *s = self->streams->pdata[i];
     if (s->state != NULL && !s->eos && !s->flushing && !s->stepping
-        && s->done >= s->n)
+        && !s->late && s->done >= s->n)
       return FALSE;
   }
   return TRUE;
+}
+
+/* Called with streams_lock when stream-wait has passed for `me`: the
+ * streams it waited for, with no frames, are late. A stalled stream (or
+ * one whose buffers come further apart) then holds the others up once,
+ * not at every buffer of theirs, which would add up without bound on a
+ * live stream. */
+static void
+mark_late (GstLstm * self, GstLstmStream * me)
+{
+  guint i;
+
+  for (i = 0; i < self->streams->len; i++) {
+    GstLstmStream *s = self->streams->pdata[i];
+    if (s != me && s->state != NULL && !s->eos && !s->flushing
+        && !s->stepping && s->done >= s->n && !s->late) {
+      GST_DEBUG_OBJECT (self, "%s is late: the others go on without it "
+          "until its next buffer", GST_PAD_NAME (s->sinkpad));
+      s->late = TRUE;
+    }
+  }
 }
 
 /* Called with streams_lock: wakes every stream's thread (a stream
@@ -320,6 +344,7 @@ wait_stepped (GstLstm * self, GstLstmStream * s)
         && !s->stepping && !s->flushing && s->done < s->n) {
       GST_LOG_OBJECT (self, "%s: stream-wait passed, stepping without the "
           "others", GST_PAD_NAME (s->sinkpad));
+      mark_late (self, s);
       step_waiting (self, s);
     }
   }
@@ -580,6 +605,7 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     s->n = n;
     s->done = 0;
     s->due = FALSE;
+    s->late = FALSE;            /* here again: the others wait for it */
     stepped = wait_stepped (self, s) && !s->released;
     s->n = s->done = 0;
     s->due = FALSE;
@@ -766,6 +792,29 @@ stream_sink_query (GstPad * pad, GstObject * parent, GstQuery * query)
   return gst_pad_query_default (pad, parent, query);
 }
 
+/* src_N's LATENCY: upstream's, plus stream-wait, which a frame may wait
+ * for the other streams (a live sink must allow for it); the rest as
+ * any query. */
+static gboolean
+stream_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstLstm *self = GST_LSTM (parent);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY
+      && gst_pad_query_default (pad, parent, query)) {
+    gboolean live;
+    GstClockTime min, max, wait;
+    g_mutex_lock (&self->streams_lock);
+    wait = self->stream_wait;
+    g_mutex_unlock (&self->streams_lock);
+    gst_query_parse_latency (query, &live, &min, &max);
+    gst_query_set_latency (query, live, min + wait,
+        GST_CLOCK_TIME_IS_VALID (max) ? max + wait : max);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
 /* Events and queries that travel on (latency, seeking, ...) go to the
  * stream's other pad only. */
 static GstIterator *
@@ -860,6 +909,7 @@ request_new_pad (GstElement * element, GstPadTemplate * templ,
       GST_DEBUG_FUNCPTR (stream_internal_links));
   gst_pad_set_iterate_internal_links_function (s->srcpad,
       GST_DEBUG_FUNCPTR (stream_src_internal_links));
+  gst_pad_set_query_function (s->srcpad, GST_DEBUG_FUNCPTR (stream_src_query));
   gst_pad_use_fixed_caps (s->srcpad);
 
   g_mutex_lock (&self->streams_lock);
@@ -957,7 +1007,7 @@ gst_lstm_streams_stop (GstLstm * self)
     g_array_set_size (s->last, 0);
     s->refused_channels = 0;
     s->said_not_linked = FALSE;
-    s->eos = s->flushing = s->stepping = FALSE;
+    s->eos = s->flushing = s->stepping = s->due = s->late = FALSE;
     s->next_pts = GST_CLOCK_TIME_NONE;
   }
   g_ptr_array_set_size (self->free_steps, 0);

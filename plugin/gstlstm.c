@@ -280,7 +280,9 @@ gst_lstm_class_init (GstLstmClass * klass)
       g_param_spec_uint64 ("stream-wait", "Stream wait",
           "With request pads sink_%u/src_%u (one stream each, stepped "
           "together): nanoseconds a stream's frames wait for the other "
-          "streams' before they are stepped without them",
+          "streams' before they are stepped without them; a stream waited "
+          "for in vain is not waited for again until its next buffer. The "
+          "latency of src_%u includes it",
           0, G_MAXUINT64, DEFAULT_STREAM_WAIT, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_WEIGHTS,
       g_param_spec_enum ("weights", "Weight precision",

@@ -879,6 +879,46 @@ test_streams_complete_set_waits_not (void)
   g_unlink (path);
 }
 
+/* A stream that stalls (no more buffers, no EOS) holds the others up for
+ * stream-wait once, not at each of their buffers: with stream-wait at
+ * 300 ms, stream 0's 10 buffers take well under 3 s (they took 3 s,
+ * falling further behind a live source at each buffer). The latency of
+ * src_N counts stream-wait in (upstream's + the wait). */
+static void
+test_streams_stalled_partner (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = save_model (&m);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  float x[20 * I] = { 0 };
+  GstHarness *h0, *h1;
+  gint64 start;
+  guint b;
+
+  g_object_set (e, "model", path, "stream-wait", 300 * GST_MSECOND, NULL);
+  h0 = add_stream (e, 0);
+  h1 = add_stream (e, 1);
+  gst_harness_set_upstream_latency (h0, 20 * GST_MSECOND);
+  g_assert_cmpuint (gst_harness_query_latency (h0), ==, 320 * GST_MSECOND);
+  /* stream 1 sends one buffer (stepped alone once stream-wait has
+   * passed) and falls silent */
+  g_assert_cmpint (gst_harness_push (h1, make_buffer (x, 0, 10)), ==,
+      GST_FLOW_OK);
+  start = g_get_monotonic_time ();
+  for (b = 0; b < 10; b++) {
+    g_assert_cmpint (gst_harness_push (h0, make_buffer (x, b, 1)), ==,
+        GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h0));
+  }
+  g_test_message ("10 buffers in %.2f s", (g_get_monotonic_time () -
+          start) / 1e6);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 1500 * 1000);
+  gst_harness_teardown (h0);
+  gst_harness_teardown (h1);
+  gst_object_unref (e);
+  g_unlink (path);
+}
+
 /* An empty buffer on a request pad, F32 or S16, is taken (nothing out,
  * the stream goes on); UndefinedBehaviorSanitizer (build-asan) watches
  * that no memcpy gets a NULL pointer for it. */
@@ -966,6 +1006,8 @@ main (int argc, char **argv)
       test_streams_swap_stress);
   g_test_add_func ("/lstm/element/streams/complete-set-waits-not",
       test_streams_complete_set_waits_not);
+  g_test_add_func ("/lstm/element/streams/stalled-partner",
+      test_streams_stalled_partner);
   g_test_add_func ("/lstm/element/streams/empty-buffer",
       test_streams_empty_buffer);
   g_test_add_func ("/lstm/element/streams/text-refused",
