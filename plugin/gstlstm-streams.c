@@ -83,6 +83,8 @@ typedef struct
   gboolean released;            /* its pads were released: it runs no more */
   gboolean pending_reset;       /* the reset signal: reset at the next buffer */
   gboolean said_not_linked;     /* its src pad's NOT_LINKED error posted */
+  gboolean discont_out;         /* its next output is DISCONT (streaming
+                                 * thread) */
   gboolean stepping;            /* in a step running outside the lock */
   gboolean due;                 /* its set is complete (or timed out): its
                                  * frames step without waiting again */
@@ -573,6 +575,8 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     return GST_FLOW_ERROR;
   }
   pts = GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : s->next_pts;
+  if (GST_BUFFER_IS_DISCONT (buf))
+    s->discont_out = TRUE;      /* (an empty buffer's goes on to the next) */
   reset_on_discont = check_settings (self);
 
   g_mutex_lock (&self->streams_lock);
@@ -637,6 +641,13 @@ stream_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
   }
   GST_BUFFER_PTS (outbuf) = pts;
   GST_BUFFER_DURATION (outbuf) = frames_time (s, n);
+  /* the first output after a gap (a DISCONT input, a flush, a new stream
+   * or caps) says so, as the single pad's does */
+  if (s->discont_out)
+    GST_BUFFER_FLAG_SET (outbuf, GST_BUFFER_FLAG_DISCONT);
+  else
+    GST_BUFFER_FLAG_UNSET (outbuf, GST_BUFFER_FLAG_DISCONT);
+  s->discont_out = FALSE;
   ret = gst_pad_push (s->srcpad, outbuf);
   if (ret == GST_FLOW_NOT_LINKED)
     say_not_linked (self, s, O);
@@ -714,6 +725,7 @@ stream_set_caps (GstLstm * self, GstLstmStream * s, GstCaps * caps)
   g_clear_pointer (&s->model, lstm_model_unref);
   s->model = lstm_model_ref (m);
   s->need_caps = FALSE;
+  s->discont_out = TRUE;
   reset_stream (s);
   wake_all (self);
   g_mutex_unlock (&self->streams_lock);
@@ -753,6 +765,7 @@ stream_event (GstPad * pad, GstObject * parent, GstEvent * event)
     case GST_EVENT_STREAM_START:
       g_mutex_lock (&self->streams_lock);
       reset_stream (s);
+      s->discont_out = TRUE;
       s->flushing = FALSE;
       s->eos = FALSE;
       s->next_pts = GST_CLOCK_TIME_NONE;

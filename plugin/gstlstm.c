@@ -920,6 +920,21 @@ format_line (GstLstm * self, const float *scores, GstClockTime pts,
   return g_string_free (line, FALSE);
 }
 
+/* The first output after a discontinuity (a DISCONT input, a flush, a new
+ * stream or caps, the start) is DISCONT, as GStreamer's filters mark it,
+ * so that what follows (another lstm: reset-on-discont) sees the gap;
+ * set after the sequence before it has ended (its last-mode prediction
+ * comes before the gap). */
+static void
+stamp_discont (GstLstm * self, GstBuffer * out)
+{
+  if (self->discont_out)
+    GST_BUFFER_FLAG_SET (out, GST_BUFFER_FLAG_DISCONT);
+  else
+    GST_BUFFER_FLAG_UNSET (out, GST_BUFFER_FLAG_DISCONT);
+  self->discont_out = FALSE;
+}
+
 /* Pushes one prediction as its own buffer (text, or stride/last vectors). */
 static GstFlowReturn
 emit_prediction (GstLstm * self, const float *scores, GstClockTime pts,
@@ -936,6 +951,7 @@ emit_prediction (GstLstm * self, const float *scores, GstClockTime pts,
   }
   GST_BUFFER_PTS (out) = pts;
   GST_BUFFER_DURATION (out) = duration;
+  stamp_discont (self, out);
   return gst_pad_push (self->srcpad, out);
 }
 
@@ -1034,6 +1050,8 @@ set_sink_caps (GstLstm * self, GstCaps * caps)
     end_sequence (self);
     reset_sequence (self);
   }
+  if (changed)
+    self->discont_out = TRUE;
   self->channels = channels;
   self->rate = rate;
   self->s16 = s16;
@@ -1135,6 +1153,7 @@ gst_lstm_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     case GST_EVENT_STREAM_START:
       end_sequence (self);
       reset_sequence (self);
+      self->discont_out = TRUE;
       break;
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment (event, &self->segment);
@@ -1144,6 +1163,7 @@ gst_lstm_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
     case GST_EVENT_FLUSH_STOP:
       reset_sequence (self);
       reset_messages (self);
+      self->discont_out = TRUE;
       gst_segment_init (&self->segment, GST_FORMAT_TIME);
       self->next_pts = GST_CLOCK_TIME_NONE;
       break;
@@ -1469,6 +1489,7 @@ process_vectors (GstLstm * self, const guint8 * data, guint n, GstClockTime pts,
   GST_BUFFER_PTS (out) = pts;
   GST_BUFFER_DURATION (out) = GST_CLOCK_TIME_IS_VALID (pts) ?
       frame_time (self, pts, n) - pts : frame_time (self, 0, n);
+  stamp_discont (self, out);
   if (collect != NULL) {
     gst_buffer_list_add (collect, out);
     return GST_FLOW_OK;
@@ -1593,6 +1614,7 @@ run_held (GstLstm * self)
               self->held_pts, i), frame_time (self, 0, 1));
     GST_BUFFER_PTS (buf) = self->held_pts;
     GST_BUFFER_DURATION (buf) = frame_time (self, 0, n);
+    stamp_discont (self, buf);
     return gst_pad_push (self->srcpad, buf);
   }
   ret = emit_frames (self, out, n, self->held_pts, 0);
@@ -1641,6 +1663,9 @@ process_buffer (GstLstm * self, GstBuffer * buf, GstBufferList * collect)
     gst_buffer_unref (buf);
     return ret;
   }
+  /* after apply_pending, which ends the sequence before the gap */
+  if (GST_BUFFER_IS_DISCONT (buf))
+    self->discont_out = TRUE;
 
   if (!gst_lstm_map_frames (self, buf, self->channels, self->s16, &map, &n)) {
     gst_buffer_unref (buf);

@@ -96,6 +96,7 @@ struct _GstLstm
   GstSegment segment;
   GstClockTime next_pts;        /* expected PTS of the next frame */
   gboolean need_caps;           /* src caps must be (re)sent */
+  gboolean discont_out;         /* the next output buffer is DISCONT */
   GstLstmOutPool out_pool;      /* output buffers of vector mode */
 
   /* Bidirectional model: the sequence's frames, held until it ends. */

@@ -919,6 +919,47 @@ test_streams_stalled_partner (void)
   g_unlink (path);
 }
 
+/* src_N marks its first output after a gap DISCONT, as the single pad
+ * does: the first, after a DISCONT input (also one that comes on an empty
+ * buffer), after a flush; the others not. */
+static void
+test_streams_discont_out (void)
+{
+  g_autoptr (LstmModel) m = NULL;
+  g_autofree gchar *path = save_model (&m);
+  GstElement *e = gst_element_factory_make ("lstm", NULL);
+  float x[10 * I] = { 0 };
+  GstHarness *h;
+  GstBuffer *b;
+  GstSegment seg;
+  gboolean want[] = { TRUE, FALSE, TRUE, TRUE, FALSE };
+  guint k;
+
+  g_object_set (e, "model", path, "stream-wait", (guint64) 0, NULL);
+  h = add_stream (e, 0);
+  for (k = 0; k < G_N_ELEMENTS (want); k++) {
+    if (k == 2) {
+      b = gst_buffer_new ();    /* an empty DISCONT buffer */
+      GST_BUFFER_FLAG_SET (b, GST_BUFFER_FLAG_DISCONT);
+      g_assert_cmpint (gst_harness_push (h, b), ==, GST_FLOW_OK);
+    }
+    if (k == 3) {
+      gst_harness_push_event (h, gst_event_new_flush_start ());
+      gst_harness_push_event (h, gst_event_new_flush_stop (TRUE));
+      gst_segment_init (&seg, GST_FORMAT_TIME);
+      gst_harness_push_event (h, gst_event_new_segment (&seg));
+    }
+    g_assert_cmpint (gst_harness_push (h, make_buffer (x, 0, 10)), ==,
+        GST_FLOW_OK);
+    b = gst_harness_pull (h);
+    g_assert_cmpint (GST_BUFFER_IS_DISCONT (b), ==, want[k]);
+    gst_buffer_unref (b);
+  }
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  g_unlink (path);
+}
+
 /* An empty buffer on a request pad, F32 or S16, is taken (nothing out,
  * the stream goes on); UndefinedBehaviorSanitizer (build-asan) watches
  * that no memcpy gets a NULL pointer for it. */
@@ -1008,6 +1049,8 @@ main (int argc, char **argv)
       test_streams_complete_set_waits_not);
   g_test_add_func ("/lstm/element/streams/stalled-partner",
       test_streams_stalled_partner);
+  g_test_add_func ("/lstm/element/streams/discont-out",
+      test_streams_discont_out);
   g_test_add_func ("/lstm/element/streams/empty-buffer",
       test_streams_empty_buffer);
   g_test_add_func ("/lstm/element/streams/text-refused",
