@@ -1172,6 +1172,17 @@ gst_lstm_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       if (self->msg_count > 0)
         post_message (self, self->next_pts);
       break;
+    case GST_EVENT_SEGMENT_DONE:
+      /* the end of a segment (looping segment seeks): the sequence ends
+       * there, its last-mode prediction and pending message go out within
+       * the segment, before the event; the next segment starts afresh */
+      end_sequence (self);
+      if (self->msg_count > 0)
+        post_message (self, self->next_pts);
+      reset_sequence (self);
+      reset_messages (self);
+      self->discont_out = TRUE;
+      break;
     case GST_EVENT_CUSTOM_DOWNSTREAM:
       if (gst_event_has_name (event, "lstm-reset")) {
         GST_DEBUG_OBJECT (self, "lstm-reset event");

@@ -836,10 +836,13 @@ gst_lstm_features_sink_event (GstBaseTransform * trans, GstEvent * event)
       }
       break;
     case GST_EVENT_EOS:
+    case GST_EVENT_SEGMENT_DONE:
     case GST_EVENT_STREAM_START:
     case GST_EVENT_GAP:
       /* a gap: no samples for a while, so the next buffer starts a new
-       * framing at its own time */
+       * framing at its own time; a segment's end (looping segment seeks)
+       * drains as the end of the stream does, so the segment's last
+       * frames go out before SEGMENT_DONE */
       drain (self);
       break;
     case GST_EVENT_FLUSH_STOP:

@@ -868,6 +868,51 @@ test_short_buffers (void)
   gst_harness_teardown (h);
 }
 
+/* SEGMENT_DONE (looping segment seeks) drains the tail as EOS does: with
+ * snip-edges=false the segment's last frames (the ones whose windows run
+ * past its end) come out before the event passes on; they came only with
+ * the next segment's first buffer, or never if the application stopped
+ * there. */
+static void
+test_segment_done_drains (void)
+{
+  g_autofree gchar *caps = s16_caps (16000, 1);
+  GstHarness *h = new_harness ("snip-edges=false", caps);
+  g_autofree gint16 *s = g_new (gint16, 16000);
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (float));
+  g_autoptr (GArray) want = NULL;
+  LstmFeaturesConfig cfg;
+  GstBuffer *b;
+  GstEvent *ev;
+  gboolean seen_done = FALSE;
+
+  for (guint i = 0; i < 16000; i++)
+    s[i] = (gint16) (8000 * sin (i * 0.07));
+  lstm_features_config_init (&cfg);
+  cfg.snip_edges = FALSE;
+  g_assert_cmpint (gst_harness_push (h, samples_buffer (s, 0, 16000, 2,
+              16000)), ==, GST_FLOW_OK);
+  g_assert_true (gst_harness_push_event (h,
+          gst_event_new_segment_done (GST_FORMAT_TIME, GST_SECOND)));
+  while ((b = gst_harness_try_pull (h)) != NULL) {
+    GstMapInfo map;
+    gst_buffer_map (b, &map, GST_MAP_READ);
+    g_array_append_vals (out, map.data, map.size / 4);
+    gst_buffer_unmap (b, &map);
+    gst_buffer_unref (b);
+  }
+  /* and the event itself after them */
+  while (!seen_done && (ev = gst_harness_try_pull_event (h)) != NULL) {
+    seen_done = GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT_DONE;
+    gst_event_unref (ev);
+  }
+  g_assert_true (seen_done);
+  want = core_frames (&cfg, 16000, s, LSTM_SAMPLE_S16, 1, -1, 16000, TRUE);
+  g_assert_cmpuint (out->len, ==, want->len);
+  g_assert_cmpmem (out->data, out->len * 4, want->data, want->len * 4);
+  gst_harness_teardown (h);
+}
+
 /* NaN, infinities and values too large to scale by 32768 are used as 0,
  * counted, warned about; no NaN out. */
 static void
@@ -1112,6 +1157,8 @@ main (int argc, char **argv)
   g_test_add_func ("/lstm/element-features/bad-buffers", test_bad_buffers);
   g_test_add_func ("/lstm/element-features/empty-buffers",
       test_empty_buffers);
+  g_test_add_func ("/lstm/element-features/segment-done-drains",
+      test_segment_done_drains);
   g_test_add_func ("/lstm/element-features/short-buffers",
       test_short_buffers);
   g_test_add_func ("/lstm/element-features/nonfinite", test_nonfinite);

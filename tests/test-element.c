@@ -494,6 +494,42 @@ test_output_last (void)
   gst_harness_teardown (h);
 }
 
+/* SEGMENT_DONE (looping segment seeks) ends the sequence: in last mode
+ * its prediction comes out then, within the segment (it came only after
+ * the next segment's first buffer, stamped into that one), and the next
+ * segment starts from a fresh state even without a DISCONT. */
+static void
+test_output_last_segment_done (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", "output-mode=last",
+      FRAME_CAPS_40);
+  g_autoptr (GArray) fresh = fresh_outputs (rc, 30);
+  GstBuffer *b;
+  GstMapInfo map;
+
+  push_frames (h, rc->input, 0, 30, 10, 40, NULL);
+  g_assert_true (gst_harness_push_event (h,
+          gst_event_new_segment_done (GST_FORMAT_TIME, 300 * GST_MSECOND)));
+  b = gst_harness_try_pull (h);
+  g_assert_nonnull (b);         /* frames 0..29, before any more data */
+  gst_buffer_map (b, &map, GST_MAP_READ);
+  g_assert_cmpfloat (rel_error ((float *) map.data, rc->output + 29 * 12, 12),
+      <=, TORCH_REL_TOL);
+  gst_buffer_unmap (b, &map);
+  g_assert_cmpuint (GST_BUFFER_PTS (b), ==, 0);
+  gst_buffer_unref (b);
+
+  push_frames (h, rc->input, 30, rc->T - 30, 10, 40, NULL);
+  gst_harness_push_event (h, gst_event_new_eos ());
+  b = gst_harness_pull (h);     /* frames 30..T-1, from a fresh state */
+  gst_buffer_map (b, &map, GST_MAP_READ);
+  g_assert_cmpmem (map.data, 48, (float *) fresh->data + fresh->len - 12, 48);
+  gst_buffer_unmap (b, &map);
+  gst_buffer_unref (b);
+  gst_harness_teardown (h);
+}
+
 /* Text lines parse back to the label and confidence of the argmax. */
 static void
 test_text_output (gconstpointer data)
@@ -1185,6 +1221,8 @@ main (int argc, char **argv)
       GINT_TO_POINTER (RESET_CAPS), test_reset);
   g_test_add_func ("/lstm/element/state-snapshot", test_state_snapshot);
   g_test_add_func ("/lstm/element/discont-out", test_discont_out);
+  g_test_add_func ("/lstm/element/output-last-segment-done",
+      test_output_last_segment_done);
   g_test_add_func ("/lstm/element/state-restore-before-frames",
       test_state_restore_before_frames);
   g_test_add_func ("/lstm/element/properties-while-paused",
