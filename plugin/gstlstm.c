@@ -360,7 +360,6 @@ gst_lstm_init (GstLstm * self)
   self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
   gst_pad_set_query_function (self->srcpad,
       GST_DEBUG_FUNCPTR (gst_lstm_src_query));
-  gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->reset_on_discont = DEFAULT_RESET_ON_DISCONT;
@@ -981,14 +980,13 @@ end_sequence (GstLstm * self)
 
 /* ------------------------------------------------------------ caps */
 
-static gboolean
-negotiate_src (GstLstm * self)
+/* What the src pad can give for the stream as negotiated: prediction
+ * vectors at the output rate, or text. */
+static GstCaps *
+src_caps_offer (GstLstm * self)
 {
-  g_autoptr (GstCaps) ours = NULL;
-  g_autoptr (GstCaps) peer = NULL;
-  GstCaps *caps;
+  GstCaps *ours;
   gint rate = self->rate;
-  gboolean ok;
 
   if (self->output_mode == GST_LSTM_OUTPUT_MODE_STRIDE)
     rate = MAX (1, rate / (gint) self->stride);
@@ -1000,6 +998,16 @@ negotiate_src (GstLstm * self)
       "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
   gst_caps_append (ours, gst_caps_new_simple ("text/x-raw",
           "format", G_TYPE_STRING, "utf8", NULL));
+  return ours;
+}
+
+static gboolean
+negotiate_src (GstLstm * self)
+{
+  g_autoptr (GstCaps) ours = src_caps_offer (self);
+  g_autoptr (GstCaps) peer = NULL;
+  GstCaps *caps;
+  gboolean ok;
 
   peer = gst_pad_peer_query_caps (self->srcpad, ours);
   if (peer == NULL || gst_caps_is_empty (peer)) {
@@ -1121,15 +1129,38 @@ gst_lstm_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
      * frame: no delay of our own, so upstream's answer stands. (In
      * output-mode=last a prediction waits for its sequence to end, which
      * is the point of that mode, not a latency.) */
-    gboolean live, ok = gst_pad_peer_query (self->sinkpad, query);
+    gboolean live, bidirectional, ok = gst_pad_peer_query (self->sinkpad,
+        query);
     GstClockTime min, max;
 
+    /* (any thread: the model is swapped under the object lock) */
+    GST_OBJECT_LOCK (self);
+    bidirectional = self->model != NULL && self->model->num_directions == 2;
+    GST_OBJECT_UNLOCK (self);
     /* A bidirectional model holds each sequence until it ends: no bound. */
-    if (ok && self->model != NULL && self->model->num_directions == 2) {
+    if (ok && bidirectional) {
       gst_query_parse_latency (query, &live, &min, &max);
       gst_query_set_latency (query, live, min, GST_CLOCK_TIME_NONE);
     }
     return ok;
+  }
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS) {
+    /* while streaming, the vectors of this stream or text, so that
+     * downstream may ask for the other (relinked to a text branch, say:
+     * renegotiated at the next buffer); before, the template's */
+    GstCaps *filter, *caps;
+    gst_query_parse_caps (query, &filter);
+    caps = self->channels != 0 ? src_caps_offer (self) :
+        gst_pad_get_pad_template_caps (pad);
+    if (filter != NULL) {
+      GstCaps *both = gst_caps_intersect_full (filter, caps,
+          GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref (caps);
+      caps = both;
+    }
+    gst_query_set_caps_result (query, caps);
+    gst_caps_unref (caps);
+    return TRUE;
   }
   return gst_pad_query_default (pad, parent, query);
 }

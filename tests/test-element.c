@@ -530,6 +530,39 @@ test_output_last_segment_done (void)
   gst_harness_teardown (h);
 }
 
+/* While streaming vectors, the src pad offers text too, so downstream
+ * can switch (relinked to a text branch): the caps query has both (it had
+ * the current caps only, and a text-only link was refused), and after
+ * downstream asks for text the next output is a text line. */
+static void
+test_src_caps_switch (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  GstPad *src = gst_element_get_static_pad (h->element, "src");
+  g_autoptr (GstCaps) text = gst_caps_from_string ("text/x-raw,format=utf8");
+  GstCaps *offer;
+  GstBuffer *b;
+  GstMapInfo map;
+
+  push_frames (h, rc->input, 0, 10, 10, 40, NULL);
+  offer = gst_pad_query_caps (src, NULL);
+  g_assert_true (gst_caps_can_intersect (offer, text));
+  gst_caps_unref (offer);
+  g_assert_true (gst_pad_query_accept_caps (src, text));
+  gst_harness_set_sink_caps (h, gst_caps_ref (text));
+  g_assert_cmpint (gst_harness_push (h, frames_buffer (rc->input, 10, 1,
+              40)), ==, GST_FLOW_OK);
+  b = gst_harness_pull (h);
+  gst_buffer_map (b, &map, GST_MAP_READ);
+  g_assert_cmpuint (map.size, >, 0);
+  g_assert_true (((const gchar *) map.data)[map.size - 1] == '\n');
+  gst_buffer_unmap (b, &map);
+  gst_buffer_unref (b);
+  gst_object_unref (src);
+  gst_harness_teardown (h);
+}
+
 /* Text lines parse back to the label and confidence of the argmax. */
 static void
 test_text_output (gconstpointer data)
@@ -1221,6 +1254,7 @@ main (int argc, char **argv)
       GINT_TO_POINTER (RESET_CAPS), test_reset);
   g_test_add_func ("/lstm/element/state-snapshot", test_state_snapshot);
   g_test_add_func ("/lstm/element/discont-out", test_discont_out);
+  g_test_add_func ("/lstm/element/src-caps-switch", test_src_caps_switch);
   g_test_add_func ("/lstm/element/output-last-segment-done",
       test_output_last_segment_done);
   g_test_add_func ("/lstm/element/state-restore-before-frames",
