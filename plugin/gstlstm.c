@@ -269,7 +269,8 @@ gst_lstm_class_init (GstLstmClass * klass)
       g_param_spec_boxed ("state", "State",
           "The LSTM's hidden and cell state as bytes: read it to snapshot "
           "the stream, write it back to restore (it must come from a model "
-          "of the same sizes; the next frame starts from it, whatever "
+          "of the same sizes; written before start, it is put in when the "
+          "model loads; the next frame starts from it, whatever "
           "STREAM_START, caps, flush or DISCONT come before that frame; "
           "the reset signal after the write resets it). NULL while no "
           "model is running, and with "
@@ -514,7 +515,16 @@ ensure_model (GstLstm * self)
   g_mutex_lock (&self->state_lock);
   self->state = lstm_state_new (m, CHUNK_FRAMES);
   self->state_restored = FALSE;
+  /* a state written before start: the first frame starts from it */
+  if (self->start_state != NULL)
+    self->state_restored = lstm_state_deserialize (self->state,
+        self->start_state, &error);
+  g_clear_pointer (&self->start_state, g_bytes_unref);
   g_mutex_unlock (&self->state_lock);
+  if (error != NULL)
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+        ("Could not restore the LSTM state set before start; the stream "
+            "starts from a zero state."), ("%s", error->message));
   gst_lstm_set_running (self, path, weights);
   GST_INFO_OBJECT (self, "loaded %s: input %u, %u layers, hidden %u, "
       "output %u, weights %s", path, m->input_size, m->num_layers,
@@ -642,11 +652,12 @@ gst_lstm_set_property (GObject * object, guint prop_id, const GValue * value,
         break;
       /* between two computations of the streaming thread */
       g_mutex_lock (&self->state_lock);
-      if (self->state == NULL)
-        g_set_error (&error, LSTM_ERROR, LSTM_ERROR_STATE,
-            "no model is running yet (set the state once the element is "
-            "PAUSED or PLAYING)");
-      else if (gst_lstm_streams_own_state (self, FALSE))
+      if (self->state == NULL) {
+        /* before start (NULL, READY): kept, and checked against the model
+         * when it loads (a warning then, on a bus that is running) */
+        g_clear_pointer (&self->start_state, g_bytes_unref);
+        self->start_state = g_bytes_ref (bytes);
+      } else if (gst_lstm_streams_own_state (self, FALSE))
         g_set_error (&error, LSTM_ERROR, LSTM_ERROR_STATE, "the request "
             "pads' streams each have their own state, which the state "
             "property does not reach");
@@ -722,9 +733,12 @@ gst_lstm_get_property (GObject * object, guint prop_id, GValue * value,
   switch (prop_id) {
     case PROP_STATE:
       g_mutex_lock (&self->state_lock);
-      g_value_take_boxed (value, self->state != NULL
-          && !gst_lstm_streams_own_state (self, TRUE) ?
-          lstm_state_serialize (self->state) : NULL);
+      if (self->state == NULL)  /* before start: what was written, if any */
+        g_value_set_boxed (value, self->start_state);
+      else
+        g_value_take_boxed (value,
+            !gst_lstm_streams_own_state (self, TRUE) ?
+            lstm_state_serialize (self->state) : NULL);
       g_mutex_unlock (&self->state_lock);
       return;
     default:
@@ -800,6 +814,7 @@ gst_lstm_finalize (GObject * object)
   g_free (self->pending_path);
   g_clear_pointer (&self->pending_model, lstm_model_unref);
   g_clear_pointer (&self->state, lstm_state_free);
+  g_clear_pointer (&self->start_state, g_bytes_unref);
   g_mutex_clear (&self->state_lock);
   g_clear_pointer (&self->model, lstm_model_unref);
   free_scratch (self);

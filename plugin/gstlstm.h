@@ -79,6 +79,9 @@ struct _GstLstm
    * change, a DISCONT) leave it; the reset signal and the lstm-reset event
    * do not (reset_sequence) */
   gboolean state_restored;
+  /* state_lock: a state written before a model ran (NULL or READY), put
+   * into the state when the model loads (READY -> PAUSED) */
+  GBytes *start_state;
   guint channels;               /* negotiated features per frame */
   guint refused_channels;       /* a size refused already (error posted) */
   gint rate;                    /* frames per second */

@@ -425,6 +425,64 @@ test_discont_out (void)
   g_unlink (second);
 }
 
+/* A state written before start (NULL) is kept and reads back, and the
+ * first frame starts from it once the model has loaded; one that does not
+ * fit the model is said in a warning at start (on a running bus), and the
+ * stream starts from zero. It was dropped with a warning posted to the
+ * flushing bus of a pipeline in NULL: nothing seen, a fresh state. */
+static void
+test_state_before_start (void)
+{
+  g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  GstHarness *fresh_h = new_harness ("i40_h128_l2_softmax12", NULL,
+      FRAME_CAPS_40);
+  g_autofree gchar *path = ref_model ("i40_h128_l2_softmax12");
+  g_autoptr (GArray) continued = NULL;
+  g_autoptr (GArray) fresh = NULL;
+  g_autoptr (GBytes) snap = NULL;
+  g_autoptr (GBytes) back = NULL;
+  g_autoptr (GBytes) junk = g_bytes_new_static ("LSTMSTAT junk", 13);
+  guint k;
+
+  push_frames (h, rc->input, 0, 20, 10, 40, NULL);
+  g_object_get (h->element, "state", &snap, NULL);
+  continued = outputs_20_40 (h, rc);
+  fresh = outputs_20_40 (fresh_h, rc);
+
+  for (k = 0; k < 2; k++) {
+    GstElement *e = gst_element_factory_make ("lstm", NULL);
+    GstBus *bus = gst_bus_new ();
+    GstMessage *msg;
+    GstHarness *h2;
+
+    g_object_set (e, "model", path, "state", k == 0 ? snap : junk, NULL);
+    g_object_get (e, "state", &back, NULL);
+    g_assert_true (g_bytes_equal (back, k == 0 ? snap : junk));
+    g_clear_pointer (&back, g_bytes_unref);
+    gst_element_set_bus (e, bus);
+    h2 = gst_harness_new_with_element (e, "sink", "src");
+    gst_object_unref (e);
+    gst_harness_set_src_caps_str (h2, FRAME_CAPS_40);
+    assert_same_floats (outputs_20_40 (h2, rc), k == 0 ? continued : fresh);
+    msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+    if (k == 0) {
+      g_assert_null (msg);
+    } else {
+      g_autoptr (GError) err = NULL;
+      g_assert_nonnull (msg);
+      gst_message_parse_warning (msg, &err, NULL);
+      g_assert_nonnull (strstr (err->message, "set before start"));
+      gst_message_unref (msg);
+    }
+    gst_element_set_bus (h2->element, NULL);
+    gst_object_unref (bus);
+    gst_harness_teardown (h2);
+  }
+  gst_harness_teardown (fresh_h);
+  gst_harness_teardown (h);
+}
+
 /* stride=4: frames 4, 8, ... ; each output is that frame's prediction. */
 static void
 test_output_stride (void)
@@ -1259,6 +1317,8 @@ main (int argc, char **argv)
       test_output_last_segment_done);
   g_test_add_func ("/lstm/element/state-restore-before-frames",
       test_state_restore_before_frames);
+  g_test_add_func ("/lstm/element/state-before-start",
+      test_state_before_start);
   g_test_add_func ("/lstm/element/properties-while-paused",
       test_properties_while_paused);
   g_test_add_func ("/lstm/element/output/stride", test_output_stride);
