@@ -472,12 +472,7 @@ adopt_model (GstLstm * self, GstLstmStream * s)
 static gboolean
 push_src_caps (GstLstmStream * s, guint O, gint rate)
 {
-  GstCaps *out = gst_caps_new_simple ("audio/x-raw",
-      "format", G_TYPE_STRING, "F32LE",
-      "layout", G_TYPE_STRING, "interleaved",
-      "channels", G_TYPE_INT, (gint) O,
-      "rate", G_TYPE_INT, rate,
-      "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
+  GstCaps *out = gst_lstm_frame_caps ((gint) O, rate);
   gboolean ok = gst_pad_push_event (s->srcpad, gst_event_new_caps (out));
 
   gst_caps_unref (out);
@@ -497,19 +492,23 @@ check_settings (GstLstm * self)
   LstmModel *m = NULL;
   gchar *path = NULL;
   LstmPrecision weights = LSTM_PRECISION_F32;
-  /* (the single sink pad swaps it at its own next buffer when linked) */
-  gboolean single = gst_pad_is_linked (self->sinkpad);
+  gboolean pending;
 
   GST_OBJECT_LOCK (self);
   reset_on_discont = self->reset_on_discont;
   post_messages = self->post_messages;
   mode = self->output_mode;
-  if (self->pending_model != NULL && !single) {
+  pending = self->pending_model != NULL;
+  GST_OBJECT_UNLOCK (self);
+  /* (the single sink pad swaps it at its own next buffer when linked;
+   * its pad's lock taken only when there is a model to swap) */
+  if (pending && !gst_pad_is_linked (self->sinkpad)) {
+    GST_OBJECT_LOCK (self);
     m = g_steal_pointer (&self->pending_model);
     path = g_steal_pointer (&self->pending_path);
     weights = self->pending_weights;
+    GST_OBJECT_UNLOCK (self);
   }
-  GST_OBJECT_UNLOCK (self);
 
   if (m != NULL)
     swap_model (self, m, path, weights);

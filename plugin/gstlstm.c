@@ -1005,12 +1005,7 @@ src_caps_offer (GstLstm * self)
 
   if (self->output_mode == GST_LSTM_OUTPUT_MODE_STRIDE)
     rate = MAX (1, rate / (gint) self->stride);
-  ours = gst_caps_new_simple ("audio/x-raw",
-      "format", G_TYPE_STRING, "F32LE",
-      "layout", G_TYPE_STRING, "interleaved",
-      "channels", G_TYPE_INT, (gint) self->out_size,
-      "rate", G_TYPE_INT, rate,
-      "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
+  ours = gst_lstm_frame_caps ((gint) self->out_size, rate);
   gst_caps_append (ours, gst_caps_new_simple ("text/x-raw",
           "format", G_TYPE_STRING, "utf8", NULL));
   return ours;

@@ -31,3 +31,14 @@ gst_lstm_parse_audio_caps (const GstCaps * caps, guint * channels,
   *rate = r;
   return TRUE;
 }
+
+GstCaps *
+gst_lstm_frame_caps (gint channels, gint rate)
+{
+  return gst_caps_new_simple ("audio/x-raw",
+      "format", G_TYPE_STRING, "F32LE",
+      "layout", G_TYPE_STRING, "interleaved",
+      "channels", G_TYPE_INT, channels,
+      "rate", G_TYPE_INT, rate,
+      "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
+}

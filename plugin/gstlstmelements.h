@@ -14,6 +14,9 @@ GST_ELEMENT_REGISTER_DECLARE (lstmfeatures);
  * audio/x-raw caps; FALSE when they are not such caps or lack one. */
 gboolean gst_lstm_parse_audio_caps (const GstCaps * caps, guint * channels,
     guint * rate, gboolean * s16);
+/* gstlstmcaps.c: the frame stream the elements output: F32LE vectors of
+ * `channels` values, `rate` frames a second, unpositioned. */
+GstCaps *gst_lstm_frame_caps (gint channels, gint rate);
 
 /* Defines `static GType fn (void)`, registering the enum type `name`
  * whose GEnumValues are the arguments (the terminator added) on first

@@ -565,12 +565,7 @@ gst_lstm_features_transform_caps (GstBaseTransform * trans,
   if (direction == GST_PAD_SINK) {
     /* audio in: the one frame stream the options give */
     output_shape (self, &channels, &rate);
-    result = gst_caps_new_simple ("audio/x-raw",
-        "format", G_TYPE_STRING, "F32LE",
-        "layout", G_TYPE_STRING, "interleaved",
-        "channels", G_TYPE_INT, channels,
-        "rate", G_TYPE_INT, rate,
-        "channel-mask", GST_TYPE_BITMASK, (guint64) 0, NULL);
+    result = gst_lstm_frame_caps (channels, rate);
   } else {
     /* frames out: any audio in (the rate is checked at set_caps, where
      * a too-low one gets an error that says why) */

@@ -50,6 +50,11 @@ gboolean gst_lstm_train_build_dataset (GstLstmTrain * self, Dataset * d,
 
 /* Trains at the end of the stream and saves the best model. */
 GstFlowReturn gst_lstm_train_train_offline (GstLstmTrain * self);
+/* gstlstmtrain-run.c: FALSE (and why) when a model of `directions`
+ * cannot train in `mode` (at start for a new model, at the first step
+ * for init-model's). */
+gboolean gst_lstm_train_check_directions (guint directions,
+    GstLstmTrainMode mode, GError ** error);
 /* Trains what the frames so far allow; at eos the last steps and save. */
 GstFlowReturn gst_lstm_train_train_online (GstLstmTrain * self,
     gboolean eos);

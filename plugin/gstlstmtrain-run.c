@@ -102,16 +102,26 @@ make_model (GstLstmTrain * self, const Settings * s, const Dataset * d,
       return NULL;
     lstm_model_init_random (m, s->seed);
   }
-  /* carrying the state forward in time does not fit the backward
-   * direction: it sees each window as a whole sequence */
-  if (m->num_directions == 2 && s->mode == GST_LSTM_TRAIN_MODE_ONLINE) {
-    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-        "a bidirectional model trains in mode=offline only (mode=online "
-        "carries the state from one window to the next)");
+  if (!gst_lstm_train_check_directions (m->num_directions, s->mode, error)) {
     lstm_model_unref (m);
     return NULL;
   }
   return m;
+}
+
+/* Carrying the state forward in time does not fit the backward
+ * direction: it sees each window as a whole sequence. */
+gboolean
+gst_lstm_train_check_directions (guint directions, GstLstmTrainMode mode,
+    GError ** error)
+{
+  if (directions == 2 && mode == GST_LSTM_TRAIN_MODE_ONLINE) {
+    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
+        "a bidirectional model trains in mode=offline only (mode=online "
+        "carries the state from one window to the next)");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static gboolean

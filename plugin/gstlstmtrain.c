@@ -924,13 +924,14 @@ static gboolean
 check_model_settings (GstLstmTrain * self, GError ** error)
 {
   LstmModelConfig c;
-  gboolean fresh, online;
+  gboolean fresh;
+  GstLstmTrainMode mode;
   gdouble dropout;
 
   GST_OBJECT_LOCK (self);
   dropout = self->dropout;
   fresh = self->init_model == NULL || *self->init_model == '\0';
-  online = self->mode == GST_LSTM_TRAIN_MODE_ONLINE;
+  mode = self->mode;
   c = self->variant;
   c.hidden_size = self->hidden_size;
   c.num_layers = self->num_layers;
@@ -946,15 +947,9 @@ check_model_settings (GstLstmTrain * self, GError ** error)
             "one layer there is none"));
   c.input_size = 1;
   c.head_size = 1;
-  if (!lstm_model_config_validate (&c, error))
-    return FALSE;
-  if (c.bidirectional && online) {
-    g_set_error (error, LSTM_ERROR, LSTM_ERROR_INVALID,
-        "a bidirectional model trains in mode=offline only (mode=online "
-        "carries the state from one window to the next)");
-    return FALSE;
-  }
-  return TRUE;
+  return lstm_model_config_validate (&c, error)
+      && gst_lstm_train_check_directions (c.bidirectional ? 2 : 1, mode,
+      error);
 }
 
 static gboolean

@@ -265,6 +265,24 @@ assert_same_floats (GArray * got, GArray * want)
   g_array_unref (got);
 }
 
+/* The state after frames 0-19 of rc; the outputs of frames 20-39 carried
+ * on from it, and from a fresh state. */
+static void
+snapshot_at_20 (const RefCase * rc, GBytes ** snap, GArray ** continued,
+    GArray ** fresh)
+{
+  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
+  GstHarness *fresh_h = new_harness ("i40_h128_l2_softmax12", NULL,
+      FRAME_CAPS_40);
+
+  push_frames (h, rc->input, 0, 20, 10, 40, NULL);
+  g_object_get (h->element, "state", snap, NULL);
+  *continued = outputs_20_40 (h, rc);
+  *fresh = outputs_20_40 (fresh_h, rc);
+  gst_harness_teardown (fresh_h);
+  gst_harness_teardown (h);
+}
+
 /* A state restored before the next frame is what that frame starts from,
  * whatever the stream does in between on its own: restored right after
  * set_state (PLAYING), before STREAM_START and the caps (an application
@@ -277,9 +295,6 @@ static void
 test_state_restore_before_frames (void)
 {
   g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
-  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
-  GstHarness *fresh_h = new_harness ("i40_h128_l2_softmax12", NULL,
-      FRAME_CAPS_40);
   g_autofree gchar *path = ref_model ("i40_h128_l2_softmax12");
   GstElement *e = gst_element_factory_make ("lstm", NULL);
   g_autoptr (GArray) continued = NULL;
@@ -288,10 +303,7 @@ test_state_restore_before_frames (void)
   GstHarness *h2;
   GstSegment seg;
 
-  push_frames (h, rc->input, 0, 20, 10, 40, NULL);
-  g_object_get (h->element, "state", &snap, NULL);
-  continued = outputs_20_40 (h, rc);
-  fresh = outputs_20_40 (fresh_h, rc);
+  snapshot_at_20 (rc, &snap, &continued, &fresh);
 
   /* a new pipeline: PLAYING, the restore, then the stream starts */
   g_object_set (e, "model", path, NULL);
@@ -338,8 +350,6 @@ test_state_restore_before_frames (void)
   assert_same_floats (outputs_20_40 (h2, rc), fresh);
 
   gst_harness_teardown (h2);
-  gst_harness_teardown (fresh_h);
-  gst_harness_teardown (h);
 }
 
 /* Pulls one buffer: its DISCONT flag, and its floats appended to `out`. */
@@ -434,9 +444,6 @@ static void
 test_state_before_start (void)
 {
   g_autoptr (RefCase) rc = ref_case_load ("i40_h128_l2_softmax12");
-  GstHarness *h = new_harness ("i40_h128_l2_softmax12", NULL, FRAME_CAPS_40);
-  GstHarness *fresh_h = new_harness ("i40_h128_l2_softmax12", NULL,
-      FRAME_CAPS_40);
   g_autofree gchar *path = ref_model ("i40_h128_l2_softmax12");
   g_autoptr (GArray) continued = NULL;
   g_autoptr (GArray) fresh = NULL;
@@ -445,10 +452,7 @@ test_state_before_start (void)
   g_autoptr (GBytes) junk = g_bytes_new_static ("LSTMSTAT junk", 13);
   guint k;
 
-  push_frames (h, rc->input, 0, 20, 10, 40, NULL);
-  g_object_get (h->element, "state", &snap, NULL);
-  continued = outputs_20_40 (h, rc);
-  fresh = outputs_20_40 (fresh_h, rc);
+  snapshot_at_20 (rc, &snap, &continued, &fresh);
 
   for (k = 0; k < 2; k++) {
     GstElement *e = gst_element_factory_make ("lstm", NULL);
@@ -479,8 +483,6 @@ test_state_before_start (void)
     gst_object_unref (bus);
     gst_harness_teardown (h2);
   }
-  gst_harness_teardown (fresh_h);
-  gst_harness_teardown (h);
 }
 
 /* stride=4: frames 4, 8, ... ; each output is that frame's prediction. */
